@@ -1,0 +1,47 @@
+# chatstore — PGXS build
+#
+# The extension script chatstore--1.0.sql is generated from the ordered parts
+# in src/sql/ (one part per concern), so each concern keeps its own file.
+
+EXTENSION   = chatstore
+EXTVERSION  = 1.0
+MODULE_big  = chatstore
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+PGFILEDESC  = "chatstore - chat history store for LLM applications"
+
+SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+
+# pg_regress: every sql/*.sql, in name order, against one database that has
+# the extension loaded.
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+# pg_isolation_regress: every test/isolation/specs/*.spec
+ISOLATION      = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+EXTRA_CLEAN = results/ regression.diffs regression.out output_iso/ tmp_check/ log/
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
+
+.PHONY: bench prove sanitize
+# benchmarks (see README "Performance"); BENCH_SCALE=smoke|default|large
+bench: install
+	test/bench/run.sh
+
+# TAP tests in test/t (need a PostgreSQL installation with the extension)
+prove:
+	PG_REGRESS=$(top_builddir)/src/test/regress/pg_regress \
+	PERL5LIB=$(dir $(PGXS))../../src/test/perl:$$PERL5LIB \
+	PG_CONFIG=$(PG_CONFIG) \
+	prove --timer -v test/t/*.pl

@@ -1,0 +1,423 @@
+/*
+ * history.c
+ *		The read path: chat_history.
+ *
+ * Without a token budget, history is one indexed range scan over
+ * (thread_id, seq).  With max_tokens, a light scan (seq, role, token
+ * estimate, has tool_calls; no content is detoasted) decides which seqs fit,
+ * newest first, and stops as soon as the budget is spent; then the chosen
+ * rows are read in full.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "msg_input.h"
+#include "spi_util.h"
+
+#define MSG_COLUMNS "SELECT * FROM @S@.chat_messages "
+#define LIGHT_COLUMNS \
+	"SELECT seq, role, " \
+	"COALESCE(token_count::pg_catalog.int8, " \
+	"(COALESCE(pg_catalog.octet_length(content), 0) OPERATOR(pg_catalog.+) " \
+	"COALESCE(pg_catalog.octet_length(tool_calls::pg_catalog.text), 0) OPERATOR(pg_catalog.+) 3) " \
+	"OPERATOR(pg_catalog./) 4), " \
+	"tool_calls IS NOT NULL FROM @S@.chat_messages "
+#define IN_RANGE \
+	"WHERE thread_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>) $2 " \
+	"AND seq OPERATOR(pg_catalog.<) $3 "
+
+static const Oid range_types[] = {TEXTOID, INT8OID, INT8OID, INT8OID};
+
+typedef struct HistoryOut
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;			/* the chat_messages row type */
+} HistoryOut;
+
+/* one light row: what the budget needs to know of a message */
+typedef struct LightRow
+{
+	int64		seq;
+	bool		is_system;		/* system or developer */
+	bool		is_tool;
+	bool		is_assistant;
+	bool		has_tool_calls;
+	int64		tokens;
+} LightRow;
+
+/* the newest contiguous run that fits, built from rows fed newest first */
+typedef struct Budget
+{
+	int64		limit;
+	int64		used;
+	bool		stopped;
+	int64		run_start;		/* smallest seq taken; 0 when none */
+	int64		pend_tokens;	/* tool answers waiting for their assistant */
+	int64		pend_first;
+	bool		have_pend;
+} Budget;
+
+static void
+budget_take(Budget *b, int64 tokens, int64 first_seq)
+{
+	if (b->stopped)
+		return;
+	if (b->used + tokens <= b->limit)
+	{
+		b->used += tokens;
+		b->run_start = first_seq;
+	}
+	else
+		b->stopped = true;
+}
+
+static void
+budget_flush_pending(Budget *b)
+{
+	if (b->have_pend)
+		budget_take(b, b->pend_tokens, b->pend_first);
+	b->have_pend = false;
+	b->pend_tokens = 0;
+}
+
+/* feed one message, newest first; an assistant with tool_calls and the
+ * tool messages that answer it are taken together or not at all */
+static void
+budget_feed(Budget *b, LightRow *r)
+{
+	if (b->stopped)
+		return;
+	if (r->is_tool)
+	{
+		b->pend_tokens += r->tokens;
+		b->pend_first = r->seq;
+		b->have_pend = true;
+		return;
+	}
+	if (r->is_assistant && r->has_tool_calls && b->have_pend)
+	{
+		int64		tokens = r->tokens + b->pend_tokens;
+
+		b->have_pend = false;
+		b->pend_tokens = 0;
+		budget_take(b, tokens, r->seq);
+		return;
+	}
+	budget_flush_pending(b);
+	budget_take(b, r->tokens, r->seq);
+}
+
+static void
+light_row(HeapTuple tup, TupleDesc desc, LightRow *r)
+{
+	bool		isnull;
+	char	   *role;
+
+	r->seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	role = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	r->tokens = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	r->has_tool_calls = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	r->is_system = strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
+	r->is_tool = strcmp(role, "tool") == 0;
+	r->is_assistant = strcmp(role, "assistant") == 0;
+	pfree(role);
+}
+
+/* copy SPI rows into the result, mapping around dropped columns */
+static void
+emit_rows(HistoryOut *out, SPITupleTable *tt, uint64 n, bool reverse)
+{
+	int			natts = out->desc->natts;
+	Datum	   *spivals = palloc(sizeof(Datum) * tt->tupdesc->natts);
+	bool	   *spinulls = palloc(sizeof(bool) * tt->tupdesc->natts);
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tt->vals[reverse ? n - 1 - i : i];
+		int			a,
+					src = 0;
+
+		heap_deform_tuple(tup, tt->tupdesc, spivals, spinulls);
+		for (a = 0; a < natts; a++)
+		{
+			if (TupleDescAttr(out->desc, a)->attisdropped || src >= tt->tupdesc->natts)
+			{
+				values[a] = (Datum) 0;
+				nulls[a] = true;
+				continue;
+			}
+			values[a] = spivals[src];
+			nulls[a] = spinulls[src];
+			src++;
+		}
+		tuplestore_putvalues(out->store, out->desc, values, nulls);
+	}
+}
+
+/* every message with lo < seq < hi, oldest first */
+static void
+emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
+{
+	SPIPlanPtr	plan;
+	Datum		args[3];
+	int			rc;
+
+	if (lo >= hi - 1)
+		return;
+	plan = chatstore_plan(CS_PLAN_HISTORY_RANGE, nsp,
+						  MSG_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
+	args[0] = thread_id;
+	args[1] = Int64GetDatum(lo);
+	args[2] = Int64GetDatum(hi);
+	rc = SPI_execute_plan(plan, args, NULL, true, 0);
+	chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
+	emit_rows(out, SPI_tuptable, SPI_processed, false);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* the first (after_seq given) or last n messages of the range */
+static void
+emit_limited(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
+			 int64 n, bool first)
+{
+	SPIPlanPtr	plan;
+	Datum		args[4];
+	int			rc;
+
+	if (first)
+		plan = chatstore_plan(CS_PLAN_HISTORY_FIRST, nsp,
+							  MSG_COLUMNS IN_RANGE "ORDER BY seq LIMIT $4", 4, range_types);
+	else
+		plan = chatstore_plan(CS_PLAN_HISTORY_LAST, nsp,
+							  MSG_COLUMNS IN_RANGE "ORDER BY seq DESC LIMIT $4", 4, range_types);
+	args[0] = thread_id;
+	args[1] = Int64GetDatum(lo);
+	args[2] = Int64GetDatum(hi);
+	args[3] = Int64GetDatum(n);
+	rc = SPI_execute_plan(plan, args, NULL, true, 0);
+	chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
+	emit_rows(out, SPI_tuptable, SPI_processed, !first);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Token budget.  The candidates are the messages with lo < seq < hi, cut to
+ * max_messages (n > 0) when given.  Their leading system messages are kept
+ * and count against the budget; then the newest contiguous run that fits.
+ */
+static void
+emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
+			int64 n, bool first, int64 max_tokens)
+{
+	Datum		args[4];
+	int64		sys_tokens = 0;
+	int64		prefix_last = 0;	/* last seq of the leading system run */
+	Budget		b;
+	int			rc;
+
+	memset(&b, 0, sizeof(b));
+	args[0] = thread_id;
+	args[1] = Int64GetDatum(lo);
+	args[2] = Int64GetDatum(hi);
+	args[3] = Int64GetDatum(n);
+
+	if (n > 0)
+	{
+		/* a bounded window: read its light rows at once */
+		SPIPlanPtr	plan;
+		LightRow   *rows;
+		int64		nrows,
+					i,
+					start = 0;
+
+		if (first)
+			plan = chatstore_plan(CS_PLAN_LIGHT_FIRST, nsp,
+								  LIGHT_COLUMNS IN_RANGE "ORDER BY seq LIMIT $4", 4, range_types);
+		else
+			plan = chatstore_plan(CS_PLAN_LIGHT_LAST, nsp,
+								  LIGHT_COLUMNS IN_RANGE "ORDER BY seq DESC LIMIT $4", 4, range_types);
+		rc = SPI_execute_plan(plan, args, NULL, true, 0);
+		chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
+		nrows = (int64) SPI_processed;
+		if (nrows == 0)
+			return;
+		rows = palloc(sizeof(LightRow) * nrows);
+		for (i = 0; i < nrows; i++)	/* oldest first */
+			light_row(SPI_tuptable->vals[first ? i : nrows - 1 - i],
+					  SPI_tuptable->tupdesc, &rows[i]);
+		SPI_freetuptable(SPI_tuptable);
+
+		/* the window is exactly (lo, hi) now */
+		lo = rows[0].seq - 1;
+		hi = rows[nrows - 1].seq + 1;
+		while (start < nrows && rows[start].is_system)
+		{
+			sys_tokens += rows[start].tokens;
+			prefix_last = rows[start].seq;
+			start++;
+		}
+		b.limit = max_tokens - sys_tokens;
+		if (b.limit >= 0)
+		{
+			for (i = nrows - 1; i >= start && !b.stopped; i--)
+				budget_feed(&b, &rows[i]);
+			budget_flush_pending(&b);
+		}
+	}
+	else
+	{
+		/* the whole range: stream, newest first, and stop when spent */
+		SPIPlanPtr	asc,
+					desc;
+		Portal		portal;
+		bool		done = false;
+
+		asc = chatstore_plan(CS_PLAN_LIGHT_ASC, nsp,
+							 LIGHT_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
+		portal = SPI_cursor_open(NULL, asc, args, NULL, true);
+		while (!done)
+		{
+			uint64		i;
+
+			SPI_cursor_fetch(portal, true, 16);
+			if (SPI_processed == 0)
+				break;
+			for (i = 0; i < SPI_processed; i++)
+			{
+				LightRow	r;
+
+				light_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
+				if (!r.is_system)
+				{
+					done = true;
+					break;
+				}
+				sys_tokens += r.tokens;
+				prefix_last = r.seq;
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
+
+		b.limit = max_tokens - sys_tokens;
+		if (b.limit >= 0)
+		{
+			desc = chatstore_plan(CS_PLAN_LIGHT_DESC, nsp,
+								  LIGHT_COLUMNS IN_RANGE "ORDER BY seq DESC", 3, range_types);
+			args[1] = Int64GetDatum(prefix_last > 0 ? prefix_last : lo);
+			portal = SPI_cursor_open(NULL, desc, args, NULL, true);
+			while (!b.stopped)
+			{
+				uint64		i;
+
+				CHECK_FOR_INTERRUPTS();
+				SPI_cursor_fetch(portal, true, 128);
+				if (SPI_processed == 0)
+					break;
+				for (i = 0; i < SPI_processed && !b.stopped; i++)
+				{
+					LightRow	r;
+
+					light_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
+					budget_feed(&b, &r);
+				}
+				SPI_freetuptable(SPI_tuptable);
+			}
+			budget_flush_pending(&b);
+			SPI_cursor_close(portal);
+		}
+	}
+
+	if (prefix_last > 0)
+		emit_range(out, nsp, thread_id, lo, prefix_last + 1);
+	if (b.run_start > 0)
+		emit_range(out, nsp, thread_id, b.run_start - 1, hi);
+}
+
+/*
+ * chat_history(thread_id text, max_messages int, before_seq bigint,
+ *				after_seq bigint, max_tokens int) -> SETOF chat_messages
+ */
+PG_FUNCTION_INFO_V1(chat_history);
+Datum
+chat_history(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HistoryOut	out;
+	MemoryContext oldcxt;
+	Oid			nsp;
+	Datum		thread_id;
+	int64		lo = 0,
+				hi = PG_INT64_MAX;
+	int64		max_messages = -1;
+	int64		max_tokens = -1;
+	bool		after_given = !PG_ARGISNULL(3);
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("chat_history must be called in a context that accepts a set")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("thread_id must not be null")));
+	if (!PG_ARGISNULL(1))
+	{
+		max_messages = PG_GETARG_INT32(1);
+		if (max_messages < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_messages must not be negative")));
+	}
+	if (!PG_ARGISNULL(2))
+		hi = PG_GETARG_INT64(2);
+	if (after_given)
+		lo = Max(PG_GETARG_INT64(3), 0);
+	if (!PG_ARGISNULL(4))
+	{
+		max_tokens = PG_GETARG_INT32(4);
+		if (max_tokens < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_tokens must not be negative")));
+	}
+	nsp = chatstore_schema_of(fcinfo);
+	thread_id = PG_GETARG_DATUM(0);
+
+	/* the result: a tuplestore of chat_messages rows */
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, &out.desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "chatstore: chat_history must return a row type");
+	out.desc = CreateTupleDescCopy(out.desc);
+	out.store = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = out.store;
+	rsinfo->setDesc = out.desc;
+	MemoryContextSwitchTo(oldcxt);
+
+	if (max_messages == 0 || lo >= hi - 1)
+		return (Datum) 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "chatstore: SPI_connect failed");
+	if (max_tokens >= 0)
+		emit_budget(&out, nsp, thread_id, lo, hi, Max(max_messages, 0), after_given,
+					max_tokens);
+	else if (max_messages > 0)
+		emit_limited(&out, nsp, thread_id, lo, hi, max_messages, after_given);
+	else
+		emit_range(&out, nsp, thread_id, lo, hi);
+
+	SPI_finish();
+	return (Datum) 0;
+}

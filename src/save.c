@@ -1,0 +1,755 @@
+/*
+ * save.c
+ *		The write path: chat_save_messages and chat_add_message.
+ *
+ * One call, one lock on the thread row, a handful of kept plans:
+ *	1. create the thread when missing, lock it (FOR UPDATE) and check its owner
+ *	2. drop the messages already stored (by id, by the saved_ids hint, by a
+ *	   repeat earlier in the batch, and id-less ones by aligning the batch to
+ *	   the thread's stored tail)
+ *	3. insert the rest in one INSERT ... SELECT FROM unnest(arrays), seq
+ *	   numbered on from the thread's last_seq
+ *	4. update the thread's aggregates in the same transaction.
+ * Any error aborts the whole call: nothing of a batch is written unless all is.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/uuid.h"
+
+#include "msg_input.h"
+#include "spi_util.h"
+
+typedef struct SaveRequest
+{
+	Oid			nsp;
+	text	   *thread_id;
+	text	   *user_id;		/* NULL: trusted caller, no owner check */
+	ChatMsgIn  *msgs;
+	int			nmsgs;
+	char	  **hint_ids;		/* saved_ids, sorted */
+	int			nhint;
+	bool		id_must_be_new; /* chat_add_message: an existing id is an error */
+} SaveRequest;
+
+typedef struct SaveResult
+{
+	int			saved;
+	int			skipped;
+	int64		first_seq;
+	int64		last_seq;
+} SaveResult;
+
+static int
+cmp_cstring_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* messages sorted by id, then by position, for the dedup passes */
+static int
+cmp_msg_by_id(const void *a, const void *b)
+{
+	const ChatMsgIn *x = *(ChatMsgIn *const *) a;
+	const ChatMsgIn *y = *(ChatMsgIn *const *) b;
+	int			c = strcmp(x->id, y->id);
+
+	if (c != 0)
+		return c;
+	return x->index - y->index;
+}
+
+static bool
+sorted_contains(char **sorted, int n, const char *key)
+{
+	return n > 0 && bsearch(&key, sorted, n, sizeof(char *), cmp_cstring_ptr) != NULL;
+}
+
+static char *
+new_uuid_text(void)
+{
+	Datum		u = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
+
+	return DatumGetCString(DirectFunctionCall1(uuid_out, u));
+}
+
+/*
+ * Lock the thread row, creating the thread when missing.  Returns the
+ * thread's last_seq; *owner is its user_id (NULL when none).
+ */
+static int64
+lock_thread(SaveRequest *req, char **owner)
+{
+	static const Oid lock_types[] = {TEXTOID};
+	static const Oid create_types[] = {TEXTOID, TEXTOID};
+	SPIPlanPtr	lock_plan,
+				create_plan;
+	Datum		args[2];
+	char		nulls[2];
+	int			attempt;
+
+	lock_plan = chatstore_plan(CS_PLAN_LOCK_THREAD, req->nsp,
+							   "SELECT user_id, last_seq FROM @S@.chat_threads "
+							   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							   1, lock_types);
+	create_plan = chatstore_plan(CS_PLAN_CREATE_THREAD, req->nsp,
+								 "INSERT INTO @S@.chat_threads (id, user_id) VALUES ($1, $2) "
+								 "ON CONFLICT (id) DO NOTHING",
+								 2, create_types);
+	args[0] = PointerGetDatum(req->thread_id);
+	args[1] = PointerGetDatum(req->user_id);
+	nulls[0] = ' ';
+	nulls[1] = req->user_id ? ' ' : 'n';
+
+	/* a thread deleted between our insert and our lock is created again */
+	for (attempt = 0; attempt < 3; attempt++)
+	{
+		int			rc = SPI_execute_plan(lock_plan, args, nulls, false, 1);
+
+		chatstore_spi_check(rc, SPI_OK_SELECT, "locking the thread");
+		if (SPI_processed == 1)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		d;
+
+			d = SPI_getbinval(tup, desc, 1, &isnull);
+			*owner = isnull ? NULL : text_to_cstring(DatumGetTextPP(d));
+			d = SPI_getbinval(tup, desc, 2, &isnull);
+			return DatumGetInt64(d);
+		}
+		rc = SPI_execute_plan(create_plan, args, nulls, false, 0);
+		chatstore_spi_check(rc, SPI_OK_INSERT, "creating the thread");
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("thread \"%s\" is not accessible", text_to_cstring(req->thread_id)),
+			 errdetail("The thread exists but cannot be read by the current role, for example because of row-level security.")));
+	return 0;					/* not reached */
+}
+
+/* mark the messages whose id is stored already, repeated, or in the hint */
+static void
+skip_known_ids(SaveRequest *req, bool thread_has_messages)
+{
+	static const Oid types[] = {TEXTOID, TEXTARRAYOID};
+	ChatMsgIn **byid;
+	Datum	   *candidates;
+	int			nbyid = 0;
+	int			ncand = 0;
+	int			i;
+
+	byid = palloc(sizeof(ChatMsgIn *) * Max(req->nmsgs, 1));
+	for (i = 0; i < req->nmsgs; i++)
+		if (req->msgs[i].id != NULL)
+			byid[nbyid++] = &req->msgs[i];
+	if (nbyid == 0)
+		return;
+	qsort(byid, nbyid, sizeof(ChatMsgIn *), cmp_msg_by_id);
+
+	candidates = palloc(sizeof(Datum) * nbyid);
+	for (i = 0; i < nbyid; i++)
+	{
+		ChatMsgIn  *m = byid[i];
+
+		if (i > 0 && strcmp(byid[i - 1]->id, m->id) == 0)
+		{
+			if (req->id_must_be_new)	/* cannot happen with one message */
+				elog(ERROR, "chatstore: duplicate id in a single-message save");
+			m->skip = true;		/* repeated earlier in the batch */
+		}
+		else if (sorted_contains(req->hint_ids, req->nhint, m->id))
+			m->skip = true;
+		else
+			candidates[ncand++] = CStringGetTextDatum(m->id);
+	}
+
+	if (ncand > 0 && thread_has_messages)
+	{
+		SPIPlanPtr	plan;
+		Datum		args[2];
+		int			rc;
+		uint64		r;
+
+		plan = chatstore_plan(CS_PLAN_EXISTING_IDS, req->nsp,
+							  "SELECT id FROM @S@.chat_messages "
+							  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
+							  "AND id OPERATOR(pg_catalog.=) ANY ($2)",
+							  2, types);
+		args[0] = PointerGetDatum(req->thread_id);
+		args[1] = PointerGetDatum(chatstore_array(candidates, NULL, ncand, TEXTOID));
+		rc = SPI_execute_plan(plan, args, NULL, false, 0);
+		chatstore_spi_check(rc, SPI_OK_SELECT, "looking up stored ids");
+		for (r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			char	   *id = text_to_cstring(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[r],
+																		  SPI_tuptable->tupdesc,
+																		  1, &isnull)));
+			int			lo = 0,
+						hi = nbyid;
+			ChatMsgIn **hit = NULL;
+
+			/* lower bound: the first (earliest) message with this id */
+			while (lo < hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (strcmp(byid[mid]->id, id) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < nbyid && strcmp(byid[lo]->id, id) == 0)
+				hit = &byid[lo];
+			if (hit == NULL)
+				continue;
+			if (req->id_must_be_new)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("message \"%s\" already exists in thread \"%s\"",
+								id, text_to_cstring(req->thread_id))));
+			(*hit)->skip = true;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+}
+
+/*
+ * Id-less messages: a client that re-sends the whole conversation (or its
+ * tail) each turn must not store it again.  Find the longest prefix of the
+ * batch that equals a suffix of the thread's stored messages (compared by
+ * fingerprint; Knuth-Morris-Pratt over the last n stored messages) and skip
+ * the id-less messages of that prefix.  A message that genuinely repeats in
+ * a later turn is not at the front of such an overlap, so it is stored.
+ */
+static void
+skip_aligned_prefix(SaveRequest *req)
+{
+	static const Oid types[] = {TEXTOID, INT4OID};
+	SPIPlanPtr	plan;
+	Datum		args[2];
+	int			rc;
+	int			n = req->nmsgs;
+	int			ntail;
+	int64	   *tail;
+	bool	   *tail_null;
+	int		   *fail;
+	int			q;
+	int			i;
+
+	plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS, req->nsp,
+						  "SELECT fingerprint FROM @S@.chat_messages "
+						  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
+						  "ORDER BY seq DESC LIMIT $2",
+						  2, types);
+	args[0] = PointerGetDatum(req->thread_id);
+	args[1] = Int32GetDatum(n);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's tail");
+	ntail = (int) SPI_processed;
+	if (ntail == 0)
+		return;
+
+	/* stored tail, oldest first; a null fingerprint never matches */
+	tail = palloc(sizeof(int64) * ntail);
+	tail_null = palloc(sizeof(bool) * ntail);
+	for (i = 0; i < ntail; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[ntail - 1 - i],
+									  SPI_tuptable->tupdesc, 1, &tail_null[i]);
+
+		tail[i] = tail_null[i] ? 0 : DatumGetInt64(d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* failure function of the batch's fingerprints */
+	fail = palloc(sizeof(int) * n);
+	fail[0] = 0;
+	for (i = 1, q = 0; i < n; i++)
+	{
+		while (q > 0 && req->msgs[i].fingerprint != req->msgs[q].fingerprint)
+			q = fail[q - 1];
+		if (req->msgs[i].fingerprint == req->msgs[q].fingerprint)
+			q++;
+		fail[i] = q;
+	}
+	/* run over the stored tail: q ends as the longest prefix = suffix */
+	for (i = 0, q = 0; i < ntail; i++)
+	{
+		if (q == n)
+			q = fail[q - 1];
+#define TAIL_MATCHES(i, q) (!tail_null[i] && tail[i] == req->msgs[q].fingerprint)
+		while (q > 0 && !TAIL_MATCHES(i, q))
+			q = fail[q - 1];
+		if (TAIL_MATCHES(i, q))
+			q++;
+#undef TAIL_MATCHES
+	}
+	for (i = 0; i < q; i++)
+		if (req->msgs[i].id == NULL)
+			req->msgs[i].skip = true;
+}
+
+/* one INSERT ... SELECT FROM unnest(...) for every message not skipped */
+static void
+insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
+{
+	static const Oid types[] = {
+		TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+		JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		TIMESTAMPTZARRAYOID, INT8ARRAYOID
+	};
+	enum
+	{
+		C_ID, C_SEQ, C_ROLE, C_CONTENT, C_PARTS, C_NAME, C_MODEL, C_TOOL_CALLS,
+		C_TOOL_CALL_ID, C_METADATA, C_USAGE, C_TOKENS, C_PARENT, C_CREATED,
+		C_FP, NCOLS
+	};
+	static const Oid elemtypes[NCOLS] = {
+		TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID,
+		TEXTOID, JSONBOID, JSONBOID, INT4OID, TEXTOID, TIMESTAMPTZOID, INT8OID
+	};
+	SPIPlanPtr	plan;
+	Datum	   *vals[NCOLS];
+	bool	   *isnull[NCOLS];
+	Datum		args[NCOLS + 2];
+	char		argnulls[NCOLS + 2];
+	int			c,
+				i,
+				rc;
+
+	plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
+						  "INSERT INTO @S@.chat_messages (thread_id, id, seq, role, content, parts, "
+						  "name, model, tool_calls, tool_call_id, metadata, usage, token_count, "
+						  "parent_id, user_id, created_at, fingerprint) "
+						  "SELECT $1, u.id, u.seq, u.role, u.content, u.parts, u.name, u.model, "
+						  "u.tool_calls, u.tool_call_id, "
+						  "COALESCE(u.metadata, '{}'::pg_catalog.jsonb), u.usage, u.token_count, "
+						  "u.parent_id, $2, COALESCE(u.created_at, pg_catalog.now()), u.fp "
+						  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
+						  "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
+						  "pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), "
+						  "pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), "
+						  "pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
+						  "pg_catalog.unnest($17)) AS u(id, seq, role, content, parts, name, model, "
+						  "tool_calls, tool_call_id, metadata, usage, token_count, parent_id, "
+						  "created_at, fp)",
+						  NCOLS + 2, types);
+
+	for (c = 0; c < NCOLS; c++)
+	{
+		vals[c] = palloc(sizeof(Datum) * nrows);
+		isnull[c] = palloc0(sizeof(bool) * nrows);
+	}
+#define PUT(col, ptr) \
+	do { if ((ptr) != NULL) vals[col][i] = PointerGetDatum(ptr); \
+		 else { vals[col][i] = (Datum) 0; isnull[col][i] = true; } } while (0)
+	for (i = 0; i < nrows; i++)
+	{
+		ChatMsgIn  *m = rows[i];
+
+		vals[C_ID][i] = CStringGetTextDatum(m->final_id);
+		vals[C_SEQ][i] = Int64GetDatum(m->seq);
+		vals[C_ROLE][i] = CStringGetTextDatum(m->role);
+		PUT(C_CONTENT, m->content);
+		PUT(C_PARTS, m->parts);
+		PUT(C_NAME, m->name);
+		PUT(C_MODEL, m->model);
+		PUT(C_TOOL_CALLS, m->tool_calls);
+		PUT(C_TOOL_CALL_ID, m->tool_call_id);
+		PUT(C_METADATA, m->metadata);
+		PUT(C_USAGE, m->usage);
+		PUT(C_PARENT, m->parent_id);
+		vals[C_TOKENS][i] = Int32GetDatum(m->token_count);
+		isnull[C_TOKENS][i] = !m->has_token_count;
+		vals[C_CREATED][i] = TimestampTzGetDatum(m->created_at);
+		isnull[C_CREATED][i] = !m->has_created_at;
+		vals[C_FP][i] = Int64GetDatum(m->fingerprint);
+	}
+#undef PUT
+
+	args[0] = PointerGetDatum(req->thread_id);
+	args[1] = PointerGetDatum(req->user_id);
+	argnulls[0] = ' ';
+	argnulls[1] = req->user_id ? ' ' : 'n';
+	for (c = 0; c < NCOLS; c++)
+	{
+		args[c + 2] = PointerGetDatum(chatstore_array(vals[c], isnull[c], nrows, elemtypes[c]));
+		argnulls[c + 2] = ' ';
+	}
+	rc = SPI_execute_plan(plan, args, argnulls, false, 0);
+	chatstore_spi_check(rc, SPI_OK_INSERT, "inserting messages");
+	if (SPI_processed != (uint64) nrows)
+		elog(ERROR, "chatstore: inserted " UINT64_FORMAT " messages instead of %d",
+			 SPI_processed, nrows);
+}
+
+static void
+update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
+{
+	static const Oid types[] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	SPIPlanPtr	plan;
+	Datum		args[7];
+	int64		prompt = 0,
+				completion = 0,
+				total = 0;
+	TimestampTz latest = DatumGetTimestampTz(DirectFunctionCall1(now, (Datum) 0));
+	bool		any_client_time = false;
+	int			i,
+				rc;
+
+	for (i = 0; i < nrows; i++)
+	{
+		ChatMsgIn  *m = rows[i];
+
+		prompt += m->tokens.prompt;
+		completion += m->tokens.completion;
+		total += m->tokens.total;
+		if (m->has_created_at)
+		{
+			if (!any_client_time || m->created_at > latest)
+				latest = m->created_at;
+			any_client_time = true;
+		}
+	}
+	/* messages without a client time were stamped now() */
+	for (i = 0; i < nrows && any_client_time; i++)
+		if (!rows[i]->has_created_at)
+		{
+			TimestampTz n = DatumGetTimestampTz(DirectFunctionCall1(now, (Datum) 0));
+
+			if (n > latest)
+				latest = n;
+			break;
+		}
+
+	plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
+						  "UPDATE @S@.chat_threads SET "
+						  "message_count = message_count OPERATOR(pg_catalog.+) $2, "
+						  "last_seq = $3, "
+						  "prompt_tokens = prompt_tokens OPERATOR(pg_catalog.+) $4, "
+						  "completion_tokens = completion_tokens OPERATOR(pg_catalog.+) $5, "
+						  "total_tokens = total_tokens OPERATOR(pg_catalog.+) $6, "
+						  "last_message_at = GREATEST(last_message_at, $7) "
+						  "WHERE id OPERATOR(pg_catalog.=) $1",
+						  7, types);
+	args[0] = PointerGetDatum(req->thread_id);
+	args[1] = Int64GetDatum(nrows);
+	args[2] = Int64GetDatum(last_seq);
+	args[3] = Int64GetDatum(prompt);
+	args[4] = Int64GetDatum(completion);
+	args[5] = Int64GetDatum(total);
+	args[6] = TimestampTzGetDatum(latest);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	chatstore_spi_check(rc, SPI_OK_UPDATE, "updating the thread");
+	if (SPI_processed != 1)
+		elog(ERROR, "chatstore: the locked thread was not updated");
+}
+
+static void
+notify_saved(SaveRequest *req, SaveResult *res)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"thread_id\": ");
+	escape_json(&buf, text_to_cstring(req->thread_id));
+	appendStringInfo(&buf, ", \"first_seq\": " INT64_FORMAT ", \"last_seq\": " INT64_FORMAT
+					 ", \"saved_count\": %d}", res->first_seq, res->last_seq, res->saved);
+	Async_Notify(CHATSTORE_NOTIFY_CHANNEL, buf.data);
+}
+
+/*
+ * The whole save.  Runs inside its own SPI connection; allocations that
+ * must outlive it (final ids) are made in the caller's context.
+ */
+static void
+save_messages(SaveRequest *req, SaveResult *res)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	char	   *owner = NULL;
+	int64		last_seq;
+	ChatMsgIn **rows;
+	int			nrows = 0;
+	bool		any_idless = false;
+	int			i;
+
+	memset(res, 0, sizeof(*res));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "chatstore: SPI_connect failed");
+
+	last_seq = lock_thread(req, &owner);
+	if (req->user_id != NULL && owner != NULL &&
+		strcmp(owner, text_to_cstring(req->user_id)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("thread \"%s\" belongs to another user", text_to_cstring(req->thread_id)),
+				 errdetail("Messages can only be saved into a thread by its owner.")));
+
+	skip_known_ids(req, last_seq > 0);
+	for (i = 0; i < req->nmsgs; i++)
+		if (req->msgs[i].id == NULL)
+			any_idless = true;
+	if (any_idless && last_seq > 0)
+		skip_aligned_prefix(req);
+
+	rows = palloc(sizeof(ChatMsgIn *) * Max(req->nmsgs, 1));
+	for (i = 0; i < req->nmsgs; i++)
+	{
+		ChatMsgIn  *m = &req->msgs[i];
+
+		if (m->skip)
+		{
+			res->skipped++;
+			continue;
+		}
+		if (m->id != NULL)
+			m->final_id = m->id;
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(callcxt);
+
+			m->final_id = new_uuid_text();
+			MemoryContextSwitchTo(old);
+		}
+		m->seq = last_seq + nrows + 1;
+		rows[nrows++] = m;
+	}
+
+	if (nrows > 0)
+	{
+		insert_messages(req, rows, nrows);
+		update_thread(req, rows, nrows, last_seq + nrows);
+		res->saved = nrows;
+		res->first_seq = last_seq + 1;
+		res->last_seq = last_seq + nrows;
+		if (chatstore_notify)
+			notify_saved(req, res);
+	}
+	SPI_finish();
+}
+
+static text *
+required_thread_id(FunctionCallInfo fcinfo)
+{
+	text	   *t;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("thread_id must not be null")));
+	t = PG_GETARG_TEXT_PP(0);
+	chatstore_check_id(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), "thread_id", -1);
+	return t;
+}
+
+static text *
+optional_user_id(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *t;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	t = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(t) > CHATSTORE_MAX_ID_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("user_id is too long"),
+				 errdetail("It has %d bytes; the limit is %d.",
+						   (int) VARSIZE_ANY_EXHDR(t), CHATSTORE_MAX_ID_BYTES)));
+	return t;
+}
+
+/*
+ * chat_save_messages(thread_id text, messages jsonb, user_id text,
+ *					  saved_ids text[]) -> chat_save_result
+ */
+PG_FUNCTION_INFO_V1(chat_save_messages);
+Datum
+chat_save_messages(PG_FUNCTION_ARGS)
+{
+	SaveRequest req;
+	SaveResult	res;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, true, true};
+	Datum	   *ids;
+	int			nids = 0;
+	int			i;
+
+	memset(&req, 0, sizeof(req));
+	req.nsp = chatstore_schema_of(fcinfo);
+	req.thread_id = required_thread_id(fcinfo);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("messages must not be null"),
+				 errhint("Pass a JSON array of message objects.")));
+	req.nmsgs = chatstore_read_messages(PG_GETARG_JSONB_P(1), &req.msgs);
+	req.user_id = optional_user_id(fcinfo, 2);
+	if (!PG_ARGISNULL(3))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(3);
+		Datum	   *elems;
+		bool	   *elemnulls;
+		int			nelems;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elemnulls, &nelems);
+		req.hint_ids = palloc(sizeof(char *) * Max(nelems, 1));
+		for (i = 0; i < nelems; i++)
+			if (!elemnulls[i])
+				req.hint_ids[req.nhint++] = TextDatumGetCString(elems[i]);
+		qsort(req.hint_ids, req.nhint, sizeof(char *), cmp_cstring_ptr);
+	}
+
+	save_messages(&req, &res);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "chatstore: chat_save_messages must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	ids = palloc(sizeof(Datum) * Max(res.saved, 1));
+	for (i = 0; i < req.nmsgs; i++)
+		if (!req.msgs[i].skip)
+			ids[nids++] = CStringGetTextDatum(req.msgs[i].final_id);
+	values[0] = Int32GetDatum(res.saved);
+	values[1] = Int32GetDatum(res.skipped);
+	values[2] = PointerGetDatum(chatstore_array(ids, NULL, nids, TEXTOID));
+	if (res.saved > 0)
+	{
+		values[3] = Int64GetDatum(res.first_seq);
+		values[4] = Int64GetDatum(res.last_seq);
+		nulls[3] = nulls[4] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * chat_add_message(thread_id, role, content, user_id, metadata, message_id,
+ *					model, name, tool_calls, tool_call_id, usage, token_count,
+ *					parent_id, created_at) -> (id text, seq bigint)
+ * Always appends: an id-less message gets a new uuid; a given id that is
+ * already in the thread is an error (23505).
+ */
+PG_FUNCTION_INFO_V1(chat_add_message);
+Datum
+chat_add_message(PG_FUNCTION_ARGS)
+{
+	SaveRequest req;
+	SaveResult	res;
+	ChatMsgIn  *m;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	memset(&req, 0, sizeof(req));
+	req.nsp = chatstore_schema_of(fcinfo);
+	req.thread_id = required_thread_id(fcinfo);
+	req.user_id = optional_user_id(fcinfo, 3);
+	req.id_must_be_new = true;
+	m = palloc0(sizeof(ChatMsgIn));
+	m->index = -1;
+	req.msgs = m;
+	req.nmsgs = 1;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("role must not be null")));
+	else
+	{
+		text	   *r = PG_GETARG_TEXT_PP(1);
+
+		m->role = chatstore_canonical_role(VARDATA_ANY(r), VARSIZE_ANY_EXHDR(r));
+		if (m->role == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid role \"%s\"", text_to_cstring(r)),
+					 errhint("Use one of user, assistant, system, developer, tool, function (or the aliases human, ai).")));
+	}
+	m->content = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_P(2);
+	if (!PG_ARGISNULL(4))
+	{
+		m->metadata = PG_GETARG_JSONB_P(4);
+		if (!JB_ROOT_IS_OBJECT(m->metadata))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("metadata must be a JSON object")));
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		text	   *t = PG_GETARG_TEXT_PP(5);
+
+		m->id = chatstore_check_id(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), "message_id", -1);
+	}
+	m->model = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_P(6);
+	m->name = PG_ARGISNULL(7) ? NULL : PG_GETARG_TEXT_P(7);
+	if (!PG_ARGISNULL(8))
+	{
+		Jsonb	   *tc = PG_GETARG_JSONB_P(8);
+
+		if (!JB_ROOT_IS_ARRAY(tc) || JB_ROOT_IS_SCALAR(tc))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tool_calls must be a JSON array")));
+		if (JB_ROOT_COUNT(tc) > 0)
+			m->tool_calls = tc;
+	}
+	m->tool_call_id = PG_ARGISNULL(9) ? NULL : PG_GETARG_TEXT_P(9);
+	if (!PG_ARGISNULL(10))
+	{
+		m->usage = PG_GETARG_JSONB_P(10);
+		if (!JB_ROOT_IS_OBJECT(m->usage))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("usage must be a JSON object")));
+	}
+	if (!PG_ARGISNULL(11))
+	{
+		m->token_count = PG_GETARG_INT32(11);
+		m->has_token_count = true;
+		if (m->token_count < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("token_count must not be negative")));
+	}
+	if (!PG_ARGISNULL(12))
+	{
+		text	   *t = PG_GETARG_TEXT_P(12);
+
+		chatstore_check_id(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), "parent_id", -1);
+		m->parent_id = t;
+	}
+	if (!PG_ARGISNULL(13))
+	{
+		m->created_at = PG_GETARG_TIMESTAMPTZ(13);
+		m->has_created_at = true;
+	}
+	if (m->content == NULL && m->tool_calls == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a message needs content or tool_calls")));
+	chatstore_finish_message(m);
+	/* always append: an id-less message gets a fresh id, never aligned */
+	if (m->id == NULL)
+		m->id = new_uuid_text();
+
+	save_messages(&req, &res);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "chatstore: chat_add_message must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = CStringGetTextDatum(m->final_id);
+	values[1] = Int64GetDatum(res.first_seq);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,49 @@
+/*
+ * spi_util.h
+ *		Extension schema lookup, SPI plans prepared once and kept, arrays.
+ */
+#ifndef CHATSTORE_SPI_UTIL_H
+#define CHATSTORE_SPI_UTIL_H
+
+#include "postgres.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+
+/* every kept plan has a slot */
+typedef enum ChatPlanSlot
+{
+	CS_PLAN_LOCK_THREAD,
+	CS_PLAN_CREATE_THREAD,
+	CS_PLAN_EXISTING_IDS,
+	CS_PLAN_TAIL_FINGERPRINTS,
+	CS_PLAN_INSERT_MESSAGES,
+	CS_PLAN_UPDATE_THREAD,
+	CS_PLAN_HISTORY_RANGE,
+	CS_PLAN_HISTORY_LAST,
+	CS_PLAN_HISTORY_FIRST,
+	CS_PLAN_LIGHT_ASC,
+	CS_PLAN_LIGHT_DESC,
+	CS_PLAN_LIGHT_LAST,
+	CS_PLAN_LIGHT_FIRST,
+	CS_PLAN_COUNT
+} ChatPlanSlot;
+
+/* the schema chatstore is installed in: the schema of the calling function */
+extern Oid	chatstore_schema_of(FunctionCallInfo fcinfo);
+
+/*
+ * The kept plan in a slot, prepared on first use from sql, in which every
+ * "@S@" stands for the quoted extension schema.  Plans are re-prepared when
+ * the extension's schema changes (drop and re-create elsewhere).  Call inside
+ * SPI_connect.
+ */
+extern SPIPlanPtr chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
+								 int nargs, const Oid *argtypes);
+
+/* a one-dimensional array of elemtype from datums (nulls may be NULL) */
+extern ArrayType *chatstore_array(Datum *values, bool *nulls, int n, Oid elemtype);
+
+/* ereport the failure of an SPI call (can't happen: elog) */
+extern void chatstore_spi_check(int rc, int expected, const char *what);
+
+#endif							/* CHATSTORE_SPI_UTIL_H */

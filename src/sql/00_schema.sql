@@ -1,0 +1,124 @@
+-- chatstore 1.0 -- part 00: core schema (threads, messages, their indexes)
+--
+-- This file is one part of chatstore--1.0.sql, which the Makefile builds by
+-- concatenating src/sql/*.sql in name order.  Every object reference is
+-- schema-qualified: @extschema@ for ours, pg_catalog for built-ins.
+
+\echo Use "CREATE EXTENSION chatstore" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- threads
+-- ---------------------------------------------------------------------------
+CREATE TABLE @extschema@.chat_threads (
+    id                text        NOT NULL DEFAULT pg_catalog.gen_random_uuid()::pg_catalog.text,
+    user_id           text,
+    title             text        NOT NULL DEFAULT '',
+    metadata          jsonb       NOT NULL DEFAULT '{}',
+    state             jsonb       NOT NULL DEFAULT '{}',
+    message_count     bigint      NOT NULL DEFAULT 0,
+    last_seq          bigint      NOT NULL DEFAULT 0,
+    prompt_tokens     bigint      NOT NULL DEFAULT 0,
+    completion_tokens bigint      NOT NULL DEFAULT 0,
+    total_tokens      bigint      NOT NULL DEFAULT 0,
+    last_message_at   timestamptz,
+    archived          boolean     NOT NULL DEFAULT false,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_threads_pkey PRIMARY KEY (id),
+    CONSTRAINT chat_threads_id_check
+        CHECK (id OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(id) OPERATOR(pg_catalog.<=) 512),
+    CONSTRAINT chat_threads_user_id_check
+        CHECK (pg_catalog.octet_length(user_id) OPERATOR(pg_catalog.<=) 512),
+    CONSTRAINT chat_threads_metadata_check
+        CHECK (pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object'),
+    CONSTRAINT chat_threads_state_check
+        CHECK (pg_catalog.jsonb_typeof(state) OPERATOR(pg_catalog.=) 'object')
+);
+
+COMMENT ON TABLE @extschema@.chat_threads IS
+    'chatstore: one row per conversation; aggregates are maintained by chat_save_messages';
+
+-- a user's threads, newest first (keyset: updated_at, id)
+CREATE INDEX chat_threads_user_recent_idx
+    ON @extschema@.chat_threads (user_id, updated_at DESC, id DESC);
+-- retention: threads idle longer than an interval
+CREATE INDEX chat_threads_updated_at_idx
+    ON @extschema@.chat_threads (updated_at);
+CREATE INDEX chat_threads_metadata_idx
+    ON @extschema@.chat_threads USING gin (metadata jsonb_path_ops);
+CREATE INDEX chat_threads_state_idx
+    ON @extschema@.chat_threads USING gin (state jsonb_path_ops);
+
+-- ---------------------------------------------------------------------------
+-- messages
+-- ---------------------------------------------------------------------------
+CREATE TABLE @extschema@.chat_messages (
+    thread_id    text        NOT NULL,
+    id           text        NOT NULL,
+    seq          bigint      NOT NULL,
+    role         text        NOT NULL,
+    content      text,
+    parts        jsonb,
+    name         text,
+    model        text,
+    tool_calls   jsonb,
+    tool_call_id text,
+    metadata     jsonb       NOT NULL DEFAULT '{}',
+    usage        jsonb,
+    token_count  integer,
+    parent_id    text,
+    user_id      text,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    fingerprint  bigint,
+    CONSTRAINT chat_messages_pkey PRIMARY KEY (thread_id, id),
+    CONSTRAINT chat_messages_thread_seq_key UNIQUE (thread_id, seq),
+    CONSTRAINT chat_messages_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_messages_id_check
+        CHECK (id OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(id) OPERATOR(pg_catalog.<=) 512),
+    CONSTRAINT chat_messages_seq_check CHECK (seq OPERATOR(pg_catalog.>=) 1),
+    CONSTRAINT chat_messages_role_check
+        CHECK (role OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'assistant', 'system', 'developer', 'tool', 'function']::pg_catalog.text[])),
+    CONSTRAINT chat_messages_token_count_check CHECK (token_count OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT chat_messages_metadata_check
+        CHECK (pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object')
+);
+
+COMMENT ON TABLE @extschema@.chat_messages IS
+    'chatstore: one row per message; seq is gapless per thread and decides the order';
+COMMENT ON COLUMN @extschema@.chat_messages.fingerprint IS
+    'chatstore internal: hash of role, content, name, tool_call_id and tool_calls, used to align id-less re-sends';
+
+-- history is served by chat_messages_thread_seq_key (thread_id, seq)
+CREATE INDEX chat_messages_metadata_idx
+    ON @extschema@.chat_messages USING gin (metadata jsonb_path_ops);
+CREATE INDEX chat_messages_tool_calls_idx
+    ON @extschema@.chat_messages USING gin (tool_calls jsonb_path_ops)
+    WHERE tool_calls IS NOT NULL;
+-- full-text search covers the first 100,000 characters of each message, so a
+-- message of any size saves (a tsvector is limited to 1 MB).
+CREATE INDEX chat_messages_content_fts_idx
+    ON @extschema@.chat_messages
+    USING gin (pg_catalog.to_tsvector('pg_catalog.simple'::pg_catalog.regconfig,
+                                      pg_catalog.left(content, 100000)))
+    WHERE content IS NOT NULL;
+
+-- the result of chat_save_messages
+CREATE TYPE @extschema@.chat_save_result AS (
+    saved_count   integer,
+    skipped_count integer,
+    saved_ids     text[],
+    first_seq     bigint,
+    last_seq      bigint
+);
+
+-- updated_at trigger (C): sets NEW.updated_at to now() on every UPDATE
+CREATE FUNCTION @extschema@.chat_set_updated_at_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'chat_set_updated_at_trigger' LANGUAGE C;
+
+CREATE TRIGGER chat_threads_updated_at
+    BEFORE UPDATE ON @extschema@.chat_threads
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.chat_set_updated_at_trigger();
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_threads', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_messages', '');

@@ -1,0 +1,288 @@
+-- chatstore 1.0 -- part 10: the write path, history and thread functions
+--
+-- C functions run with search_path = pg_catalog, pg_temp (SET clause) and
+-- schema-qualify every name in the SQL they build, so nothing on a caller's
+-- search_path is ever called.  SQL functions use standard (BEGIN ATOMIC)
+-- bodies: their names are resolved once, when the extension is created.
+
+-- token sums of a usage object, by the rules the thread aggregates use:
+-- prompt = input_tokens | prompt_tokens, completion = output_tokens |
+-- completion_tokens, total = total_tokens, else prompt + completion
+CREATE FUNCTION @extschema@.chat_usage_tokens(usage jsonb, kind text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'chat_usage_tokens'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.chat_usage_tokens(jsonb, text) IS
+    'token count of a usage object: kind is prompt, completion or total';
+
+CREATE FUNCTION @extschema@.chat_save_messages(
+    thread_id text,
+    messages  jsonb,
+    user_id   text   DEFAULT NULL,
+    saved_ids text[] DEFAULT NULL)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_save_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.chat_save_messages(text, jsonb, text, text[]) IS
+    'save a batch of messages into a thread (created when missing), skipping ones already stored';
+
+CREATE FUNCTION @extschema@.chat_add_message(
+    thread_id    text,
+    role         text,
+    content      text,
+    user_id      text    DEFAULT NULL,
+    metadata     jsonb   DEFAULT NULL,
+    message_id   text    DEFAULT NULL,
+    model        text    DEFAULT NULL,
+    name         text    DEFAULT NULL,
+    tool_calls   jsonb   DEFAULT NULL,
+    tool_call_id text    DEFAULT NULL,
+    usage        jsonb   DEFAULT NULL,
+    token_count  integer DEFAULT NULL,
+    parent_id    text    DEFAULT NULL,
+    created_at   timestamptz DEFAULT NULL,
+    OUT id  text,
+    OUT seq bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'chat_add_message'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz) IS
+    'append one message to a thread and return its id and seq';
+
+CREATE FUNCTION @extschema@.chat_history(
+    thread_id    text,
+    max_messages integer DEFAULT NULL,
+    before_seq   bigint  DEFAULT NULL,
+    after_seq    bigint  DEFAULT NULL,
+    max_tokens   integer DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
+AS 'MODULE_PATHNAME', 'chat_history'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 50
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
+    'messages of a thread in seq order, optionally paged and cut to a token budget';
+
+-- the history as one JSON array in the OpenAI chat-completions message shape
+CREATE FUNCTION @extschema@.chat_context(
+    thread_id    text,
+    max_messages integer DEFAULT NULL,
+    before_seq   bigint  DEFAULT NULL,
+    after_seq    bigint  DEFAULT NULL,
+    max_tokens   integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT COALESCE(
+        pg_catalog.jsonb_agg(
+            pg_catalog.jsonb_build_object(
+                'role', h.role,
+                'content', CASE WHEN h.parts IS NOT NULL THEN h.parts
+                                ELSE pg_catalog.to_jsonb(h.content) END)
+            OPERATOR(pg_catalog.||) CASE WHEN h.name IS NULL THEN '{}'::pg_catalog.jsonb
+                ELSE pg_catalog.jsonb_build_object('name', h.name) END
+            OPERATOR(pg_catalog.||) CASE WHEN h.tool_calls IS NULL THEN '{}'::pg_catalog.jsonb
+                ELSE pg_catalog.jsonb_build_object('tool_calls', h.tool_calls) END
+            OPERATOR(pg_catalog.||) CASE WHEN h.tool_call_id IS NULL THEN '{}'::pg_catalog.jsonb
+                ELSE pg_catalog.jsonb_build_object('tool_call_id', h.tool_call_id) END
+            ORDER BY h.seq),
+        '[]'::pg_catalog.jsonb)
+    FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
+                                  chat_context.before_seq, chat_context.after_seq,
+                                  chat_context.max_tokens) AS h;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer) IS
+    'chat_history as a JSON array of OpenAI chat-completions messages, ready to send to a model';
+
+-- ---------------------------------------------------------------------------
+-- threads
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.chat_create_thread(
+    id       text  DEFAULT NULL,
+    user_id  text  DEFAULT NULL,
+    title    text  DEFAULT '',
+    metadata jsonb DEFAULT '{}',
+    state    jsonb DEFAULT '{}')
+RETURNS @extschema@.chat_threads
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    INSERT INTO @extschema@.chat_threads (id, user_id, title, metadata, state)
+    VALUES (COALESCE(chat_create_thread.id, pg_catalog.gen_random_uuid()::pg_catalog.text),
+            chat_create_thread.user_id,
+            COALESCE(chat_create_thread.title, ''),
+            COALESCE(chat_create_thread.metadata, '{}'::pg_catalog.jsonb),
+            COALESCE(chat_create_thread.state, '{}'::pg_catalog.jsonb))
+    RETURNING *;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, jsonb) IS
+    'create a thread (a uuid id when none is given); an existing id is an error (23505)';
+
+-- one thread; no row when it does not exist or belongs to another user
+CREATE FUNCTION @extschema@.chat_get_thread(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE t.id OPERATOR(pg_catalog.=) chat_get_thread.thread_id
+      AND (chat_get_thread.user_id IS NULL OR t.user_id IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_get_thread.user_id);
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_get_thread(text, text) IS
+    'one thread, or no row when it does not exist or is owned by another user';
+
+-- a user's threads, newest first (updated_at DESC, id DESC).  Keyset paging:
+-- pass the last row's updated_at and id as before_updated_at / before_id.
+-- Offset paging: page_offset.  user_id NULL lists every user's threads.
+CREATE FUNCTION @extschema@.chat_list_threads(
+    user_id           text        DEFAULT NULL,
+    max_threads       integer     DEFAULT 20,
+    before_updated_at timestamptz DEFAULT NULL,
+    before_id         text        DEFAULT NULL,
+    metadata_filter   jsonb       DEFAULT NULL,
+    page_offset       integer     DEFAULT 0,
+    include_archived  boolean     DEFAULT false)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE (chat_list_threads.user_id IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_list_threads.user_id)
+      AND (chat_list_threads.before_updated_at IS NULL
+           OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
+              (chat_list_threads.before_updated_at,
+               COALESCE(chat_list_threads.before_id, '')))
+      AND (chat_list_threads.metadata_filter IS NULL
+           OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
+      AND (chat_list_threads.include_archived OR NOT t.archived)
+    ORDER BY t.updated_at DESC, t.id DESC
+    OFFSET GREATEST(COALESCE(chat_list_threads.page_offset, 0), 0)
+    LIMIT chat_list_threads.max_threads;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_list_threads(text, integer, timestamptz, text, jsonb, integer, boolean) IS
+    'a user''s threads newest first, with keyset or offset paging and an optional metadata @> filter';
+
+-- title: replaced when given; metadata: merged (||) when given; state:
+-- replaced when given.  No row when the thread does not exist or is owned by
+-- another user.
+CREATE FUNCTION @extschema@.chat_update_thread(
+    thread_id text,
+    title     text  DEFAULT NULL,
+    metadata  jsonb DEFAULT NULL,
+    state     jsonb DEFAULT NULL,
+    user_id   text  DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    UPDATE @extschema@.chat_threads AS t
+    SET title    = COALESCE(chat_update_thread.title, t.title),
+        metadata = t.metadata OPERATOR(pg_catalog.||)
+                   COALESCE(chat_update_thread.metadata, '{}'::pg_catalog.jsonb),
+        state    = COALESCE(chat_update_thread.state, t.state)
+    WHERE t.id OPERATOR(pg_catalog.=) chat_update_thread.thread_id
+      AND (chat_update_thread.user_id IS NULL OR t.user_id IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_update_thread.user_id)
+    RETURNING t.*;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_update_thread(text, text, jsonb, jsonb, text) IS
+    'set the title, merge into metadata, replace state; no row when not found or not the owner';
+
+CREATE FUNCTION @extschema@.chat_delete_thread(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    WITH d AS (
+        DELETE FROM @extschema@.chat_threads AS t
+        WHERE t.id OPERATOR(pg_catalog.=) chat_delete_thread.thread_id
+          AND (chat_delete_thread.user_id IS NULL OR t.user_id IS NULL
+               OR t.user_id OPERATOR(pg_catalog.=) chat_delete_thread.user_id)
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM d;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_thread(text, text) IS
+    'delete a thread and its messages; false when not found or not the owner';
+
+-- fork: copy a thread's messages up to a seq (ids kept, seq renumbered from 1)
+-- into a new thread.
+CREATE FUNCTION @extschema@.chat_fork_thread(
+    thread_id     text,
+    new_thread_id text   DEFAULT NULL,
+    up_to_seq     bigint DEFAULT NULL,
+    user_id       text   DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    src   @extschema@.chat_threads;
+    newid text := coalesce(new_thread_id, gen_random_uuid()::text);
+BEGIN
+    IF thread_id IS NULL OR thread_id = '' THEN
+        RAISE EXCEPTION 'thread_id must not be null or empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a consistent cut: saves into the source wait for us, and we for them
+    SELECT * INTO src FROM @extschema@.chat_threads AS t
+    WHERE t.id = chat_fork_thread.thread_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'thread "%" does not exist', thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF user_id IS NOT NULL AND src.user_id IS NOT NULL AND src.user_id <> user_id THEN
+        RAISE EXCEPTION 'thread "%" belongs to another user', thread_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    INSERT INTO @extschema@.chat_threads (id, user_id, title, metadata, state)
+    VALUES (newid, coalesce(chat_fork_thread.user_id, src.user_id), src.title,
+            src.metadata || jsonb_build_object('forked_from', src.id), src.state);
+
+    INSERT INTO @extschema@.chat_messages
+        (thread_id, id, seq, role, content, parts, name, model, tool_calls,
+         tool_call_id, metadata, usage, token_count, parent_id, user_id,
+         created_at, fingerprint)
+    SELECT newid, m.id, row_number() OVER (ORDER BY m.seq), m.role, m.content,
+           m.parts, m.name, m.model, m.tool_calls, m.tool_call_id, m.metadata,
+           m.usage, m.token_count, m.parent_id, m.user_id, m.created_at,
+           m.fingerprint
+    FROM @extschema@.chat_messages AS m
+    WHERE m.thread_id = chat_fork_thread.thread_id
+      AND (up_to_seq IS NULL OR m.seq <= up_to_seq)
+    ORDER BY m.seq;
+
+    UPDATE @extschema@.chat_threads AS t
+    SET message_count     = a.n,
+        last_seq          = a.n,
+        prompt_tokens     = a.p,
+        completion_tokens = a.c,
+        total_tokens      = a.tot,
+        last_message_at   = a.last_at
+    FROM (SELECT count(*) AS n,
+                 coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0) AS p,
+                 coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0) AS c,
+                 coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0) AS tot,
+                 max(m.created_at) AS last_at
+          FROM @extschema@.chat_messages AS m
+          WHERE m.thread_id = newid) AS a
+    WHERE t.id = newid;
+    RETURN newid;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_fork_thread(text, text, bigint, text) IS
+    'copy a thread''s messages up to a seq into a new thread (ids kept) and return the new id';
