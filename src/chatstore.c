@@ -22,6 +22,7 @@ PG_MODULE_MAGIC;
 int			chatstore_max_batch_messages = 100000;
 int			chatstore_max_message_bytes = 32 * 1024 * 1024;
 bool		chatstore_notify = false;
+char	   *chatstore_tenant = NULL;
 
 void		_PG_init(void);
 
@@ -46,6 +47,13 @@ _PG_init(void)
 							 &chatstore_notify,
 							 false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("chatstore.tenant",
+							   "The tenant this session is confined to when tenant isolation is on.",
+							   "Row-level security policies created by chat_enable_tenant_isolation() "
+							   "compare it with each row's owner; empty sees nothing.",
+							   &chatstore_tenant,
+							   "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("chatstore");
 #else

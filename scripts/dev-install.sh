@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Development helper: build and install the extension under a lock, so that
+# several people (or processes) working in one tree never build at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+exec flock /tmp/chatstore-build.lock make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
