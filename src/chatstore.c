@@ -126,7 +126,9 @@ usage_member(Jsonb *usage, const char *key, int64 *out, int index)
 				 errmsg("usage.%s must be a number", key)));
 	if (numeric_is_nan(v->val.numeric) || numeric_is_inf(v->val.numeric) ||
 		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(v->val.numeric),
-										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))))
+										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) ||
+		DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(v->val.numeric),
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX)))))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 index >= 0 ?

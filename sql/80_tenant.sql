@@ -1,0 +1,142 @@
+-- tenant isolation: row-level security keyed on the setting chatstore.tenant,
+-- used by a non-owner application role
+\pset null '(null)'
+
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text;
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+    RETURN st || ': ' || msg;
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO PUBLIC;
+
+-- data of two tenants (and of nobody), written by the owner
+SELECT saved_count FROM chat_save_messages('ten_a1', '[{"id":"a1m1","role":"user","content":"secret of A"},
+                                                      {"id":"a1m2","role":"assistant","content":"reply to A"}]', 'tenant_a');
+SELECT saved_count FROM chat_save_messages('ten_b1', '[{"id":"b1m1","role":"user","content":"secret of B"}]', 'tenant_b');
+SELECT saved_count FROM chat_save_messages('ten_nobody', '[{"id":"n1","role":"user","content":"no owner"}]');
+SELECT saved_count FROM chat_save_messages('ten_empty', '[{"id":"e1","role":"user","content":"empty owner"}]', '');
+
+-- the application role: not the owner, no BYPASSRLS; the grants it needs
+CREATE ROLE regress_chatstore_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+SELECT count(*) > 0 AS granted,
+       bool_and(privileges IN ('USAGE', 'SELECT, INSERT, UPDATE, DELETE', 'USAGE, SELECT, UPDATE')) AS expected_privileges
+FROM chat_grant_app_role('regress_chatstore_app');
+SELECT count(*) AS tables_not_granted
+FROM chat_tenant_isolation_status() s
+WHERE NOT has_table_privilege('regress_chatstore_app', s.table_name, 'SELECT, INSERT, UPDATE, DELETE');
+SELECT pg_temp.try($$SELECT chat_grant_app_role(NULL)$$);
+
+-- before isolation is on, the application role sees every tenant
+SET ROLE regress_chatstore_app;
+SELECT count(*) AS visible_threads FROM chat_threads WHERE id LIKE 'ten\_%';
+-- and it cannot switch isolation on or off: only the owner can
+SELECT pg_temp.try($$SELECT chat_enable_tenant_isolation()$$) LIKE '42501: must be owner of table%' AS refused;
+RESET ROLE;
+
+-- switch it on; every chatstore table is covered, each keyed as documented
+CREATE TEMP TABLE enabled AS SELECT * FROM chat_enable_tenant_isolation();
+SELECT table_name, keyed_on FROM enabled
+WHERE table_name::text IN ('chat_threads', 'chat_messages') ORDER BY 1::text;
+-- no table of the extension is left without row-level security and policy
+SELECT table_name FROM chat_tenant_isolation_status() WHERE NOT (rls_enabled AND has_policy AND NOT rls_forced);
+SELECT (SELECT count(*) FROM enabled) = (SELECT count(*) FROM chat_tenant_isolation_status()) AS every_table_returned;
+-- enabling twice is fine (the policy is replaced)
+SELECT count(*) = (SELECT count(*) FROM enabled) AS reenabled FROM chat_enable_tenant_isolation();
+SELECT count(*) AS policies FROM pg_policy p JOIN enabled e ON p.polrelid = e.table_name;
+
+-- a table the function cannot key is an error, not a silent gap
+CREATE TABLE chat_unkeyed (k text PRIMARY KEY, v jsonb);
+ALTER EXTENSION chatstore ADD TABLE chat_unkeyed;
+SELECT pg_temp.try($$SELECT chat_enable_tenant_isolation()$$);
+ALTER EXTENSION chatstore DROP TABLE chat_unkeyed;
+DROP TABLE chat_unkeyed;
+
+-- ===================== tenant A =====================
+SET ROLE regress_chatstore_app;
+SET chatstore.tenant = 'tenant_a';
+-- reads: only A's rows, through the functions and directly
+SELECT id, user_id, message_count FROM chat_list_threads(NULL, 100) WHERE id LIKE 'ten\_%';
+SELECT id, user_id FROM chat_threads WHERE id LIKE 'ten\_%' ORDER BY id;
+SELECT thread_id, id, content FROM chat_messages WHERE thread_id LIKE 'ten\_%' ORDER BY thread_id, seq;
+SELECT count(*) AS b_history FROM chat_history('ten_b1');
+SELECT chat_context('ten_b1') AS b_context;
+SELECT count(*) AS b_thread FROM chat_get_thread('ten_b1');
+SELECT count(*) AS b_thread_by_owner FROM chat_get_thread('ten_b1', 'tenant_b');
+SELECT count(*) AS b_messages FROM chat_messages WHERE id = 'b1m1';
+SELECT content FROM chat_history('ten_a1');
+-- writes into B's thread: refused through the functions...
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"user","content":"intrusion"}]', 'tenant_a')$$);
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"user","content":"intrusion"}]', 'tenant_b')$$);
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"user","content":"intrusion"}]')$$);
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"b1m1","role":"user","content":"probe"}]')$$);
+SELECT pg_temp.try($$SELECT chat_add_message('ten_b1', 'user', 'intrusion')$$);
+SELECT count(*) AS b_updated FROM chat_update_thread('ten_b1', title => 'hacked', state => '{"x":1}');
+SELECT chat_delete_thread('ten_b1') AS b_deleted;
+SELECT pg_temp.try($$SELECT chat_fork_thread('ten_b1', 'ten_a_stolen')$$);
+-- ... and creating rows owned by B, or giving A's rows to B
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_new_b', '[{"id":"x1","role":"user","content":"planted"}]', 'tenant_b')$$);
+SELECT pg_temp.try($$SELECT chat_create_thread('ten_new_b2', 'tenant_b')$$);
+SELECT pg_temp.try($$SELECT chat_fork_thread('ten_a1', 'ten_a1_for_b', NULL, 'tenant_b')$$);
+-- ... and directly
+SELECT pg_temp.try($$INSERT INTO chat_threads (id, user_id) VALUES ('ten_new_b3', 'tenant_b')$$);
+SELECT pg_temp.try($$INSERT INTO chat_messages (thread_id, id, seq, role, content) VALUES ('ten_b1', 'x2', 99, 'user', 'planted')$$);
+SELECT pg_temp.try($$UPDATE chat_threads SET user_id = 'tenant_b' WHERE id = 'ten_a1'$$);
+SELECT pg_temp.try($$UPDATE chat_messages SET thread_id = 'ten_b1' WHERE thread_id = 'ten_a1'$$);
+WITH u AS (UPDATE chat_threads SET title = 'hacked' WHERE id = 'ten_b1' RETURNING 1) SELECT count(*) AS b_threads_updated FROM u;
+WITH u AS (UPDATE chat_messages SET content = 'hacked' WHERE thread_id = 'ten_b1' RETURNING 1) SELECT count(*) AS b_messages_updated FROM u;
+WITH d AS (DELETE FROM chat_messages WHERE thread_id = 'ten_b1' RETURNING 1) SELECT count(*) AS b_messages_deleted FROM d;
+WITH d AS (DELETE FROM chat_threads WHERE user_id = 'tenant_b' RETURNING 1) SELECT count(*) AS b_threads_deleted FROM d;
+-- own writes work, through the functions and directly
+SELECT saved_count, first_seq FROM chat_save_messages('ten_a1', '[{"id":"a1m3","role":"user","content":"more from A"}]', 'tenant_a');
+SELECT seq FROM chat_add_message('ten_a1', 'assistant', 'answer to A', 'tenant_a');
+SELECT saved_count FROM chat_save_messages('ten_a2', '[{"id":"a2m1","role":"user","content":"A again"}]', 'tenant_a');
+SELECT chat_fork_thread('ten_a1', 'ten_a1_fork', 2);
+SELECT title FROM chat_update_thread('ten_a2', title => 'mine');
+SELECT pg_temp.try($$INSERT INTO chat_threads (id, user_id) VALUES ('ten_a3', 'tenant_a')$$);
+-- a thread without an owner cannot be created by a tenant (pass user_id)
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_unowned', '[{"id":"u1","role":"user","content":"x"}]')$$);
+
+-- ===================== no tenant =====================
+RESET chatstore.tenant;
+SELECT count(*) AS threads_seen_without_tenant FROM chat_threads;
+SELECT count(*) AS messages_seen_without_tenant FROM chat_messages;
+SELECT count(*) AS listed_without_tenant FROM chat_list_threads(NULL, 100);
+SELECT count(*) AS history_without_tenant FROM chat_history('ten_a1');
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_a1', '[{"id":"z1","role":"user","content":"x"}]', 'tenant_a')$$);
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_z', '[{"id":"z1","role":"user","content":"x"}]', '')$$);
+SET chatstore.tenant = '';
+SELECT count(*) AS threads_seen_with_empty_tenant FROM chat_threads;
+SELECT count(*) AS empty_owner_thread FROM chat_get_thread('ten_empty');
+
+-- ===================== tenant B =====================
+SET chatstore.tenant = 'tenant_b';
+SELECT id, user_id, title, state FROM chat_threads WHERE id LIKE 'ten\_%' ORDER BY id;
+SELECT thread_id, id, content FROM chat_messages WHERE thread_id LIKE 'ten\_%' ORDER BY thread_id, seq;
+SELECT count(*) AS a_history FROM chat_history('ten_a1');
+RESET chatstore.tenant;
+RESET ROLE;
+
+-- the owner sees the truth: B's thread is untouched, nothing was planted
+SELECT t.id, t.user_id, t.title, t.message_count, t.last_seq,
+       (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id) AS real_count
+FROM chat_threads t WHERE t.id LIKE 'ten\_%' ORDER BY t.id;
+
+-- force: the owner's choice, recorded on every table
+SELECT count(*) AS forced_tables FROM chat_enable_tenant_isolation(force => true);
+SELECT bool_and(rls_forced) AS all_forced FROM chat_tenant_isolation_status();
+
+-- switch it off: the application role sees every tenant again
+SELECT count(*) = (SELECT count(*) FROM enabled) AS disabled FROM chat_disable_tenant_isolation();
+SELECT count(*) AS still_enabled FROM chat_tenant_isolation_status() WHERE rls_enabled OR has_policy OR rls_forced;
+SET ROLE regress_chatstore_app;
+SELECT count(*) AS visible_threads FROM chat_threads WHERE id LIKE 'ten\_%';
+RESET ROLE;
+
+-- clean up
+SELECT chat_delete_thread(id) FROM chat_threads WHERE id LIKE 'ten\_%' ORDER BY id;
+DROP OWNED BY regress_chatstore_app;
+DROP ROLE regress_chatstore_app;

@@ -1,0 +1,236 @@
+-- chatstore 1.0 -- part 80: tenant isolation (row-level security)
+--
+-- chat_enable_tenant_isolation() puts one row-level security policy, named
+-- chatstore_tenant_isolation, on EVERY table of the extension (found through
+-- pg_depend, so a table added by a later part or version is never missed:
+-- a table the function does not know how to key is an error, not a silent
+-- gap).  Each policy compares the row's tenant with the session setting
+-- chatstore.tenant; a missing or empty setting matches no row.
+--   * a table with a column "tenant"                 -> tenant = setting
+--   * a table with a NOT NULL column "thread_id" that references chat_threads
+--     (chat_messages)                                -> its thread's user_id = setting
+--   * a table with a column "user_id" (chat_threads, preferences)
+--                                                    -> user_id = setting
+-- The policy expressions are parsed while search_path = pg_catalog, pg_temp
+-- and name every object with its schema, so they call nothing a caller put on
+-- search_path.  Table owners (and superusers / BYPASSRLS roles) are not
+-- subject to the policies unless force => true (FORCE ROW LEVEL SECURITY);
+-- that is the owner's choice: with force, maintenance jobs run by the owner
+-- (retention with pg_cron, imports) see only the tenant they set.
+
+CREATE FUNCTION @extschema@.chat_enable_tenant_isolation(force boolean DEFAULT false)
+RETURNS TABLE (table_name regclass, keyed_on text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    ext_nsp   oid;
+    threads   regclass;
+    tenant    text := 'COALESCE(pg_catalog.current_setting(''chatstore.tenant'', true), '''')';
+    has_tenant boolean := false;
+    r         record;
+    cond      text;
+BEGIN
+    SELECT e.extnamespace INTO ext_nsp FROM pg_catalog.pg_extension AS e
+    WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'extension chatstore is not installed'
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT c.oid::regclass INTO threads FROM pg_catalog.pg_class AS c
+    WHERE c.relnamespace OPERATOR(pg_catalog.=) ext_nsp AND c.relname OPERATOR(pg_catalog.=) 'chat_threads';
+    -- the setting must be non-empty; the comparisons below are never true for NULL
+    cond := tenant || ' OPERATOR(pg_catalog.<>) ''''';
+
+    FOR r IN
+        SELECT c.oid::regclass AS rel, c.relname,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'tenant'
+                         AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_tenant,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS k
+                       JOIN pg_catalog.pg_attribute AS a
+                         ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
+                        AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
+                       WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
+                         AND k.confrelid OPERATOR(pg_catalog.=) threads
+                         AND pg_catalog.array_length(k.conkey, 1) OPERATOR(pg_catalog.=) 1
+                         AND a.attname OPERATOR(pg_catalog.=) 'thread_id' AND a.attnotnull) AS by_thread,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'user_id'
+                         AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_user
+        FROM pg_catalog.pg_depend AS d
+        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
+        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::regclass
+          AND d.deptype OPERATOR(pg_catalog.=) 'e'
+          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+        ORDER BY c.relname
+    LOOP
+        IF r.by_tenant THEN
+            keyed_on := 'tenant';
+            has_tenant := true;
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY chatstore_tenant_isolation_new ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                'USING (tenant OPERATOR(pg_catalog.=) %s AND %s) '
+                'WITH CHECK (tenant OPERATOR(pg_catalog.=) %s AND %s)',
+                r.rel, tenant, cond, tenant, cond);
+        ELSIF r.by_thread THEN
+            keyed_on := 'thread_id -> chat_threads.user_id';
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY chatstore_tenant_isolation_new ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
+                'USING (EXISTS (SELECT 1 FROM %2$s AS cs_t WHERE cs_t.id OPERATOR(pg_catalog.=) %3$s.thread_id '
+                '  AND cs_t.user_id OPERATOR(pg_catalog.=) %4$s AND %5$s)) '
+                'WITH CHECK (EXISTS (SELECT 1 FROM %2$s AS cs_t WHERE cs_t.id OPERATOR(pg_catalog.=) %3$s.thread_id '
+                '  AND cs_t.user_id OPERATOR(pg_catalog.=) %4$s AND %5$s))',
+                r.rel, threads, pg_catalog.quote_ident(r.relname), tenant, cond);
+        ELSIF r.by_user THEN
+            keyed_on := 'user_id';
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY chatstore_tenant_isolation_new ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                'USING (user_id OPERATOR(pg_catalog.=) %s AND %s) '
+                'WITH CHECK (user_id OPERATOR(pg_catalog.=) %s AND %s)',
+                r.rel, tenant, cond, tenant, cond);
+        ELSE
+            RAISE EXCEPTION 'table % has no tenant key', r.rel
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Tenant isolation keys every chatstore table on a column "tenant", a NOT NULL "thread_id" referencing chat_threads, or "user_id".',
+                      HINT = 'Give the table one of those columns, or teach chat_enable_tenant_isolation how to key it.';
+        END IF;
+        -- replace an earlier policy of ours atomically (idempotent re-enable)
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
+                   WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
+                     AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation') THEN
+            EXECUTE pg_catalog.format('DROP POLICY chatstore_tenant_isolation ON %s', r.rel);
+        END IF;
+        EXECUTE pg_catalog.format('ALTER POLICY chatstore_tenant_isolation_new ON %s RENAME TO chatstore_tenant_isolation', r.rel);
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', r.rel);
+        IF force THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', r.rel);
+        ELSE
+            EXECUTE pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.rel);
+        END IF;
+        table_name := r.rel;
+        RETURN NEXT;
+    END LOOP;
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_enable_tenant_isolation(boolean) IS
+    'switch on row-level security on every chatstore table, keyed on the session setting chatstore.tenant (empty sees nothing); force also confines the table owner';
+
+CREATE FUNCTION @extschema@.chat_disable_tenant_isolation()
+RETURNS TABLE (table_name regclass)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT c.oid::regclass AS rel
+        FROM pg_catalog.pg_depend AS d
+        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
+        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::regclass
+          AND d.deptype OPERATOR(pg_catalog.=) 'e'
+          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+        ORDER BY c.relname
+    LOOP
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
+                   WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
+                     AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation') THEN
+            EXECUTE pg_catalog.format('DROP POLICY chatstore_tenant_isolation ON %s', r.rel);
+        END IF;
+        EXECUTE pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.rel);
+        EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', r.rel);
+        table_name := r.rel;
+        RETURN NEXT;
+    END LOOP;
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_disable_tenant_isolation() IS
+    'switch off the row-level security that chat_enable_tenant_isolation switched on (drops its policies)';
+
+-- which chatstore tables are isolated (for monitoring and tests)
+CREATE FUNCTION @extschema@.chat_tenant_isolation_status()
+RETURNS TABLE (table_name regclass, rls_enabled boolean, rls_forced boolean, has_policy boolean)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT c.oid::pg_catalog.regclass, c.relrowsecurity, c.relforcerowsecurity,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
+                   WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
+                     AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation')
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+    JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.deptype OPERATOR(pg_catalog.=) 'e'
+      AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+      AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+    ORDER BY c.relname;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_status() IS
+    'every chatstore table with whether row-level security is enabled and forced and whether the tenant policy is on it';
+
+-- the grants an application role needs to use chatstore (see doc/guarantees.md):
+-- USAGE on the extension schema, SELECT/INSERT/UPDATE/DELETE on every
+-- chatstore table, USAGE/SELECT/UPDATE on every chatstore sequence.  EXECUTE
+-- on the functions is granted to PUBLIC by default.  Run it as the owner.
+CREATE FUNCTION @extschema@.chat_grant_app_role(role_name regrole)
+RETURNS TABLE (object_name text, privileges text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR r IN
+        SELECT e.extnamespace::regnamespace AS nsp
+        FROM pg_catalog.pg_extension AS e WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore'
+    LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %s TO %s', r.nsp, role_name);
+        object_name := r.nsp::text;
+        privileges := 'USAGE';
+        RETURN NEXT;
+    END LOOP;
+    FOR r IN
+        SELECT c.oid::regclass AS rel, c.relkind
+        FROM pg_catalog.pg_depend AS d
+        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
+        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::regclass
+          AND d.deptype OPERATOR(pg_catalog.=) 'e'
+          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'S']::"char"[])
+        ORDER BY c.relkind, c.relname
+    LOOP
+        IF r.relkind OPERATOR(pg_catalog.=) 'S' THEN
+            privileges := 'USAGE, SELECT, UPDATE';
+            EXECUTE pg_catalog.format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO %s', r.rel, role_name);
+        ELSE
+            privileges := 'SELECT, INSERT, UPDATE, DELETE';
+            EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %s TO %s', r.rel, role_name);
+        END IF;
+        object_name := r.rel::text;
+        RETURN NEXT;
+    END LOOP;
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_grant_app_role(regrole) IS
+    'grant a role what an application needs on every chatstore table, sequence and the schema (run as the owner)';
