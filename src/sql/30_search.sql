@@ -43,6 +43,7 @@ CREATE FUNCTION @extschema@.chat_search(
 RETURNS SETOF @extschema@.chat_search_result
 LANGUAGE plpgsql STABLE ROWS 20
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning   -- no NOTICE for a query without words
 AS $fn$
 DECLARE
     cfg  text;
