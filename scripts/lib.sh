@@ -25,9 +25,12 @@ as_pg() {
 # Install the Debian packages the build and the tests need (idempotent).
 cs_setup_packages() {
     local pkgs="postgresql-server-dev-15 libipc-run-perl python3-psycopg
-        postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev
-        nodejs npm"
+        postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev"
     local missing=""
+    # Node.js may come from another packager that bundles npm: only ask
+    # Debian for it when the commands are missing
+    command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
             || missing="$missing $p"
