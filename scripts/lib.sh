@@ -51,9 +51,11 @@ cs_setup_packages() {
 # Build (warnings are errors) and install the extension.
 cs_build_install() {
     log "building and installing chatstore"
-    make -C "$CS_ROOT" -s PG_CONFIG="$PG_CONFIG" clean >/dev/null
-    make -C "$CS_ROOT" -s PG_CONFIG="$PG_CONFIG"
-    make -C "$CS_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+    # one build at a time in a tree (scripts/dev-install.sh takes the same lock)
+    flock /tmp/chatstore-build.lock sh -c '
+        make -C "$1" -s PG_CONFIG="$2" clean >/dev/null &&
+        make -C "$1" -s PG_CONFIG="$2" &&
+        make -C "$1" -s PG_CONFIG="$2" install >/dev/null' sh "$CS_ROOT" "$PG_CONFIG"
 }
 
 # Start a throwaway cluster (unix socket only) and export PGHOST/PGPORT/PGUSER.
