@@ -565,6 +565,10 @@ BEGIN
         RAISE EXCEPTION 'agent_id and session_id must not be null or empty'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF octet_length(agent_id) > 512 OR octet_length(session_id) > 512 THEN
+        RAISE EXCEPTION 'agent_id and session_id must be at most 512 bytes long'
+            USING ERRCODE = 'string_data_right_truncation';
+    END IF;
     IF state IS NULL THEN
         RAISE EXCEPTION 'state must not be null'
             USING ERRCODE = 'null_value_not_allowed',
