@@ -1,0 +1,381 @@
+-- chatstore 1.0 -- part 35: retention and archiving
+--
+-- Every function here is safe to run while applications save: a thread is
+-- locked (FOR UPDATE, the lock the save path takes) before its messages are
+-- deleted and its aggregates corrected, so a concurrent save either waits
+-- for the trim or is waited for.  Threads are locked in id order, so two
+-- retention runs never deadlock with each other.  seq is never reused: a
+-- thread's last_seq stays, so the next message continues after it.
+--
+-- Trimming a thread does not make it "recently active": its updated_at is
+-- kept (moved by one microsecond, because the updated_at trigger replaces an
+-- unchanged value with now()), so list order and idle retention are not
+-- disturbed by a retention run.
+
+-- what a trim removed from one thread
+CREATE TYPE @extschema@.chat_trim_result AS (
+    thread_id      text,
+    deleted_count  bigint,
+    kept_count     bigint,
+    first_kept_seq bigint
+);
+
+COMMENT ON TYPE @extschema@.chat_trim_result IS
+    'chatstore: what chat_retention_keep_last / chat_retention_delete_old_messages removed from one thread';
+
+-- Delete one thread's messages with from_seq <= seq < to_seq and correct
+-- the thread's count and token sums.  The caller holds the thread row lock.
+CREATE FUNCTION @extschema@.chat_retention_delete_range(
+    thread_id text,
+    from_seq  bigint,
+    to_seq    bigint)
+RETURNS @extschema@.chat_trim_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n   bigint;
+    p   bigint;
+    c   bigint;
+    tot bigint;
+    res @extschema@.chat_trim_result;
+BEGIN
+    WITH d AS (
+        DELETE FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = chat_retention_delete_range.thread_id
+          AND m.seq >= from_seq AND m.seq < to_seq
+        RETURNING m.usage)
+    SELECT count(*),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'prompt')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'completion')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0)
+    INTO n, p, c, tot
+    FROM d;
+
+    res.thread_id := chat_retention_delete_range.thread_id;
+    res.deleted_count := n;
+    IF n > 0 THEN
+        UPDATE @extschema@.chat_threads AS t
+        SET message_count     = t.message_count - n,
+            prompt_tokens     = greatest(t.prompt_tokens - p, 0),
+            completion_tokens = greatest(t.completion_tokens - c, 0),
+            total_tokens      = greatest(t.total_tokens - tot, 0),
+            updated_at        = t.updated_at + interval '1 microsecond'
+        WHERE t.id = chat_retention_delete_range.thread_id
+        RETURNING t.message_count INTO res.kept_count;
+    ELSE
+        SELECT t.message_count INTO res.kept_count
+        FROM @extschema@.chat_threads AS t
+        WHERE t.id = chat_retention_delete_range.thread_id;
+    END IF;
+    SELECT min(m.seq) INTO res.first_kept_seq
+    FROM @extschema@.chat_messages AS m
+    WHERE m.thread_id = chat_retention_delete_range.thread_id;
+    RETURN res;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_delete_range(text, bigint, bigint) IS
+    'chatstore internal: delete a seq range of a locked thread and correct its aggregates';
+
+-- first seq after the thread's leading system/developer messages (1 when
+-- the thread does not start with one)
+CREATE FUNCTION @extschema@.chat_retention_first_non_system(thread_id text)
+RETURNS bigint
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT COALESCE(
+        (SELECT m.seq FROM @extschema@.chat_messages AS m
+         WHERE m.thread_id OPERATOR(pg_catalog.=) chat_retention_first_non_system.thread_id
+           AND m.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer']::pg_catalog.text[])
+         ORDER BY m.seq LIMIT 1),
+        (SELECT t.last_seq OPERATOR(pg_catalog.+) 1 FROM @extschema@.chat_threads AS t
+         WHERE t.id OPERATOR(pg_catalog.=) chat_retention_first_non_system.thread_id));
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_first_non_system(text) IS
+    'chatstore internal: seq of the first message that is not part of the thread''s leading system messages';
+
+-- messages by creation time: daily usage analytics (part 40) and
+-- chat_retention_delete_old_messages.  BRIN, because messages arrive in
+-- time order: it costs a save next to nothing (a btree would add an index
+-- insert to every message) and stays correct, only less selective, when
+-- clients import old messages with their original times.
+CREATE INDEX chat_messages_created_at_brin_idx
+    ON @extschema@.chat_messages USING brin (created_at) WITH (pages_per_range = 16);
+
+-- ---------------------------------------------------------------------------
+-- delete idle threads
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.chat_retention_delete_idle_threads(
+    older_than  interval,
+    user_id     text    DEFAULT NULL,
+    archived    boolean DEFAULT NULL,
+    max_threads integer DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cutoff timestamptz;
+BEGIN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The value given was %s.', older_than);
+    END IF;
+    IF max_threads IS NOT NULL AND max_threads < 0 THEN
+        RAISE EXCEPTION 'max_threads must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cutoff := now() - older_than;
+
+    -- the oldest idle threads first; a thread being saved to right now is
+    -- skipped (it is not idle), and the delete checks idleness again on the
+    -- row it locked
+    RETURN QUERY
+    DELETE FROM @extschema@.chat_threads AS t
+    WHERE t.id IN (
+            SELECT c.id FROM @extschema@.chat_threads AS c
+            WHERE c.updated_at < cutoff
+              AND (chat_retention_delete_idle_threads.user_id IS NULL
+                   OR c.user_id = chat_retention_delete_idle_threads.user_id)
+              AND (chat_retention_delete_idle_threads.archived IS NULL
+                   OR c.archived = chat_retention_delete_idle_threads.archived)
+            ORDER BY c.updated_at, c.id
+            LIMIT max_threads
+            FOR UPDATE SKIP LOCKED)
+      AND t.updated_at < cutoff
+    RETURNING t.*;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_delete_idle_threads(interval, text, boolean, integer) IS
+    'delete threads (with their messages) not updated for longer than an interval; returns the deleted threads';
+
+-- ---------------------------------------------------------------------------
+-- keep the last N messages of each thread
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.chat_retention_keep_last(
+    max_messages integer,
+    thread_id    text    DEFAULT NULL,
+    user_id      text    DEFAULT NULL,
+    keep_system  boolean DEFAULT true,
+    max_threads  integer DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_trim_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tid       text;
+    sys_end   bigint;       -- first seq after the leading system messages
+    cut       bigint;       -- first seq kept (of the non-system messages)
+    r         @extschema@.chat_trim_result;
+BEGIN
+    IF max_messages IS NULL OR max_messages < 0 THEN
+        RAISE EXCEPTION 'max_messages must be zero or more'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The value given was %s.', coalesce(max_messages::text, 'null'));
+    END IF;
+    IF max_threads IS NOT NULL AND max_threads < 0 THEN
+        RAISE EXCEPTION 'max_threads must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- candidates from the thread aggregates (no message scan), locked in id order
+    FOR tid IN
+        SELECT c.id FROM @extschema@.chat_threads AS c
+        WHERE c.message_count > max_messages
+          AND (chat_retention_keep_last.thread_id IS NULL
+               OR c.id = chat_retention_keep_last.thread_id)
+          AND (chat_retention_keep_last.user_id IS NULL
+               OR c.user_id = chat_retention_keep_last.user_id)
+        ORDER BY c.id
+        LIMIT max_threads
+    LOOP
+        PERFORM 1 FROM @extschema@.chat_threads AS t
+        WHERE t.id = tid AND t.message_count > max_messages
+        FOR UPDATE;
+        CONTINUE WHEN NOT FOUND;
+
+        sys_end := CASE WHEN keep_system
+                        THEN @extschema@.chat_retention_first_non_system(tid)
+                        ELSE 0 END;
+        -- the max_messages-th newest message after the system prefix
+        IF max_messages = 0 THEN
+            cut := NULL;
+        ELSE
+            SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = tid AND m.seq >= sys_end
+            ORDER BY m.seq DESC
+            OFFSET max_messages - 1 LIMIT 1;
+            CONTINUE WHEN NOT FOUND;    -- max_messages or fewer: nothing to do
+        END IF;
+        IF cut IS NULL THEN
+            cut := 9223372036854775807;
+        ELSE
+            -- never keep tool answers whose assistant message is deleted
+            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                             WHERE m.thread_id = tid AND m.seq >= cut
+                               AND m.role <> 'tool'
+                             ORDER BY m.seq LIMIT 1),
+                            9223372036854775807);
+        END IF;
+        r := @extschema@.chat_retention_delete_range(tid, sys_end, cut);
+        IF r.deleted_count > 0 THEN
+            RETURN NEXT r;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_keep_last(integer, text, text, boolean, integer) IS
+    'keep only the newest N messages of each thread (after its leading system messages); returns what was removed per thread';
+
+-- ---------------------------------------------------------------------------
+-- delete messages older than an interval
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.chat_retention_delete_old_messages(
+    older_than  interval,
+    thread_id   text    DEFAULT NULL,
+    user_id     text    DEFAULT NULL,
+    keep_system boolean DEFAULT true,
+    max_threads integer DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_trim_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cutoff  timestamptz;
+    tid     text;
+    sys_end bigint;
+    cut     bigint;
+    r       @extschema@.chat_trim_result;
+BEGIN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The value given was %s.', older_than);
+    END IF;
+    IF max_threads IS NOT NULL AND max_threads < 0 THEN
+        RAISE EXCEPTION 'max_threads must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cutoff := now() - older_than;
+
+    -- threads that hold such a message: found through the created_at index
+    FOR tid IN
+        SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
+        JOIN @extschema@.chat_threads AS c ON c.id = m.thread_id
+        WHERE m.created_at < cutoff
+          AND (chat_retention_delete_old_messages.thread_id IS NULL
+               OR m.thread_id = chat_retention_delete_old_messages.thread_id)
+          AND (chat_retention_delete_old_messages.user_id IS NULL
+               OR c.user_id = chat_retention_delete_old_messages.user_id)
+        ORDER BY m.thread_id
+        LIMIT max_threads
+    LOOP
+        PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
+        CONTINUE WHEN NOT FOUND;
+        sys_end := CASE WHEN keep_system
+                        THEN @extschema@.chat_retention_first_non_system(tid)
+                        ELSE 0 END;
+        -- the old messages form a prefix when created_at follows seq; when a
+        -- client supplied times out of order, only the prefix of old ones goes,
+        -- so the kept history stays contiguous
+        SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = tid AND m.seq >= sys_end AND m.created_at >= cutoff
+        ORDER BY m.seq LIMIT 1;
+        cut := coalesce(cut, 9223372036854775807);
+        cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                         WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
+                         ORDER BY m.seq LIMIT 1),
+                        9223372036854775807);
+        r := @extschema@.chat_retention_delete_range(tid, sys_end, cut);
+        IF r.deleted_count > 0 THEN
+            RETURN NEXT r;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_delete_old_messages(interval, text, text, boolean, integer) IS
+    'delete the messages created longer ago than an interval (the oldest contiguous run of each thread); returns what was removed per thread';
+
+-- ---------------------------------------------------------------------------
+-- archive flag
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.chat_archive_thread(
+    thread_id text,
+    archived  boolean DEFAULT true,
+    user_id   text    DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF archived IS NULL THEN
+        RAISE EXCEPTION 'archived must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE @extschema@.chat_threads AS t
+    SET archived = chat_archive_thread.archived
+    WHERE t.id = chat_archive_thread.thread_id
+      AND (chat_archive_thread.user_id IS NULL OR t.user_id IS NULL
+           OR t.user_id = chat_archive_thread.user_id);
+    RETURN FOUND;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_archive_thread(text, boolean, text) IS
+    'set or clear a thread''s archived flag (archived threads are hidden from lists and search by default); false when not found or not the owner';
+
+-- ---------------------------------------------------------------------------
+-- expired key-values (chat_kv, part 20)
+-- ---------------------------------------------------------------------------
+-- Deletes the keys whose expiry has passed: those of the current tenant
+-- (chatstore.tenant), or of every tenant the role can see when all_tenants
+-- (the scheduled job's form).  Expired keys are already invisible to
+-- chat_kv_get / chat_kv_list; this frees their space.
+CREATE FUNCTION @extschema@.chat_kv_purge_expired(
+    all_tenants boolean DEFAULT false,
+    max_keys    integer DEFAULT NULL)
+RETURNS TABLE (tenant text, key text, expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF max_keys < 0 THEN
+        RAISE EXCEPTION 'max_keys must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    WITH d AS (
+        DELETE FROM @extschema@.chat_kv AS kv
+        USING (SELECT c.tenant, c.key FROM @extschema@.chat_kv AS c
+               WHERE c.expires_at <= now()
+                 AND (coalesce(chat_kv_purge_expired.all_tenants, false)
+                      OR c.tenant = coalesce(current_setting('chatstore.tenant', true), ''))
+               ORDER BY c.expires_at
+               LIMIT chat_kv_purge_expired.max_keys
+               FOR UPDATE SKIP LOCKED) AS s
+        WHERE kv.tenant = s.tenant
+          AND kv.key = s.key
+          AND kv.expires_at <= now()
+        RETURNING kv.tenant, kv.key, kv.expires_at)
+    SELECT d.tenant, d.key::text, d.expires_at FROM d
+    ORDER BY d.tenant, d.key;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_kv_purge_expired(boolean, integer) IS
+    'delete expired key-values of the current tenant (or of all tenants); returns the deleted keys';
