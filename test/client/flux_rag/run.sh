@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# flux-rag, the way its session store talks to chatstore (Python, psycopg 3).
+# Gets PGHOST/PGPORT/PGUSER from scripts/test.sh; uses its own database.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export PATH="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir):$PATH"
+db=cs_client_flux_rag_$$
+createdb "$db"
+trap 'dropdb --if-exists "$db"' EXIT
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE EXTENSION chatstore'
+PGDATABASE=$db /usr/bin/python3 "$here/test_flux_rag.py"
