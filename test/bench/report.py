@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Print the benchmark table, the ratios chatstore/peer and the targets.
+
+usage: report.py latest.csv SCALE W7_CHECK_LINE SIZE_LINES
+Never fails because a target is missed: the targets are reported, not enforced.
+"""
+import csv
+import sys
+
+path, scale = sys.argv[1], sys.argv[2]
+w7check = sys.argv[3] if len(sys.argv) > 3 else ''
+sizes = sys.argv[4] if len(sys.argv) > 4 else ''
+
+rows = list(csv.DictReader(open(path)))
+by = {}
+for r in rows:
+    by.setdefault((r['workload'], r['impl'], r['clients']), []).append(r)
+
+
+def get(workload, impl, clients='1', which=-1):
+    r = by.get((workload, impl, str(clients)))
+    return r[which] if r else None
+
+
+def tps(workload, impl, clients='1', which=-1):
+    r = get(workload, impl, clients, which)
+    return float(r['tps']) if r and r['tps'] else None
+
+
+def ms(workload, impl, field, clients='1', which=-1):
+    r = get(workload, impl, clients, which)
+    return float(r[field]) if r and r[field] else None
+
+
+print(f'chatstore benchmark, BENCH_SCALE={scale} (pgbench -M prepared, unix socket; '
+      'one noisy machine: read ratios, not absolute numbers)')
+print()
+print(f'{"workload":<14}{"impl":<12}{"clients":>8}{"messages":>11}{"tps":>11}{"p50 ms":>10}{"p99 ms":>10}')
+for r in rows:
+    print(f'{r["workload"]:<14}{r["impl"]:<12}{r["clients"]:>8}{r["scale_messages"]:>11}'
+          f'{float(r["tps"]):>11.1f}{r["p50_ms"]:>10}{r["p99_ms"]:>10}')
+
+print()
+print('ratios chatstore/peer (TPS, same run):')
+for r in rows:
+    if r['impl'] in ('chatstore',) or r['workload'].startswith(('W2b', 'W2c', 'W2_single', 'W7', 'scale')):
+        continue
+    mine = tps(r['workload'], 'chatstore', r['clients'])
+    if mine:
+        print(f'  {r["workload"]:<12} chatstore/{r["impl"]:<11} {mine / float(r["tps"]):6.2f}x')
+
+print()
+print('targets:')
+results = []
+
+
+def target(name, value, ok, detail):
+    if value is None:
+        results.append(f'  {name:<40} not measured')
+        return
+    results.append(f'  {name:<40} {detail:<34} {"met" if ok else "MISSED"}')
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+for peer, need in (('plainsql', 1.0), ('plpgsql', 1.5), ('langmiddle', 5.0), ('fluxrag', 5.0)):
+    x = ratio(tps('W1', 'chatstore'), tps('W1', peer))
+    target(f'W1 chatstore/{peer} >= {need}x', x, x is not None and x >= need, f'{x:.2f}x' if x else '')
+single = tps('W2_single', 'chatstore')
+for w in ('W2a_ids', 'W2b_noids', 'W2c_hint'):
+    x = ratio(single, tps(w, 'chatstore'))
+    target(f'{w} cost / 1-message save <= 2x', x, x is not None and x <= 2.0, f'{x:.2f}x' if x else '')
+x = ratio(tps('W3', 'chatstore'), tps('W3', 'plainsql'))
+target('W3 chatstore/plain SELECT >= 0.9x', x, x is not None and x >= 0.9, f'{x:.2f}x' if x else '')
+p99 = ms('W3', 'chatstore', 'p99_ms')
+target('W3 p99 < 1 ms', p99, p99 is not None and p99 < 1.0, f'{p99:.3f} ms' if p99 else '')
+x = ratio(tps('W6', 'chatstore'), tps('W6', 'copy'))
+target('W6 chatstore/COPY >= 0.7x', x, x is not None and x >= 0.7, f'{x:.2f}x' if x else '')
+x = ratio(tps('W7_8threads', 'chatstore', 8), tps('W7_1client', 'chatstore', 1))
+target('W7 8 clients/1 client (8 threads) >= 1.6x', x, x is not None and x >= 1.6, f'{x:.2f}x' if x else '')
+one = tps('W7_onethread', 'chatstore', 8)
+target('W7 8 clients into one thread', one, one is not None and w7check.endswith(': 0 bad'),
+       'no error, ' + (w7check.split(': ')[-1] if w7check else '?'))
+if any(r['workload'].startswith('scale') for r in rows):
+    for w in ('scale_W1', 'scale_W3'):
+        pts = [r for r in rows if r['workload'] == w and r['impl'] == 'chatstore']
+        if len(pts) >= 2:
+            lo, hi = pts[0], pts[-1]
+            x = float(hi['p50_ms']) / float(lo['p50_ms'])
+            target(f'{w[6:]} p50 at {hi["scale_messages"]} / at {lo["scale_messages"]} <= 1.2x', x,
+                   x <= 1.2, f'{x:.2f}x ({lo["p50_ms"]} -> {hi["p50_ms"]} ms)')
+print('\n'.join(results))
+if sizes:
+    print()
+    print('bytes on disk per message (table + indexes + TOAST):')
+    for line in sizes.splitlines():
+        print('  ' + line)

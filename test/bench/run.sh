@@ -1,0 +1,435 @@
+#!/usr/bin/env bash
+# chatstore benchmark suite: every workload for every implementation, side by
+# side, in one run, with pgbench custom scripts over the unix socket
+# (-M prepared).  See doc/performance.md.
+#
+#   BENCH_SCALE=smoke    a check that the suite works (< 2 minutes, never timed)
+#   BENCH_SCALE=default  the numbers in README (< 15 minutes)
+#   BENCH_SCALE=large    default + the scaling run: W1 and W3 at 100k, 1M and
+#                        10M stored messages, bytes on disk per message
+#
+# With PGHOST/PGPORT set it uses that server (database chatstore_bench, created
+# and dropped); otherwise it starts a throwaway cluster (scripts/lib.sh) in
+# /tmp/chatstore-bench on port ${BENCH_PORT:-55440} and stops it.  The
+# extension must be installed (make bench does that).
+#
+# Output: a table on stdout, test/bench/results/latest.csv
+# (workload,impl,clients,scale_messages,tps,p50_ms,p99_ms) and
+# test/bench/results/summary.txt (ratios chatstore/peer and the targets).
+# Exits non-zero only when something fails (a pgbench error, a gap in seq), never
+# because a target is missed.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+SCALE=${BENCH_SCALE:-default}
+DB=chatstore_bench
+
+case $SCALE in
+smoke)
+    DUR=2 W1_THREADS=50 W1_PER=20 W2_THREADS=20 W2B_TX=60 W3_THREADS=4 W4_THREADS=2
+    W5_THREADS=1000 W6_BATCHES=10 BG_MSGS=10000 ;;
+default)
+    DUR=12 W1_THREADS=1000 W1_PER=20 W2_THREADS=100 W2B_TX=1500 W3_THREADS=20 W4_THREADS=10
+    W5_THREADS=1000 W6_BATCHES=100 BG_MSGS=100000 ;;
+large)
+    DUR=12 W1_THREADS=1000 W1_PER=20 W2_THREADS=100 W2B_TX=1500 W3_THREADS=20 W4_THREADS=10
+    W5_THREADS=1000 W6_BATCHES=100 BG_MSGS=100000 ;;
+*)
+    echo "BENCH_SCALE must be smoke, default or large (got '$SCALE')" >&2
+    exit 2 ;;
+esac
+[ -n "${BENCH_DURATION:-}" ] && DUR=$BENCH_DURATION
+
+# ---------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------
+OWN_CLUSTER=0
+if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
+    export CHATSTORE_TMP=/tmp/chatstore-bench CHATSTORE_PORT=${BENCH_PORT:-55440}
+    # shellcheck source=../../scripts/lib.sh
+    source "$ROOT/scripts/lib.sh"
+    cs_cluster_start
+    OWN_CLUSTER=1
+fi
+export PGUSER=${PGUSER:-postgres}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PATH="$("$PG_CONFIG" --bindir):$PATH"
+
+WORK=$(mktemp -d /tmp/chatstore-bench-work.XXXXXX)
+chmod 755 "$WORK"
+RESULTS=$BENCH_DIR/results
+mkdir -p "$RESULTS"
+CSV=$RESULTS/latest.csv
+SUMMARY=$RESULTS/summary.txt
+
+cleanup() {
+    local rc=$?
+    dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+    if [ "$OWN_CLUSTER" = 1 ]; then cs_cluster_stop; fi
+    rm -rf "$WORK"
+    exit $rc
+}
+trap cleanup EXIT
+
+say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+q() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+qv() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+say "BENCH_SCALE=$SCALE, ${DUR}s per timed workload, server $PGHOST:$PGPORT"
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+q -c "CREATE EXTENSION chatstore" \
+  -f "$BENCH_DIR/setup.sql" -f "$BENCH_DIR/peers/plpgsql.sql"
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+say "loading data"
+IMPLS_W1="chatstore plainsql plpgsql langmiddle fluxrag"
+{
+    for impl in $IMPLS_W1; do
+        echo "CALL bench_load('w1-$impl-', 1, $W1_THREADS, $W1_PER, 'u', 100);"
+    done
+    echo "CALL bench_load('w2-', 1, $W2_THREADS, 100, 'w2user', 10);"
+    echo "CALL bench_load('w3-', 1, $W3_THREADS, 1000, 'w3user', 1);"
+    for t in $(seq 1 "$W4_THREADS"); do echo "CALL bench_load_tools('w4-$t', 1000);"; done
+    echo "CALL bench_load('w5-', 1, $W5_THREADS, 2, 'w5user', 1);"
+    for impl in chatstore plainsql plpgsql copy; do
+        echo "INSERT INTO chat_threads (id, user_id) SELECT 'w6-$impl-' || i, 'importer' FROM generate_series(1, $W6_BATCHES) i;"
+    done
+    # W2(b): one thread per transaction holding the 100 id-less messages the
+    # client re-sends (saved by chatstore so that they carry fingerprints)
+    echo "SELECT count(chat_save_messages('w2b-0-' || i, bench_batch(1, 100, NULL)::jsonb)) FROM generate_series(1, $((W2B_TX + 5))) i;"
+    echo "INSERT INTO chat_threads (id) VALUES ('w7one'), ('w7one-plpgsql');"
+} > "$WORK/load.sql"
+q -f "$WORK/load.sql" >/dev/null
+# background data up to BG_MSGS stored messages
+have=$(qv "SELECT count(*) FROM chat_messages")
+if [ "$have" -lt "$BG_MSGS" ]; then
+    q -c "CALL bench_load('bg-', 1, $(( (BG_MSGS - have + 99) / 100 )), 100, 'bguser', 1000)"
+fi
+q -c "VACUUM ANALYZE chat_threads" -c "VACUUM ANALYZE chat_messages"
+say "loaded $(qv "SELECT count(*) FROM chat_messages") messages in $(qv "SELECT count(*) FROM chat_threads") threads"
+
+# ---------------------------------------------------------------------------
+# pgbench scripts (generated: the batches are embedded as literals that are
+# re-parsed on every call: replace(literal, '@', unique)::jsonb)
+# ---------------------------------------------------------------------------
+S=$WORK/scripts
+mkdir -p "$S"
+qv "SELECT bench_batch(1, 10, '@-')" > "$WORK/b10.json"
+qv "SELECT bench_batch(101, 1, '@-')" > "$WORK/b1.json"
+qv "SELECT (bench_batch(1, 100, 'm')::jsonb || bench_batch(101, 1, '@-')::jsonb)::text" > "$WORK/b101ids.json"
+qv "SELECT bench_batch(1, 101, NULL)" > "$WORK/b101noids.json"
+qv "SELECT array_agg('m' || i ORDER BY i)::text FROM generate_series(1, 100) i" > "$WORK/hint.txt"
+qv "SELECT bench_batch(1, 1000, '@-')" > "$WORK/b1000.json"
+
+# render TEMPLATE OUT ARG...: an ARG KEY=FILE puts the file's text as a SQL
+# string literal in place of KEY; an ARG %TEXT=EXPR replaces TEXT by EXPR
+# (in order).  Comment lines are dropped (pgbench would send them along).
+render() {
+    python3 - "$@" <<'PY'
+import sys
+tmpl, out = sys.argv[1], sys.argv[2]
+s = open(tmpl).read()
+s = '\n'.join(l for l in s.split('\n') if not l.lstrip().startswith('--'))
+for kv in sys.argv[3:]:
+    k, v = kv.split('=', 1)
+    if k.startswith('%'):
+        k = k[1:]
+    else:
+        v = "'" + open(v).read().strip().replace("'", "''") + "'"
+    s = s.replace(k, v)
+open(out, 'w').write(s)
+PY
+}
+
+UNIQ="'c' || :client_id::text || 'u' || :u::text || '-'"
+J10="replace(@B10@, '@', $UNIQ)::jsonb"
+
+# W1: a new batch of 10 messages into an existing thread
+cat > "$WORK/w1_chatstore.t" <<EOF
+\\set t random(1, $W1_THREADS)
+\\set u random(1, 1000000000000)
+SELECT * FROM chat_save_messages('w1-chatstore-' || :t::text, $J10);
+EOF
+render "$WORK/w1_chatstore.t" "$S/w1_chatstore.sql" @B10@="$WORK/b10.json"
+cat > "$WORK/w1_plpgsql.t" <<EOF
+\\set t random(1, $W1_THREADS)
+\\set u random(1, 1000000000000)
+SELECT * FROM bench_plpgsql_save('w1-plpgsql-' || :t::text, $J10);
+EOF
+render "$WORK/w1_plpgsql.t" "$S/w1_plpgsql.sql" @B10@="$WORK/b10.json"
+printf '\\set t random(1, %s)\n\\set u random(1, 1000000000000)\n' "$W1_THREADS" > "$WORK/w1_plainsql.t"
+cat "$BENCH_DIR/peers/plainsql_save.sql" >> "$WORK/w1_plainsql.t"
+render "$WORK/w1_plainsql.t" "$S/w1_plainsql.sql" "%@MESSAGES@=$J10" "%:tid=('w1-plainsql-' || :t::text)" @B10@="$WORK/b10.json"
+
+# client-side peers: the message fields are pgbench variables (-D), sent as
+# bind parameters like a driver would
+CLIENT_VARS=()
+for k in $(seq 1 10); do
+    CLIENT_VARS+=(-D "c$k=$(qv "SELECT bench_content($k)")")
+    CLIENT_VARS+=(-D "m$k=$(qv "SELECT (bench_msg($k, NULL)->'metadata')::text")")
+done
+CLIENT_VARS+=(-D 'usage={"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200}')
+TIDW="'w1-IMPL-' || :t::text"
+for impl in langmiddle fluxrag; do
+    tid=${TIDW/IMPL/$impl}
+    f=$S/w1_$impl.sql
+    printf '\\set t random(1, %s)\n\\set u random(1, 1000000000000)\nBEGIN;\n' "$W1_THREADS" > "$f"
+    if [ "$impl" = langmiddle ]; then
+        # the thread row locked, the thread's stored ids read (the client
+        # keeps the ones it does not know), one INSERT ... ON CONFLICT each
+        echo "SELECT last_seq FROM chat_threads WHERE id = $tid FOR UPDATE \\gset" >> "$f"
+        echo "SELECT id FROM chat_messages WHERE thread_id = $tid;" >> "$f"
+    fi
+    for k in $(seq 1 10); do
+        if [ $((k % 2)) = 1 ]; then role=user model=NULL usage=NULL tc=NULL p=0 c=0
+        else role=assistant model="'gpt-4o-mini'" usage=":usage::jsonb" tc=80 p=120 c=80; fi
+        if [ "$impl" = fluxrag ]; then
+            # one thread update (it locks the row and hands out the seq) and
+            # one insert per message
+            echo "UPDATE chat_threads SET message_count = message_count + 1, last_seq = last_seq + 1, prompt_tokens = prompt_tokens + $p, completion_tokens = completion_tokens + $c, total_tokens = total_tokens + $((p + c)), last_message_at = GREATEST(last_message_at, now()) WHERE id = $tid RETURNING last_seq \\gset" >> "$f"
+            echo "INSERT INTO chat_messages (thread_id, id, seq, role, content, model, metadata, usage, token_count) VALUES ($tid, gen_random_uuid()::text, :last_seq::bigint, '$role', :c$k, $model, :m$k::jsonb, $usage, $tc);" >> "$f"
+        else
+            echo "INSERT INTO chat_messages (thread_id, id, seq, role, content, model, metadata, usage, token_count) VALUES ($tid, $UNIQ || '$k', :last_seq::bigint + $k, '$role', :c$k, $model, :m$k::jsonb, $usage, $tc) ON CONFLICT DO NOTHING;" >> "$f"
+        fi
+    done
+    if [ "$impl" = langmiddle ]; then
+        echo "UPDATE chat_threads SET message_count = message_count + 10, last_seq = :last_seq::bigint + 10, prompt_tokens = prompt_tokens + 600, completion_tokens = completion_tokens + 400, total_tokens = total_tokens + 1000, last_message_at = GREATEST(last_message_at, now()) WHERE id = $tid;" >> "$f"
+    fi
+    echo "END;" >> "$f"
+done
+
+# W2: 100 stored messages re-sent plus 1 new
+W2T="'w2-' || :t::text"
+cat > "$WORK/w2_single.t" <<EOF
+\\set t random(1, $W2_THREADS)
+\\set u random(1, 1000000000000)
+SELECT * FROM chat_save_messages($W2T, replace(@B1@, '@', $UNIQ)::jsonb);
+EOF
+render "$WORK/w2_single.t" "$S/w2_single_chatstore.sql" @B1@="$WORK/b1.json"
+J101="replace(@B101@, '@', $UNIQ)::jsonb"
+cat > "$WORK/w2a.t" <<EOF
+\\set t random(1, $W2_THREADS)
+\\set u random(1, 1000000000000)
+SELECT * FROM chat_save_messages($W2T, $J101);
+EOF
+render "$WORK/w2a.t" "$S/w2a_chatstore.sql" @B101@="$WORK/b101ids.json"
+cat > "$WORK/w2c.t" <<EOF
+\\set t random(1, $W2_THREADS)
+\\set u random(1, 1000000000000)
+SELECT * FROM chat_save_messages($W2T, $J101, NULL, replace(@HINT@, '@', '')::text[]);
+EOF
+render "$WORK/w2c.t" "$S/w2c_chatstore.sql" @B101@="$WORK/b101ids.json" @HINT@="$WORK/hint.txt"
+# (b) without ids: every transaction re-sends a conversation whose 100
+# messages are stored in a thread of its own (per-client counter :i)
+cat > "$WORK/w2b.t" <<EOF
+\\set i :i + 1
+SELECT * FROM chat_save_messages('w2b-' || :client_id::text || '-' || :i::text, replace(@B101@, '@', '')::jsonb);
+EOF
+render "$WORK/w2b.t" "$S/w2b_chatstore.sql" @B101@="$WORK/b101noids.json"
+cat > "$WORK/w2a_plpgsql.t" <<EOF
+\\set t random(1, $W2_THREADS)
+\\set u random(1, 1000000000000)
+SELECT * FROM bench_plpgsql_save($W2T, $J101);
+EOF
+render "$WORK/w2a_plpgsql.t" "$S/w2a_plpgsql.sql" @B101@="$WORK/b101ids.json"
+printf '\\set t random(1, %s)\n\\set u random(1, 1000000000000)\n' "$W2_THREADS" > "$WORK/w2a_plainsql.t"
+cat "$BENCH_DIR/peers/plainsql_save.sql" >> "$WORK/w2a_plainsql.t"
+render "$WORK/w2a_plainsql.t" "$S/w2a_plainsql.sql" "%@MESSAGES@=$J101" "%:tid=($W2T)" @B101@="$WORK/b101ids.json"
+
+# W3: the latest 50 messages of a 1,000-message thread
+printf '\\set t random(1, %s)\nSELECT * FROM chat_history(%s, 50);\n' \
+    "$W3_THREADS" "'w3-' || :t::text" > "$S/w3_chatstore.sql"
+printf '\\set t random(1, %s)\n' "$W3_THREADS" > "$WORK/w3_plainsql.t"
+cat "$BENCH_DIR/peers/plainsql_history.sql" >> "$WORK/w3_plainsql.t"
+render "$WORK/w3_plainsql.t" "$S/w3_plainsql.sql" "%:tid=('w3-' || :t::text)"
+
+# W4: a token budget over a 1,000-message thread with tool calls
+printf '\\set t random(1, %s)\nSELECT * FROM chat_history(%s, max_tokens => 4000);\n' \
+    "$W4_THREADS" "'w4-' || :t::text" > "$S/w4_chatstore.sql"
+printf '\\set t random(1, %s)\n' "$W4_THREADS" > "$WORK/w4_plainsql.t"
+cat "$BENCH_DIR/peers/plainsql_budget.sql" >> "$WORK/w4_plainsql.t"
+render "$WORK/w4_plainsql.t" "$S/w4_plainsql.sql" "%:tid=('w4-' || :t::text)" "%:budget=4000"
+
+# W5: a page of 20 of a user's 1,000 threads
+echo "SELECT * FROM chat_list_threads('w5user0', 20);" > "$S/w5_chatstore.sql"
+render "$BENCH_DIR/peers/plainsql_list.sql" "$S/w5_plainsql.sql" "%:uid='w5user0'"
+
+# W6: bulk import, 1,000 messages per call, one (existing) thread per batch
+J1000="replace(@B1000@, '@', $UNIQ)::jsonb"
+cat > "$WORK/w6_chatstore.t" <<EOF
+\\set i :i + 1
+\\set u random(1, 1000000000000)
+SELECT * FROM chat_save_messages('w6-chatstore-' || :i::text, $J1000);
+EOF
+render "$WORK/w6_chatstore.t" "$S/w6_chatstore.sql" @B1000@="$WORK/b1000.json"
+cat > "$WORK/w6_plpgsql.t" <<EOF
+\\set i :i + 1
+\\set u random(1, 1000000000000)
+SELECT * FROM bench_plpgsql_save('w6-plpgsql-' || :i::text, $J1000);
+EOF
+render "$WORK/w6_plpgsql.t" "$S/w6_plpgsql.sql" @B1000@="$WORK/b1000.json"
+printf '\\set i :i + 1\n\\set u random(1, 1000000000000)\n' > "$WORK/w6_plainsql.t"
+cat "$BENCH_DIR/peers/plainsql_save.sql" >> "$WORK/w6_plainsql.t"
+render "$WORK/w6_plainsql.t" "$S/w6_plainsql.sql" "%@MESSAGES@=$J1000" "%:tid=('w6-plainsql-' || :i::text)" @B1000@="$WORK/b1000.json"
+
+# W7: 8 clients, into 8 threads (one per client) or all into one thread
+for impl in chatstore plpgsql; do
+    fn=chat_save_messages; [ "$impl" = plpgsql ] && fn=bench_plpgsql_save
+    for mode in own one; do
+        if [ "$mode" = own ]; then tid="'w7-$impl-' || :client_id::text"
+        elif [ "$impl" = chatstore ]; then tid="'w7one'"
+        else tid="'w7one-plpgsql'"; fi
+        printf '\\set u random(1, 1000000000000)\nSELECT * FROM %s(%s, %s);\n' "$fn" "$tid" "$J10" > "$WORK/w7_${mode}_$impl.t"
+        render "$WORK/w7_${mode}_$impl.t" "$S/w7_${mode}_$impl.sql" @B10@="$WORK/b10.json"
+    done
+done
+
+# ---------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------
+echo "workload,impl,clients,scale_messages,tps,p50_ms,p99_ms" > "$CSV"
+SCALE_MSGS=0
+count_messages() { SCALE_MSGS=$(qv "SELECT count(*) FROM chat_messages"); }
+
+# percentiles (ms) of the per-transaction latencies (us, 3rd field) in the logs
+percentiles() {
+    cat "$@" | awk '{print $3}' | sort -n | awk '
+        { v[NR] = $1 }
+        END { if (NR == 0) { print ","; exit }
+              i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+              printf "%.3f,%.3f\n", v[i50] / 1000, v[i99] / 1000 }'
+}
+
+# bench WORKLOAD IMPL CLIENTS SCRIPT [pgbench options...]
+bench() {
+    local workload=$1 impl=$2 clients=$3 script=$4; shift 4
+    local d=$WORK/log/$workload-$impl-$clients jobs=1 out tps
+    mkdir -p "$d"
+    [ "$clients" -gt 1 ] && jobs=2
+    local len=(-T "$DUR")
+    case " $* " in *" -t "*) len=() ;; esac
+    qv "CHECKPOINT" >/dev/null
+    out=$d/pgbench.out
+    if ! pgbench -n -M prepared -c "$clients" -j "$jobs" "${len[@]}" -f "$script" \
+            -l --log-prefix="$d/tx" "$@" "$DB" > "$out" 2>&1; then
+        echo "pgbench failed: $workload $impl -c $clients" >&2
+        tail -20 "$out" >&2
+        exit 1
+    fi
+    if grep -q 'failed transactions: [1-9]' "$out" || grep -qi 'error' "$out"; then
+        echo "pgbench reported errors: $workload $impl -c $clients" >&2
+        tail -20 "$out" >&2
+        exit 1
+    fi
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
+    echo "$workload,$impl,$clients,$SCALE_MSGS,$tps,$(percentiles "$d"/tx.*)" >> "$CSV"
+    printf '%s  %-12s %-11s -c %-2s %10.1f tps\n' "$(date -u +%H:%M:%S)" "$workload" "$impl" "$clients" "$tps"
+}
+
+count_messages
+for impl in chatstore plainsql plpgsql; do bench W1 "$impl" 1 "$S/w1_$impl.sql"; done
+for impl in langmiddle fluxrag; do bench W1 "$impl" 1 "$S/w1_$impl.sql" "${CLIENT_VARS[@]}"; done
+
+bench W2_single chatstore 1 "$S/w2_single_chatstore.sql"
+bench W2a_ids chatstore 1 "$S/w2a_chatstore.sql"
+bench W2a_ids plainsql 1 "$S/w2a_plainsql.sql"
+bench W2a_ids plpgsql 1 "$S/w2a_plpgsql.sql"
+bench W2b_noids chatstore 1 "$S/w2b_chatstore.sql" -t "$W2B_TX" -D i=0
+bench W2c_hint chatstore 1 "$S/w2c_chatstore.sql"
+# every W2(b) re-send stored exactly its 1 new message
+bad=$(qv "SELECT count(*) FROM chat_threads WHERE id LIKE 'w2b-%' AND message_count NOT IN (100, 101)")
+used=$(qv "SELECT count(*) FROM chat_threads WHERE id LIKE 'w2b-%' AND message_count = 101")
+if [ "$bad" != 0 ] || [ "$used" != "$W2B_TX" ]; then
+    echo "W2(b): $used threads got their 1 new message (expected $W2B_TX), $bad threads stored more" >&2
+    exit 1
+fi
+
+for impl in chatstore plainsql; do bench W3 "$impl" 1 "$S/w3_$impl.sql"; done
+for impl in chatstore plainsql; do bench W4 "$impl" 1 "$S/w4_$impl.sql"; done
+for impl in chatstore plainsql; do bench W5 "$impl" 1 "$S/w5_$impl.sql"; done
+
+# W6: 1,000 messages per batch; COPY (psql, same batches) is the limit
+for impl in chatstore plainsql plpgsql; do
+    bench W6 "$impl" 1 "$S/w6_$impl.sql" -t "$W6_BATCHES" -D i=0
+done
+copy_w6() {
+    local d=$WORK/log/W6-copy-1 i
+    mkdir -p "$d"
+    qv "COPY (SELECT '@T@', 'x-' || k, k, m->>'role', m->>'content', m->>'model', m->'metadata', m->'usage', (m->'usage'->>'completion_tokens')::int FROM generate_series(1, 1000) k, LATERAL (SELECT bench_msg(k, NULL) AS m) s ORDER BY k) TO STDOUT" > "$d/block.tsv"
+    {
+        echo '\timing on'
+        for i in $(seq 1 "$W6_BATCHES"); do
+            echo "COPY chat_messages (thread_id, id, seq, role, content, model, metadata, usage, token_count) FROM STDIN;"
+            sed "s/@T@/w6-copy-$i/" "$d/block.tsv"
+            echo '\.'
+        done
+    } > "$d/copy.sql"
+    qv "CHECKPOINT" >/dev/null
+    q -f "$d/copy.sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' > "$d/times"
+    awk '{ s += $1; printf "0 %d %d\n", NR, $1 * 1000 }
+         END { printf "%.3f\n", NR / (s / 1000) > "/dev/stderr" }' "$d/times" > "$d/tx.0" 2> "$d/tps"
+    echo "W6,copy,1,$SCALE_MSGS,$(cat "$d/tps"),$(percentiles "$d/tx.0")" >> "$CSV"
+    printf '%s  %-12s %-11s -c %-2s %10.1f tps\n' "$(date -u +%H:%M:%S)" W6 copy 1 "$(cat "$d/tps")"
+}
+copy_w6
+count_messages
+
+# W7: one client vs 8 clients into 8 threads vs 8 clients into one thread
+for impl in chatstore plpgsql; do
+    bench W7_1client "$impl" 1 "$S/w7_own_$impl.sql"
+    bench W7_8threads "$impl" 8 "$S/w7_own_$impl.sql"
+    bench W7_onethread "$impl" 8 "$S/w7_one_$impl.sql"
+done
+gaps=$(qv "SELECT bad FROM bench_check_gapless('w7')")
+checked=$(qv "SELECT threads FROM bench_check_gapless('w7')")
+echo "W7: $checked threads checked for gapless seq and exact aggregates: $gaps bad" | tee "$WORK/w7check"
+if [ "$gaps" != 0 ]; then
+    q -c "SELECT id, message_count, last_seq, (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id) FROM chat_threads t WHERE id LIKE 'w7%'" >&2
+    exit 1
+fi
+
+# bytes on disk per message (table + indexes + TOAST)
+size_line() {
+    qv "SELECT format('%s messages: %s bytes per message (heap+TOAST %s, indexes %s)', n, round(total / n), round(heap / n), round(idx / n))
+        FROM (SELECT count(*) AS n, pg_total_relation_size('chat_messages') AS total,
+                     pg_table_size('chat_messages') AS heap, pg_indexes_size('chat_messages') AS idx
+              FROM chat_messages) s"
+}
+SIZES=$(size_line)
+
+# ---------------------------------------------------------------------------
+# scaling (large): W1 and W3 at 100k, 1M, 10M stored messages
+# ---------------------------------------------------------------------------
+if [ "$SCALE" = large ]; then
+    for target in ${BENCH_SCALING_LEVELS:-100000 1000000 10000000}; do
+        have=$(qv "SELECT count(*) FROM chat_messages")
+        if [ "$have" -lt "$target" ]; then
+            say "growing to $target messages"
+            next=$(qv "SELECT count(*) + 1 FROM chat_threads WHERE id LIKE 'bg-%'")
+            left=$(( (target - have + 99) / 100 ))
+            while [ "$left" -gt 0 ]; do   # 1,000 threads (100,000 messages) per transaction
+                n=$(( left < 1000 ? left : 1000 ))
+                q -c "CALL bench_load('bg-', $next, $n, 100, 'bguser', 1000)"
+                next=$((next + n)); left=$((left - n))
+            done
+            q -c "VACUUM ANALYZE chat_messages" -c "VACUUM ANALYZE chat_threads"
+        fi
+        count_messages
+        bench "scale_W1" chatstore 1 "$S/w1_chatstore.sql"
+        bench "scale_W3" chatstore 1 "$S/w3_chatstore.sql"
+        bench "scale_W3" plainsql 1 "$S/w3_plainsql.sql"
+        SIZES="$SIZES
+$(size_line)"
+    done
+fi
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+echo
+python3 "$BENCH_DIR/report.py" "$CSV" "$SCALE" "$(cat "$WORK/w7check")" "$SIZES" | tee "$SUMMARY"
+say "results: $CSV, $SUMMARY"
