@@ -1,0 +1,141 @@
+-- chatstore 1.0 -- part 40: usage analytics
+--
+-- "User" here is the thread's owner (chat_threads.user_id), the same owner
+-- that scopes every other function.  Token figures follow the thread sums'
+-- rules (chat_usage_tokens).  Per-day figures read messages, found by time
+-- through chat_messages_created_at_brin_idx (part 35) or, for one user,
+-- through the user's threads (chat_threads_user_recent_idx) and their
+-- messages; totals without a time range and the top threads are answered
+-- from the thread aggregates, without reading any message.
+
+CREATE TYPE @extschema@.chat_usage_row AS (
+    day               date,
+    user_id           text,
+    model             text,
+    messages          bigint,
+    prompt_tokens     bigint,
+    completion_tokens bigint,
+    total_tokens      bigint
+);
+
+COMMENT ON TYPE @extschema@.chat_usage_row IS
+    'chatstore: messages and token sums of one day, user and model (chat_usage_daily)';
+
+-- per day (in time_zone), per thread owner, per model: messages and tokens
+-- of the messages created in [since, until)
+CREATE FUNCTION @extschema@.chat_usage_daily(
+    user_id   text        DEFAULT NULL,
+    since     timestamptz DEFAULT NULL,
+    until     timestamptz DEFAULT NULL,
+    time_zone text        DEFAULT 'UTC')
+RETURNS SETOF @extschema@.chat_usage_row
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF time_zone IS NULL THEN
+        RAISE EXCEPTION 'time_zone must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF since IS NOT NULL AND until IS NOT NULL AND until < since THEN
+        RAISE EXCEPTION 'until must not be earlier than since'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT (m.created_at AT TIME ZONE time_zone)::date AS day,
+           t.user_id,
+           m.model,
+           count(*),
+           coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0)::bigint,
+           coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0)::bigint,
+           coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint
+    FROM @extschema@.chat_messages AS m
+    JOIN @extschema@.chat_threads AS t ON t.id = m.thread_id
+    WHERE (chat_usage_daily.user_id IS NULL OR t.user_id = chat_usage_daily.user_id)
+      AND (since IS NULL OR m.created_at >= since)
+      AND (until IS NULL OR m.created_at < until)
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2 NULLS FIRST, 3 NULLS FIRST;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_usage_daily(text, timestamptz, timestamptz, text) IS
+    'messages and token sums per day, thread owner and model over a time range';
+
+CREATE TYPE @extschema@.chat_usage_total AS (
+    user_id           text,
+    threads           bigint,
+    messages          bigint,
+    prompt_tokens     bigint,
+    completion_tokens bigint,
+    total_tokens      bigint
+);
+
+COMMENT ON TYPE @extschema@.chat_usage_total IS
+    'chatstore: message and token totals of one thread owner (chat_usage_totals)';
+
+-- per thread owner: threads, messages and tokens.  Without since/until the
+-- thread aggregates answer (no message is read); with a range, the
+-- messages created in [since, until) are summed.
+CREATE FUNCTION @extschema@.chat_usage_totals(
+    user_id text        DEFAULT NULL,
+    since   timestamptz DEFAULT NULL,
+    until   timestamptz DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_usage_total
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF since IS NOT NULL AND until IS NOT NULL AND until < since THEN
+        RAISE EXCEPTION 'until must not be earlier than since'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF since IS NULL AND until IS NULL THEN
+        RETURN QUERY
+        SELECT t.user_id, count(*), sum(t.message_count)::bigint,
+               sum(t.prompt_tokens)::bigint, sum(t.completion_tokens)::bigint,
+               sum(t.total_tokens)::bigint
+        FROM @extschema@.chat_threads AS t
+        WHERE chat_usage_totals.user_id IS NULL OR t.user_id = chat_usage_totals.user_id
+        GROUP BY t.user_id
+        ORDER BY t.user_id NULLS FIRST;
+    ELSE
+        RETURN QUERY
+        SELECT t.user_id, count(DISTINCT t.id), count(*),
+               coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0)::bigint,
+               coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0)::bigint,
+               coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint
+        FROM @extschema@.chat_messages AS m
+        JOIN @extschema@.chat_threads AS t ON t.id = m.thread_id
+        WHERE (chat_usage_totals.user_id IS NULL OR t.user_id = chat_usage_totals.user_id)
+          AND (since IS NULL OR m.created_at >= since)
+          AND (until IS NULL OR m.created_at < until)
+        GROUP BY t.user_id
+        ORDER BY t.user_id NULLS FIRST;
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_usage_totals(text, timestamptz, timestamptz) IS
+    'threads, messages and token sums per thread owner, all time (from thread aggregates) or over a time range';
+
+-- the threads that used the most tokens (thread aggregates only), optionally
+-- of one user and active (updated_at) since a time
+CREATE FUNCTION @extschema@.chat_top_threads(
+    user_id     text        DEFAULT NULL,
+    max_threads integer     DEFAULT 10,
+    since       timestamptz DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE (chat_top_threads.user_id IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_top_threads.user_id)
+      AND (chat_top_threads.since IS NULL
+           OR t.updated_at OPERATOR(pg_catalog.>=) chat_top_threads.since)
+    ORDER BY t.total_tokens DESC, t.id
+    LIMIT GREATEST(COALESCE(chat_top_threads.max_threads, 10), 0);
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_top_threads(text, integer, timestamptz) IS
+    'threads ordered by total tokens (from the thread aggregates), optionally of one user and active since a time';
