@@ -67,7 +67,7 @@ CREATE FUNCTION pg_temp.plan_tables(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; tabs text[] := '{}';
 BEGIN
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-        IF line ~ ' on chat_\w+' THEN
+        IF line ~ ' on chat_\w+' AND line !~ ' on chat_\w+_idx' THEN
             tabs := tabs || (regexp_match(line, ' on (chat_\w+)'))[1];
         END IF;
     END LOOP;
