@@ -115,6 +115,25 @@ SELECT pg_temp.try($$SELECT * FROM chat_history(NULL)$$);
 SELECT pg_temp.try($$SELECT * FROM chat_history('h1', -1)$$);
 SELECT pg_temp.try($$SELECT * FROM chat_history('h1', NULL, NULL, NULL, -1)$$);
 
+-- the internal budget function checks its arguments itself too
+SELECT pg_temp.try($$SELECT * FROM _chat_history_budget(NULL, NULL, NULL, NULL, 5)$$);
+SELECT pg_temp.try($$SELECT * FROM _chat_history_budget('h1', -2, NULL, NULL, 5)$$);
+SELECT pg_temp.try($$SELECT * FROM _chat_history_budget('h1', NULL, NULL, NULL, -2)$$);
+-- ... and serves the other modes the same way (used by nothing but tests)
+SELECT (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 3, NULL, NULL, NULL)) AS last3,
+       (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 2, NULL, 4, NULL)) AS after4,
+       (SELECT count(*) FROM _chat_history_budget('h1', NULL, NULL, NULL, NULL)) AS all_,
+       (SELECT count(*) FROM _chat_history_budget('h1', 0, NULL, NULL, NULL)) AS none;
+
+-- chat_history is inlined into the calling query: without a budget it is
+-- the index scan over (thread_id, seq) itself, no function call in between
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM chat_history('h1');
+EXPLAIN (COSTS OFF) SELECT * FROM chat_history('h1', 5);
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
 -- ---------------------------------------------------------------------
 -- chat_context: the same limits, OpenAI message shape
 -- ---------------------------------------------------------------------

@@ -343,8 +343,37 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 		emit_range(out, nsp, thread_id, b.run_start - 1, hi);
 }
 
+static void
+check_history_args(FunctionCallInfo fcinfo, int max_messages_arg, int max_tokens_arg)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("thread_id must not be null")));
+	if (!PG_ARGISNULL(max_messages_arg) && PG_GETARG_INT32(max_messages_arg) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_messages must not be negative")));
+	if (!PG_ARGISNULL(max_tokens_arg) && PG_GETARG_INT32(max_tokens_arg) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_tokens must not be negative")));
+}
+
 /*
- * chat_history(thread_id text, max_messages int, before_seq bigint,
+ * _chat_history_args_ok(thread_id text, max_messages int, max_tokens int)
+ * Raises chat_history's argument errors, else returns true.
+ */
+PG_FUNCTION_INFO_V1(chat_history_args_ok);
+Datum
+chat_history_args_ok(PG_FUNCTION_ARGS)
+{
+	check_history_args(fcinfo, 1, 2);
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * _chat_history_budget(thread_id text, max_messages int, before_seq bigint,
  *				after_seq bigint, max_tokens int) -> SETOF chat_messages
  */
 PG_FUNCTION_INFO_V1(chat_history);
@@ -367,30 +396,15 @@ chat_history(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("chat_history must be called in a context that accepts a set")));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("thread_id must not be null")));
+	check_history_args(fcinfo, 1, 4);
 	if (!PG_ARGISNULL(1))
-	{
 		max_messages = PG_GETARG_INT32(1);
-		if (max_messages < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_messages must not be negative")));
-	}
 	if (!PG_ARGISNULL(2))
 		hi = PG_GETARG_INT64(2);
 	if (after_given)
 		lo = Max(PG_GETARG_INT64(3), 0);
 	if (!PG_ARGISNULL(4))
-	{
 		max_tokens = PG_GETARG_INT32(4);
-		if (max_tokens < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_tokens must not be negative")));
-	}
 	nsp = chatstore_schema_of(fcinfo);
 	thread_id = PG_GETARG_DATUM(0);
 

@@ -54,6 +54,38 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz) IS
     'append one message to a thread and return its id and seq';
 
+-- The token-budget path of chat_history, in C (see src/history.c).  It also
+-- serves every other mode, but chat_history only routes max_tokens to it.
+CREATE FUNCTION @extschema@._chat_history_budget(
+    thread_id    text,
+    max_messages integer,
+    before_seq   bigint,
+    after_seq    bigint,
+    max_tokens   integer)
+RETURNS SETOF @extschema@.chat_messages
+AS 'MODULE_PATHNAME', 'chat_history'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 50
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@._chat_history_budget(text, integer, bigint, bigint, integer) IS
+    'chatstore internal: the max_tokens path of chat_history';
+
+-- raises chat_history's argument errors; true otherwise
+CREATE FUNCTION @extschema@._chat_history_args_ok(
+    thread_id    text,
+    max_messages integer,
+    max_tokens   integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'chat_history_args_ok'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@._chat_history_args_ok(text, integer, integer) IS
+    'chatstore internal: checks the arguments of chat_history';
+
+-- chat_history is a single SQL statement so that the planner inlines it into
+-- the calling query: without a token budget it is exactly the indexed range
+-- scan over (thread_id, seq) a hand-written SELECT would be.  Each branch is
+-- gated by conditions on the arguments alone, so only one of them runs.
 CREATE FUNCTION @extschema@.chat_history(
     thread_id    text,
     max_messages integer DEFAULT NULL,
@@ -61,9 +93,45 @@ CREATE FUNCTION @extschema@.chat_history(
     after_seq    bigint  DEFAULT NULL,
     max_tokens   integer DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_messages
-AS 'MODULE_PATHNAME', 'chat_history'
-LANGUAGE C STABLE PARALLEL SAFE ROWS 50
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 50
+BEGIN ATOMIC
+    SELECT h.* FROM (
+        -- every message in the range
+        SELECT m.* FROM @extschema@.chat_messages AS m
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NULL
+          AND m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+          AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
+          AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+        UNION ALL
+        -- the latest max_messages
+        (SELECT m.* FROM @extschema@.chat_messages AS m
+         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+           AND chat_history.after_seq IS NULL
+           AND m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+         ORDER BY m.seq DESC
+         LIMIT chat_history.max_messages)
+        UNION ALL
+        -- forward paging: the first max_messages after after_seq
+        (SELECT m.* FROM @extschema@.chat_messages AS m
+         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+           AND chat_history.after_seq IS NOT NULL
+           AND m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+           AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
+           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+         ORDER BY m.seq
+         LIMIT chat_history.max_messages)
+        UNION ALL
+        -- a token budget
+        SELECT b.* FROM @extschema@._chat_history_budget(chat_history.thread_id,
+                chat_history.max_messages, chat_history.before_seq,
+                chat_history.after_seq, chat_history.max_tokens) AS b
+        WHERE chat_history.max_tokens IS NOT NULL
+    ) AS h
+    WHERE @extschema@._chat_history_args_ok(chat_history.thread_id,
+                                            chat_history.max_messages, chat_history.max_tokens)
+    ORDER BY h.seq;
+END;
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
     'messages of a thread in seq order, optionally paged and cut to a token budget';
