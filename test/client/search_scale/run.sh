@@ -19,7 +19,7 @@ bad() { fail=$((fail + 1)); echo "not ok - $*"; }
 
 q -c 'CREATE EXTENSION chatstore'
 
-# 1000 threads x 100 messages, 50 users; words from a 2000-word vocabulary,
+# 1000 threads x 100 messages, 50 users, dated one hour apart per thread; words from a 2000-word vocabulary,
 # "quasarflux" in 1 message of every 500, "nebulight" in every 10th
 start=$(date +%s)
 q >/dev/null <<'SQL'
@@ -33,6 +33,7 @@ SELECT count(*) FROM (
                     FROM generate_series(1, 12) k)
                    || CASE WHEN (t * 100 + i) % 500 = 0 THEN ' quasarflux' ELSE '' END
                    || CASE WHEN (t * 100 + i) % 10 = 0 THEN ' nebulight' ELSE '' END,
+        'created_at', timestamptz '2026-01-01 00:00:00+00' + t * interval '1 hour' + i * interval '1 second',
         'usage', CASE WHEN i % 2 = 0 THEN jsonb_build_object('prompt_tokens', i, 'completion_tokens', 3) END)
       ORDER BY i)
      FROM generate_series(1, 100) i),
@@ -67,6 +68,21 @@ for call in "chat_search('quasarflux')" \
 done
 echo "# plan of chat_search('quasarflux', user_id => 'user-7'):"
 plan_of "chat_search('quasarflux', user_id => 'user-7')" | grep -E '^\s+(->|Bitmap|Index|Hash|Nested|Sort|Limit|Seq)|Scan' | sed 's/^/#   /' | head -20
+
+# daily usage over a time range reads only that range's messages (BRIN index)
+for call in "chat_usage_daily(since => '2026-01-20', until => '2026-01-22')" \
+            "chat_usage_totals(since => '2026-01-20', until => '2026-01-22')"; do
+    plan=$(plan_of "$call")
+    if grep -q 'Bitmap Index Scan on chat_messages_created_at_brin_idx' <<<"$plan"; then
+        ok "$call: plan uses chat_messages_created_at_brin_idx"
+    else
+        bad "$call: plan does not use the created_at index"; echo "$plan" | sed 's/^/#   /'
+    fi
+done
+daily=$(q -c "SELECT sum(messages) FROM chat_usage_daily(since => '2026-01-20', until => '2026-01-22')")
+[ "$daily" = 4800 ] && ok "two days hold 48 threads' 4800 messages" || bad "daily sum $daily"
+echo "# plan of chat_usage_daily(user_id => 'user-7', since => '2026-01-20'):"
+plan_of "chat_usage_daily(user_id => 'user-7', since => '2026-01-20')" | grep -E 'Scan|Join' | sed 's/^/#   /'
 
 hits=$(q -c "SELECT count(*) FROM chat_search('quasarflux', max_results => 1000)")
 want=$(q -c "SELECT count(*) FROM chat_messages WHERE content LIKE '%quasarflux%'")
