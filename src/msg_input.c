@@ -25,7 +25,7 @@ chatstore_canonical_role(const char *s, int len)
 {
 	int			i;
 
-	for (i = 0; i < lengthof(canonical_roles); i++)
+	for (i = 0; i < (int) lengthof(canonical_roles); i++)
 	{
 		if ((int) strlen(canonical_roles[i]) == len &&
 			pg_strncasecmp(s, canonical_roles[i], len) == 0)
