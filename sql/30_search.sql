@@ -75,10 +75,10 @@ SELECT count(*) FROM chat_search('  !! ', user_id => 'srch-u1');
 SELECT count(*) FROM chat_search('unknownwordsrch', user_id => 'srch-u1');
 
 -- keyset pagination, two hits a page: the pages together are the full result
-CREATE TEMP TABLE srch_pages (page int, n int, thread_id text, message_id text, seq bigint, rank real);
+CREATE TEMP TABLE srch_pages (page int, n int, thread_id text, message_id text, seq bigint, rank float8);
 DO $$
 DECLARE
-    r record; p int := 0; k int; lr real; lt text; ls bigint;
+    r record; p int := 0; k int; lr float8; lt text; ls bigint;
 BEGIN
     LOOP
         p := p + 1; k := 0;

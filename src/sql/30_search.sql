@@ -12,7 +12,7 @@ CREATE TYPE @extschema@.chat_search_result AS (
     message_id text,
     seq        bigint,
     role       text,
-    rank       real,
+    rank       double precision,
     snippet    text,
     created_at timestamptz
 );
@@ -20,7 +20,9 @@ CREATE TYPE @extschema@.chat_search_result AS (
 COMMENT ON TYPE @extschema@.chat_search_result IS
     'chatstore: one hit of chat_search';
 
--- Ranked search.  Order: rank DESC, thread_id, seq.  Keyset paging: pass
+-- Ranked search.  Order: rank DESC, thread_id, seq.  rank is ts_rank as
+-- double precision, so that it survives a round trip through any client
+-- (JavaScript numbers, Python floats) exactly.  Keyset paging: pass
 -- the last hit's rank, thread_id and seq as after_rank / after_thread_id /
 -- after_seq to get the next page.  The query is websearch syntax ("quoted
 -- phrase", or, -not).  The query text is built with the configuration as a
@@ -35,7 +37,7 @@ CREATE FUNCTION @extschema@.chat_search(
     until            timestamptz DEFAULT NULL,
     max_results      integer     DEFAULT 20,
     config           regconfig   DEFAULT 'simple',
-    after_rank       real        DEFAULT NULL,
+    after_rank       double precision DEFAULT NULL,
     after_thread_id  text        DEFAULT NULL,
     after_seq        bigint      DEFAULT NULL,
     include_archived boolean     DEFAULT false,
@@ -83,7 +85,7 @@ BEGIN
                pg_catalog.ts_headline(%1$s, pg_catalog.left(r.content, 100000), $1, $11),
                r.created_at
         FROM (SELECT m.thread_id, m.id, m.seq, m.role, m.content, m.created_at,
-                     pg_catalog.ts_rank(pg_catalog.to_tsvector(%1$s, pg_catalog.left(m.content, 100000)), $1) AS rank
+                     pg_catalog.ts_rank(pg_catalog.to_tsvector(%1$s, pg_catalog.left(m.content, 100000)), $1)::pg_catalog.float8 AS rank
               FROM @extschema@.chat_messages AS m
               JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) m.thread_id
               WHERE m.content IS NOT NULL
@@ -108,7 +110,7 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_search(text, text, text, text[], timestamptz, timestamptz, integer, regconfig, real, text, bigint, boolean, text) IS
+COMMENT ON FUNCTION @extschema@.chat_search(text, text, text, text[], timestamptz, timestamptz, integer, regconfig, double precision, text, bigint, boolean, text) IS
     'ranked full-text search over message content with highlighted snippets, keyset-paginated';
 
 -- A GIN index for searching with another text-search configuration (the
