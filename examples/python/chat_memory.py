@@ -127,24 +127,21 @@ class ChatMemory:
         """The conversation as OpenAI chat-completions messages, cut to a
         token budget (system prompt kept, tool calls never split from their
         answers)."""
-        if self.user_id is not None and not self._rows(
-                "SELECT 1 FROM chat_get_thread(%s, %s)", (thread_id, self.user_id)):
-            return []
-        return self._rows(
-            "SELECT chat_context(%s, max_messages => %s, max_tokens => %s) AS ctx",
-            (thread_id, max_messages, max_tokens))[0]["ctx"]
+        rows = self._rows(
+            "SELECT chat_context(t.id, max_messages => %s, max_tokens => %s) AS ctx "
+            "FROM chat_get_thread(%s, %s) AS t",
+            (max_messages, max_tokens, thread_id, self.user_id))
+        return rows[0]["ctx"] if rows else []
 
     def history(self, thread_id: str, before_seq: Optional[int] = None,
                 limit: int = 50) -> list[dict[str, Any]]:
         """Stored messages (all columns) for display, oldest first; page
         back with before_seq = the first row's seq."""
-        if self.user_id is not None and not self._rows(
-                "SELECT 1 FROM chat_get_thread(%s, %s)", (thread_id, self.user_id)):
-            return []
         return self._rows(
-            "SELECT id, seq, role, content, model, created_at "
-            "FROM chat_history(%s, max_messages => %s, before_seq => %s)",
-            (thread_id, limit, before_seq))
+            "SELECT h.id, h.seq, h.role, h.content, h.model, h.created_at "
+            "FROM chat_get_thread(%s, %s) AS t, "
+            "LATERAL chat_history(t.id, max_messages => %s, before_seq => %s) AS h",
+            (thread_id, self.user_id, limit, before_seq))
 
     # -- search ----------------------------------------------------------
     def search(self, query: str, thread_id: Optional[str] = None, limit: int = 10,
