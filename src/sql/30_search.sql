@@ -27,7 +27,8 @@ COMMENT ON TYPE @extschema@.chat_search_result IS
 -- after_seq to get the next page.  The query is websearch syntax ("quoted
 -- phrase", or, -not).  The query text is built with the configuration as a
 -- quoted literal (so that the planner can match an index made for it);
--- every value is passed as a parameter.
+-- every value is passed as a parameter, and the query is planned for the
+-- values of each call.
 CREATE FUNCTION @extschema@.chat_search(
     query            text,
     user_id          text        DEFAULT NULL,
@@ -80,16 +81,16 @@ BEGIN
     END IF;
 
     cfg := quote_literal(config::text) || '::pg_catalog.regconfig';
-    sql := format($q$
+    sql := replace($q$
         SELECT r.thread_id, r.id, r.seq, r.role, r.rank,
-               pg_catalog.ts_headline(%1$s, pg_catalog.left(r.content, 100000), $1, $11),
+               pg_catalog.ts_headline(%CFG%, pg_catalog.left(r.content, 100000), $1, $11),
                r.created_at
         FROM (SELECT m.thread_id, m.id, m.seq, m.role, m.content, m.created_at,
-                     pg_catalog.ts_rank(pg_catalog.to_tsvector(%1$s, pg_catalog.left(m.content, 100000)), $1)::pg_catalog.float8 AS rank
+                     pg_catalog.ts_rank(pg_catalog.to_tsvector(%CFG%, pg_catalog.left(m.content, 100000)), $1)::pg_catalog.float8 AS rank
               FROM @extschema@.chat_messages AS m
               JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) m.thread_id
               WHERE m.content IS NOT NULL
-                AND pg_catalog.to_tsvector(%1$s, pg_catalog.left(m.content, 100000)) OPERATOR(pg_catalog.@@) $1
+                AND pg_catalog.to_tsvector(%CFG%, pg_catalog.left(m.content, 100000)) OPERATOR(pg_catalog.@@) $1
                 AND ($2 IS NULL OR t.user_id OPERATOR(pg_catalog.=) $2)
                 AND ($3 IS NULL OR m.thread_id OPERATOR(pg_catalog.=) $3)
                 AND ($4 IS NULL OR m.role OPERATOR(pg_catalog.=) ANY ($4))
@@ -101,7 +102,7 @@ BEGIN
            OR (r.rank OPERATOR(pg_catalog.=) $7
                AND (r.thread_id, r.seq) OPERATOR(pg_catalog.>) ($8, $9))
         ORDER BY r.rank DESC, r.thread_id, r.seq
-        LIMIT $12$q$, cfg);
+        LIMIT $12$q$, '%CFG%', cfg);
 
     RETURN QUERY EXECUTE sql
         USING q, user_id, thread_id, roles, since, until,
