@@ -24,7 +24,8 @@ COMMENT ON TYPE @extschema@.chat_trim_result IS
     'chatstore: what chat_retention_keep_last / chat_retention_delete_old_messages removed from one thread';
 
 -- Delete one thread's messages with from_seq <= seq < to_seq and correct
--- the thread's count and token sums.  The caller holds the thread row lock.
+-- the thread's count and token sums, under the thread row lock (the callers
+-- hold it already; taking it again costs nothing).  Internal.
 CREATE FUNCTION @extschema@.chat_retention_delete_range(
     thread_id text,
     from_seq  bigint,
@@ -40,6 +41,8 @@ DECLARE
     tot bigint;
     res @extschema@.chat_trim_result;
 BEGIN
+    PERFORM 1 FROM @extschema@.chat_threads AS t
+    WHERE t.id = chat_retention_delete_range.thread_id FOR UPDATE;
     WITH d AS (
         DELETE FROM @extschema@.chat_messages AS m
         WHERE m.thread_id = chat_retention_delete_range.thread_id
