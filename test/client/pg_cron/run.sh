@@ -12,7 +12,7 @@ jobid=
 cleanup() {
     if [ -n "$jobid" ]; then psql -X -q -d postgres -c "SELECT cron.unschedule($jobid)" >/dev/null 2>&1 || true; fi
     if [ "$created_ext" = yes ]; then psql -X -q -d postgres -c 'DROP EXTENSION IF EXISTS pg_cron' >/dev/null 2>&1 || true; fi
-    dropdb --if-exists "$db" >/dev/null 2>&1 || true
+    dropdb --force --if-exists "$db" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
