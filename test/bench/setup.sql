@@ -29,6 +29,11 @@ CREATE FUNCTION bench_content(k bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $
   FROM (SELECT bench_words() AS w) s, generate_series(1, 60) AS i
 $$;
 
+-- 4,096 precomputed texts for the bulk loads
+CREATE TABLE bench_texts (k int PRIMARY KEY, content text NOT NULL);
+INSERT INTO bench_texts SELECT k, bench_content(k) FROM generate_series(0, 4095) AS k;
+ANALYZE bench_texts;
+
 -- message k of a generated conversation as a JSON object (roles alternate
 -- user / assistant; assistant messages have model and usage).  id NULL: none.
 CREATE FUNCTION bench_msg(k bigint, id text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
@@ -72,7 +77,7 @@ BEGIN
                              token_count, created_at)
   SELECT prefix || t, 'm' || s, s,
          CASE WHEN s % 2 = 1 THEN 'user' ELSE 'assistant' END,
-         bench_content(t::bigint * 1000 + s),
+         (SELECT x.content FROM bench_texts x WHERE x.k = (t * 1000 + s) % 4096),
          CASE WHEN s % 2 = 0 THEN 'gpt-4o-mini' END,
          jsonb_build_object('source', 'web', 'client', 'bench-app/1.4', 'lang', 'en',
                             'request_id', md5((t::bigint * 1000 + s)::text)),
