@@ -88,6 +88,13 @@ SELECT * FROM chat_retention_keep_last(1, user_id => 'ret-u3', max_threads => 1)
 SELECT * FROM chat_retention_keep_last(1, user_id => 'ret-u3');
 SELECT id, message_count FROM chat_threads WHERE id IN ('ret-k4', 'ret-k5', 'ret-k6') ORDER BY id;
 
+-- max_threads counts threads actually trimmed: a thread that is a candidate
+-- by its count but has nothing to remove (system prompt + 1 message) does
+-- not use up the batch
+SELECT saved_count FROM chat_save_messages('ret-p1', '[{"id": "s", "role": "system", "content": "s"}, {"id": "u", "role": "user", "content": "u"}]', 'ret-u9');
+SELECT saved_count FROM chat_save_messages('ret-p2', '[{"id": "s", "role": "system", "content": "s"}, {"id": "u1", "role": "user", "content": "u"}, {"id": "u2", "role": "user", "content": "u"}]', 'ret-u9');
+SELECT * FROM chat_retention_keep_last(1, user_id => 'ret-u9', max_threads => 1);
+
 -- delete_old_messages ----------------------------------------------------------
 SELECT saved_count FROM chat_save_messages('ret-o1', '[
   {"id": "s", "role": "system", "content": "sys", "created_at": "2020-01-01T00:00:00Z"},
@@ -102,6 +109,12 @@ SELECT saved_count FROM chat_save_messages('ret-o1', '[
 SELECT * FROM chat_retention_delete_old_messages('30 days', user_id => 'ret-u5');
 SELECT * FROM pg_temp.shape('ret-o1');
 SELECT * FROM chat_retention_delete_old_messages('30 days', thread_id => 'ret-o1');
+-- ret-o1 (old o3 that must stay) does not use up a batch of one
+SELECT saved_count FROM chat_save_messages('ret-o2', '[
+  {"id": "o1", "role": "user", "content": "old", "created_at": "2020-01-01T00:01:00Z"},
+  {"id": "n1", "role": "user", "content": "new"}
+]', 'ret-u5');
+SELECT * FROM chat_retention_delete_old_messages('30 days', user_id => 'ret-u5', max_threads => 1);
 SELECT * FROM chat_retention_delete_old_messages('30 days', thread_id => 'ret-o1', keep_system => false);
 SELECT * FROM pg_temp.shape('ret-o1');
 

@@ -174,10 +174,12 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tid       text;
-    sys_end   bigint;       -- first seq after the leading system messages
-    cut       bigint;       -- first seq kept (of the non-system messages)
-    r         @extschema@.chat_trim_result;
+    tid     text;
+    sys_end bigint;     -- first seq after the leading system messages
+    cut     bigint;     -- first seq kept after them; NULL: nothing to delete
+    locked  boolean;
+    done    integer := 0;
+    r       @extschema@.chat_trim_result;
 BEGIN
     IF max_messages IS NULL OR max_messages < 0 THEN
         RAISE EXCEPTION 'max_messages must be zero or more'
@@ -189,7 +191,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- candidates from the thread aggregates (no message scan), locked in id order
+    -- candidates from the thread aggregates (no message scan), in id order
     FOR tid IN
         SELECT c.id FROM @extschema@.chat_threads AS c
         WHERE c.message_count > max_messages
@@ -198,38 +200,47 @@ BEGIN
           AND (chat_retention_keep_last.user_id IS NULL
                OR c.user_id = chat_retention_keep_last.user_id)
         ORDER BY c.id
-        LIMIT max_threads
     LOOP
-        PERFORM 1 FROM @extschema@.chat_threads AS t
-        WHERE t.id = tid AND t.message_count > max_messages
-        FOR UPDATE;
-        CONTINUE WHEN NOT FOUND;
+        EXIT WHEN done >= max_threads;
+        -- find the cut; when there is something to delete, lock the thread
+        -- and find it again (a save may have come in between)
+        locked := false;
+        LOOP
+            sys_end := CASE WHEN keep_system
+                            THEN @extschema@.chat_retention_first_non_system(tid)
+                            ELSE 0 END;
+            IF max_messages = 0 THEN
+                cut := (SELECT 9223372036854775807 WHERE EXISTS (
+                            SELECT 1 FROM @extschema@.chat_messages AS m
+                            WHERE m.thread_id = tid AND m.seq >= sys_end));
+            ELSE
+                -- the max_messages-th newest message after the system prefix
+                cut := (SELECT m.seq FROM @extschema@.chat_messages AS m
+                        WHERE m.thread_id = tid AND m.seq >= sys_end
+                        ORDER BY m.seq DESC
+                        OFFSET max_messages - 1 LIMIT 1);
+                -- never keep tool answers whose assistant message is deleted
+                IF cut IS NOT NULL THEN
+                    cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                                     WHERE m.thread_id = tid AND m.seq >= cut
+                                       AND m.role <> 'tool'
+                                     ORDER BY m.seq LIMIT 1),
+                                    9223372036854775807);
+                END IF;
+            END IF;
+            IF cut <= sys_end THEN
+                cut := NULL;
+            END IF;
+            EXIT WHEN cut IS NULL OR locked;
+            PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
+            EXIT WHEN NOT FOUND;    -- deleted meanwhile
+            locked := true;
+        END LOOP;
+        CONTINUE WHEN NOT locked OR cut IS NULL;
 
-        sys_end := CASE WHEN keep_system
-                        THEN @extschema@.chat_retention_first_non_system(tid)
-                        ELSE 0 END;
-        -- the max_messages-th newest message after the system prefix
-        IF max_messages = 0 THEN
-            cut := NULL;
-        ELSE
-            SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id = tid AND m.seq >= sys_end
-            ORDER BY m.seq DESC
-            OFFSET max_messages - 1 LIMIT 1;
-            CONTINUE WHEN NOT FOUND;    -- max_messages or fewer: nothing to do
-        END IF;
-        IF cut IS NULL THEN
-            cut := 9223372036854775807;
-        ELSE
-            -- never keep tool answers whose assistant message is deleted
-            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                             WHERE m.thread_id = tid AND m.seq >= cut
-                               AND m.role <> 'tool'
-                             ORDER BY m.seq LIMIT 1),
-                            9223372036854775807);
-        END IF;
         r := @extschema@.chat_retention_delete_range(tid, sys_end, cut);
         IF r.deleted_count > 0 THEN
+            done := done + 1;
             RETURN NEXT r;
         END IF;
     END LOOP;
@@ -256,7 +267,9 @@ DECLARE
     cutoff  timestamptz;
     tid     text;
     sys_end bigint;
-    cut     bigint;
+    cut     bigint;     -- first seq kept after the system prefix; NULL: nothing to delete
+    locked  boolean;
+    done    integer := 0;
     r       @extschema@.chat_trim_result;
 BEGIN
     IF older_than IS NULL THEN
@@ -284,26 +297,40 @@ BEGIN
           AND (chat_retention_delete_old_messages.user_id IS NULL
                OR c.user_id = chat_retention_delete_old_messages.user_id)
         ORDER BY m.thread_id
-        LIMIT max_threads
     LOOP
-        PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
-        CONTINUE WHEN NOT FOUND;
-        sys_end := CASE WHEN keep_system
-                        THEN @extschema@.chat_retention_first_non_system(tid)
-                        ELSE 0 END;
-        -- the old messages form a prefix when created_at follows seq; when a
-        -- client supplied times out of order, only the prefix of old ones goes,
-        -- so the kept history stays contiguous
-        SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = tid AND m.seq >= sys_end AND m.created_at >= cutoff
-        ORDER BY m.seq LIMIT 1;
-        cut := coalesce(cut, 9223372036854775807);
-        cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                         WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
-                         ORDER BY m.seq LIMIT 1),
-                        9223372036854775807);
+        EXIT WHEN done >= max_threads;
+        locked := false;
+        LOOP
+            sys_end := CASE WHEN keep_system
+                            THEN @extschema@.chat_retention_first_non_system(tid)
+                            ELSE 0 END;
+            -- the old messages form a prefix when created_at follows seq; when
+            -- a client supplied times out of order, only the prefix of old
+            -- ones goes, so the kept history stays contiguous
+            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                             WHERE m.thread_id = tid AND m.seq >= sys_end
+                               AND m.created_at >= cutoff
+                             ORDER BY m.seq LIMIT 1),
+                            9223372036854775807);
+            -- never keep tool answers whose assistant message is deleted
+            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                             WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
+                             ORDER BY m.seq LIMIT 1),
+                            9223372036854775807);
+            IF NOT EXISTS (SELECT 1 FROM @extschema@.chat_messages AS m
+                           WHERE m.thread_id = tid AND m.seq >= sys_end AND m.seq < cut) THEN
+                cut := NULL;
+            END IF;
+            EXIT WHEN cut IS NULL OR locked;
+            PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
+            EXIT WHEN NOT FOUND;
+            locked := true;
+        END LOOP;
+        CONTINUE WHEN NOT locked OR cut IS NULL;
+
         r := @extschema@.chat_retention_delete_range(tid, sys_end, cut);
         IF r.deleted_count > 0 THEN
+            done := done + 1;
             RETURN NEXT r;
         END IF;
     END LOOP;
