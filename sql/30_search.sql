@@ -47,6 +47,9 @@ SELECT thread_id, message_id FROM chat_search('zebracorn', thread_id => 'srch-t2
 SELECT thread_id, message_id FROM chat_search('zebracorn', user_id => 'srch-u2', thread_id => 'srch-t2');
 -- role filter
 SELECT thread_id, message_id, role FROM chat_search('zebracorn', user_id => 'srch-u1', roles => ARRAY['user', 'tool']);
+-- the aliases human / ai name user / assistant
+SELECT thread_id, message_id, role FROM chat_search('zebracorn', user_id => 'srch-u1', roles => ARRAY['ai']);
+SELECT count(*) FROM chat_search('zebracorn', user_id => 'srch-u1', roles => ARRAY[]::text[]);
 -- time filters: since is inclusive, until exclusive
 SELECT thread_id, message_id, created_at FROM chat_search('zebracorn', user_id => 'srch-u1',
     since => '2026-01-02T10:02:00Z', until => '2026-02-01T09:00:00Z');

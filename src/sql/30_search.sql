@@ -75,6 +75,11 @@ BEGIN
                   HINT = 'Pass the rank, thread_id and seq of the last hit of the previous page.';
     END IF;
 
+    -- the input aliases of roles are accepted here too
+    IF roles IS NOT NULL THEN
+        roles := ARRAY(SELECT CASE r WHEN 'human' THEN 'user' WHEN 'ai' THEN 'assistant' ELSE r END
+                       FROM unnest(roles) AS r);
+    END IF;
     q := websearch_to_tsquery(config, query);
     IF numnode(q) = 0 THEN
         RETURN;                 -- no searchable word (empty, or only stop words)
