@@ -35,6 +35,7 @@ SET ROLE regress_chatstore_app;
 SELECT count(*) AS visible_threads FROM chat_threads WHERE id LIKE 'ten\_%';
 -- and it cannot switch isolation on or off: only the owner can
 SELECT pg_temp.try($$SELECT chat_enable_tenant_isolation()$$) LIKE '42501: must be owner of table%' AS refused;
+SELECT pg_temp.try($$SELECT chat_disable_tenant_isolation()$$);
 RESET ROLE;
 
 -- switch it on; every chatstore table is covered, each keyed as documented
@@ -46,7 +47,10 @@ SELECT table_name FROM chat_tenant_isolation_status() WHERE NOT (rls_enabled AND
 SELECT (SELECT count(*) FROM enabled) = (SELECT count(*) FROM chat_tenant_isolation_status()) AS every_table_returned;
 -- enabling twice is fine (the policy is replaced)
 SELECT count(*) = (SELECT count(*) FROM enabled) AS reenabled FROM chat_enable_tenant_isolation();
-SELECT count(*) AS policies FROM pg_policy p JOIN enabled e ON p.polrelid = e.table_name;
+SELECT count(*) = (SELECT count(*) FROM enabled) AS one_policy_per_table FROM pg_policy p JOIN enabled e ON p.polrelid = e.table_name;
+
+-- the switch is recorded (pg_dump keeps it; a restore switches isolation on)
+SELECT singleton, force FROM chat_tenant_isolation_config;
 
 -- a table the function cannot key is an error, not a silent gap
 CREATE TABLE chat_unkeyed (k text PRIMARY KEY, v jsonb);
@@ -126,12 +130,22 @@ SELECT t.id, t.user_id, t.title, t.message_count, t.last_seq,
 FROM chat_threads t WHERE t.id LIKE 'ten\_%' ORDER BY t.id;
 
 -- force: the owner's choice, recorded on every table
-SELECT count(*) AS forced_tables FROM chat_enable_tenant_isolation(force => true);
+SELECT count(*) = (SELECT count(*) FROM enabled) AS forced_tables FROM chat_enable_tenant_isolation(force => true);
 SELECT bool_and(rls_forced) AS all_forced FROM chat_tenant_isolation_status();
+SELECT singleton, force FROM chat_tenant_isolation_config;
+-- what a restore does: the switch row arrives (as COPY in a session with
+-- row_security = off); the trigger switches isolation on again, unforced
+SELECT count(*) = (SELECT count(*) FROM enabled) AS disabled FROM chat_disable_tenant_isolation();
+SET row_security = off;
+INSERT INTO chat_tenant_isolation_config (force) VALUES (true);
+RESET row_security;
+SELECT count(*) AS forced_by_restore FROM chat_tenant_isolation_status() WHERE rls_forced;
+SELECT count(*) = (SELECT count(*) FROM enabled) AS all_isolated_by_restore FROM chat_tenant_isolation_status() WHERE rls_enabled AND has_policy;
 
 -- switch it off: the application role sees every tenant again
 SELECT count(*) = (SELECT count(*) FROM enabled) AS disabled FROM chat_disable_tenant_isolation();
 SELECT count(*) AS still_enabled FROM chat_tenant_isolation_status() WHERE rls_enabled OR has_policy OR rls_forced;
+SELECT count(*) AS switch_rows FROM chat_tenant_isolation_config;
 SET ROLE regress_chatstore_app;
 SELECT count(*) AS visible_threads FROM chat_threads WHERE id LIKE 'ten\_%';
 RESET ROLE;

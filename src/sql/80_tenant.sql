@@ -17,8 +17,33 @@
 -- subject to the policies unless force => true (FORCE ROW LEVEL SECURITY);
 -- that is the owner's choice: with force, maintenance jobs run by the owner
 -- (retention with pg_cron, imports) see only the tenant they set.
+--
+-- pg_dump does not dump the row-level security switches and policies of an
+-- extension's tables.  So that isolation survives a dump and restore, the
+-- switch is also kept as a row of chat_tenant_isolation_config (registered
+-- with pg_extension_config_dump); when pg_restore loads that row, a trigger
+-- switches isolation on again before any client can connect to the new
+-- database.  FORCE is not re-applied during a restore (pg_restore runs with
+-- row_security = off, and a forced table would refuse the restoring owner's
+-- COPY); run chat_enable_tenant_isolation(force => true) again afterwards.
 
-CREATE FUNCTION @extschema@.chat_enable_tenant_isolation(force boolean DEFAULT false)
+-- the switch: one row while tenant isolation is on (no tenant data here; it
+-- is not isolated itself and not granted to applications)
+CREATE TABLE @extschema@.chat_tenant_isolation_config (
+    singleton  boolean     NOT NULL DEFAULT true,
+    force      boolean     NOT NULL DEFAULT false,
+    enabled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_tenant_isolation_config_pkey PRIMARY KEY (singleton),
+    CONSTRAINT chat_tenant_isolation_config_singleton_check CHECK (singleton)
+);
+
+COMMENT ON TABLE @extschema@.chat_tenant_isolation_config IS
+    'chatstore: one row while tenant isolation is switched on (kept by pg_dump, re-applied on restore)';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_tenant_isolation_config', '');
+
+
+CREATE FUNCTION @extschema@.chat_tenant_isolation_apply(force boolean)
 RETURNS TABLE (table_name regclass, keyed_on text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -33,10 +58,6 @@ DECLARE
 BEGIN
     SELECT e.extnamespace INTO ext_nsp FROM pg_catalog.pg_extension AS e
     WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'extension chatstore is not installed'
-            USING ERRCODE = 'undefined_object';
-    END IF;
     SELECT c.oid::regclass INTO threads FROM pg_catalog.pg_class AS c
     WHERE c.relnamespace OPERATOR(pg_catalog.=) ext_nsp AND c.relname OPERATOR(pg_catalog.=) 'chat_threads';
     -- the setting must be non-empty; the comparisons below are never true for NULL
@@ -68,7 +89,9 @@ BEGIN
           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
         ORDER BY c.relname
     LOOP
-        IF r.by_tenant THEN
+        IF r.relname OPERATOR(pg_catalog.=) 'chat_tenant_isolation_config' THEN
+            CONTINUE;   -- the switch itself: no tenant data
+        ELSIF r.by_tenant THEN
             keyed_on := 'tenant';
             has_tenant := true;
             EXECUTE pg_catalog.format(
@@ -118,8 +141,46 @@ BEGIN
 END
 $fn$;
 
+COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_apply(boolean) IS
+    'chatstore internal: put the tenant policy and row-level security on every chatstore table (use chat_enable_tenant_isolation)';
+
+CREATE FUNCTION @extschema@.chat_enable_tenant_isolation(force boolean DEFAULT false)
+RETURNS TABLE (table_name regclass, keyed_on text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    -- the tables first (only their owner can), then the switch, which pg_dump keeps
+    RETURN QUERY SELECT a.table_name, a.keyed_on
+                 FROM @extschema@.chat_tenant_isolation_apply(COALESCE(force, false)) AS a;
+    INSERT INTO @extschema@.chat_tenant_isolation_config AS c (singleton, force, enabled_at)
+    VALUES (true, COALESCE(chat_enable_tenant_isolation.force, false), pg_catalog.now())
+    ON CONFLICT (singleton) DO UPDATE SET force = excluded.force, enabled_at = excluded.enabled_at;
+END
+$fn$;
+
 COMMENT ON FUNCTION @extschema@.chat_enable_tenant_isolation(boolean) IS
     'switch on row-level security on every chatstore table, keyed on the session setting chatstore.tenant (empty sees nothing); force also confines the table owner';
+
+-- pg_restore loads the switch's row: switch isolation on in the new database
+CREATE FUNCTION @extschema@.chat_tenant_isolation_config_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@.chat_tenant_isolation_apply(
+        NEW.force AND COALESCE(pg_catalog.current_setting('row_security', true), 'on') OPERATOR(pg_catalog.<>) 'off');
+    RETURN NULL;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_config_trigger() IS
+    'chatstore internal: re-applies tenant isolation when its switch row is inserted (by chat_enable_tenant_isolation or pg_restore)';
+
+CREATE TRIGGER chat_tenant_isolation_config_apply
+    AFTER INSERT OR UPDATE ON @extschema@.chat_tenant_isolation_config
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.chat_tenant_isolation_config_trigger();
 
 CREATE FUNCTION @extschema@.chat_disable_tenant_isolation()
 RETURNS TABLE (table_name regclass)
@@ -129,6 +190,7 @@ AS $fn$
 DECLARE
     r record;
 BEGIN
+    DELETE FROM @extschema@.chat_tenant_isolation_config;
     FOR r IN
         SELECT c.oid::regclass AS rel
         FROM pg_catalog.pg_depend AS d
@@ -139,6 +201,7 @@ BEGIN
           AND d.deptype OPERATOR(pg_catalog.=) 'e'
           AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+          AND c.relname OPERATOR(pg_catalog.<>) 'chat_tenant_isolation_config'
         ORDER BY c.relname
     LOOP
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
@@ -175,11 +238,12 @@ BEGIN ATOMIC
       AND d.deptype OPERATOR(pg_catalog.=) 'e'
       AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
       AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+      AND c.relname OPERATOR(pg_catalog.<>) 'chat_tenant_isolation_config'
     ORDER BY c.relname;
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_status() IS
-    'every chatstore table with whether row-level security is enabled and forced and whether the tenant policy is on it';
+    'every chatstore table holding tenant data, with whether row-level security is enabled and forced and whether the tenant policy is on it';
 
 -- the grants an application role needs to use chatstore (see doc/guarantees.md):
 -- USAGE on the extension schema, SELECT/INSERT/UPDATE/DELETE on every
@@ -216,6 +280,7 @@ BEGIN
           AND d.deptype OPERATOR(pg_catalog.=) 'e'
           AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'S']::"char"[])
+          AND c.relname OPERATOR(pg_catalog.<>) 'chat_tenant_isolation_config'
         ORDER BY c.relkind, c.relname
     LOOP
         IF r.relkind OPERATOR(pg_catalog.=) 'S' THEN
