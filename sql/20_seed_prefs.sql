@@ -128,6 +128,9 @@ SELECT jsonb_path_query_array(chat_list_threads_with_messages('seedp-dave', 10, 
 -- latest message per session
 SELECT jsonb_path_query_array(chat_list_threads_with_messages('seedp-dave', max_messages => 1), '$[*].messages[*].id');
 SELECT chat_list_threads_with_messages('seedp-nobody');
+-- metadata filter
+UPDATE chat_threads SET metadata = '{"pinned": true}' WHERE id = 'seedp-u1';
+SELECT jsonb_path_query_array(chat_list_threads_with_messages('seedp-dave', metadata_filter => '{"pinned": true}'), '$[*].id');
 
 -- ---------------------------------------------------------------- search_threads
 SELECT id FROM chat_create_thread('seedp-s1', 'seedp-erin', 'b title', '{"topic": "x"}', '{"stage": 1, "tags": ["a"]}');

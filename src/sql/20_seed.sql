@@ -787,7 +787,8 @@ CREATE FUNCTION @extschema@.chat_list_threads_with_messages(
     before_updated_at timestamptz DEFAULT NULL,
     before_id         text        DEFAULT NULL,
     page_offset       integer     DEFAULT 0,
-    max_messages      integer     DEFAULT NULL)
+    max_messages      integer     DEFAULT NULL,
+    metadata_filter   jsonb       DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -804,12 +805,12 @@ BEGIN ATOMIC
              chat_list_threads_with_messages.max_threads,
              chat_list_threads_with_messages.before_updated_at,
              chat_list_threads_with_messages.before_id,
-             NULL,
+             chat_list_threads_with_messages.metadata_filter,
              chat_list_threads_with_messages.page_offset) AS t;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_list_threads_with_messages(text, integer, timestamptz, text, integer, integer) IS
-    'a user''s threads newest first (keyset or offset paging), each with its messages, as one JSON array';
+COMMENT ON FUNCTION @extschema@.chat_list_threads_with_messages(text, integer, timestamptz, text, integer, integer, jsonb) IS
+    'a user''s threads newest first (keyset or offset paging, optional metadata @> filter), each with its messages, as one JSON array';
 
 -- langmiddle search_threads: filter by ids, metadata @> and state @>, sorted
 CREATE FUNCTION @extschema@.chat_search_threads(
