@@ -56,6 +56,13 @@ SELECT * FROM chat_save_messages('s1', '[
 ]', 'alice', ARRAY['m4', 'm6']);
 SELECT * FROM pg_temp.shape('s1');
 
+-- stored ids are found among the thread's newest messages and, for older
+-- ones, by a lookup per id: m1 (seq 1) is far outside the newest 2
+SELECT * FROM chat_save_messages('s1', '[
+  {"id": "m1", "role": "system", "content": "old"},
+  {"id": "m5", "role": "assistant", "content": "newest"}
+]', 'alice');
+
 -- nothing new: counts only, no seqs, the thread is not touched
 SELECT updated_at AS before_upd FROM chat_threads WHERE id = 's1' \gset
 SELECT * FROM chat_save_messages('s1', '[{"id": "m1", "role": "system", "content": "x"}]', 'alice');

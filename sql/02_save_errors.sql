@@ -110,6 +110,7 @@ SELECT seq, id, role, content, model, metadata, token_count, usage, tool_call_id
 FROM chat_messages WHERE thread_id = 'e2' AND id IN ('given-id', 'tc', 'tr') ORDER BY seq;
 SELECT message_count, last_seq, prompt_tokens, completion_tokens, total_tokens FROM chat_threads WHERE id = 'e2';
 SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'dup', message_id => 'given-id')$$);
+SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'dup', message_id => 'tr')$$);
 SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', 'mallory')$$);
 SELECT pg_temp.try($$SELECT chat_add_message(NULL, 'user', 'x')$$);
 SELECT pg_temp.try($$SELECT chat_add_message('', 'user', 'x')$$);

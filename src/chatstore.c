@@ -111,11 +111,11 @@ chat_set_updated_at_trigger(PG_FUNCTION_ARGS)
 
 /* read a non-negative integer member of a usage object; false when absent */
 static bool
-usage_member(Jsonb *usage, const char *key, int64 *out, int index)
+usage_member(JsonbContainer *usage, const char *key, int64 *out, int index)
 {
 	JsonbValue *v;
 
-	v = getKeyJsonValueFromContainer(&usage->root, key, strlen(key), NULL);
+	v = getKeyJsonValueFromContainer(usage, key, strlen(key), NULL);
 	if (v == NULL || v->type == jbvNull)
 		return false;
 	if (v->type != jbvNumeric)
@@ -144,13 +144,13 @@ usage_member(Jsonb *usage, const char *key, int64 *out, int index)
  * index >= 0 names the batch element in errors.
  */
 void
-chatstore_read_usage(Jsonb *usage, ChatUsage *out, int index)
+chatstore_read_usage(JsonbContainer *usage, ChatUsage *out, int index)
 {
 	int64		v;
 	bool		has_prompt;
 
 	memset(out, 0, sizeof(*out));
-	if (usage == NULL || !JB_ROOT_IS_OBJECT(usage))
+	if (usage == NULL || !JsonContainerIsObject(usage))
 		return;
 	has_prompt = usage_member(usage, "input_tokens", &out->prompt, index) ||
 		usage_member(usage, "prompt_tokens", &out->prompt, index);
@@ -178,7 +178,7 @@ chat_usage_tokens(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("usage must be a JSON object")));
-	chatstore_read_usage(usage, &u, -1);
+	chatstore_read_usage(&usage->root, &u, -1);
 	if (strcmp(kind, "prompt") == 0)
 		PG_RETURN_INT64(u.prompt);
 	if (strcmp(kind, "completion") == 0)

@@ -35,6 +35,6 @@ typedef struct ChatUsage
 	bool		has_completion;
 } ChatUsage;
 
-extern void chatstore_read_usage(Jsonb *usage, ChatUsage *out, int index);
+extern void chatstore_read_usage(JsonbContainer *usage, ChatUsage *out, int index);
 
 #endif							/* CHATSTORE_H */

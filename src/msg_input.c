@@ -92,17 +92,17 @@ string_field(JsonbValue *v, const char *field, int index)
 }
 
 /* an object field (or null); anything else is an error */
-static Jsonb *
+static bool
 object_field(JsonbValue *v, const char *field, int index)
 {
 	if (v->type == jbvNull)
-		return NULL;
+		return false;
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s of messages[%d] must be a JSON object", field, index),
 				 errdetail("Found a JSON %s.", json_type_name(v))));
-	return JsonbValueToJsonb(v);
+	return true;
 }
 
 /*
@@ -110,7 +110,7 @@ object_field(JsonbValue *v, const char *field, int index)
  * return the concatenation of its text parts (NULL when it has none).
  */
 static text *
-content_parts(JsonbValue *arr, int index, Jsonb **parts_out)
+content_parts(JsonbValue *arr, int index)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -155,7 +155,6 @@ content_parts(JsonbValue *arr, int index, Jsonb **parts_out)
 					 errdetail("Found a JSON %s.", json_type_name(&v))));
 		part++;
 	}
-	*parts_out = JsonbValueToJsonb(arr);
 	return any_text ? cstring_to_text_with_len(buf.data, buf.len) : NULL;
 }
 
@@ -239,6 +238,10 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 
 	memset(m, 0, sizeof(*m));
 	m->index = index;
+	m->parts_v.type = jbvNull;
+	m->tool_calls_v.type = jbvNull;
+	m->metadata_v.type = jbvNull;
+	m->usage_v.type = jbvNull;
 
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
 		ereport(ERROR,
@@ -306,7 +309,10 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 			if (v.type == jbvString)
 				m->content = cstring_to_text_with_len(v.val.string.val, v.val.string.len);
 			else if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
-				m->content = content_parts(&v, index, &m->parts);
+			{
+				m->content = content_parts(&v, index);
+				m->parts_v = v;
+			}
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -338,17 +344,19 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 						 errdetail("Found a JSON %s.", json_type_name(&v))));
 			/* [] is stored as null: a model API rejects an empty tool_calls */
 			if (JsonContainerSize(v.val.binary.data) > 0)
-				m->tool_calls = JsonbValueToJsonb(&v);
+				m->tool_calls_v = v;
 		}
 		else if (KEY_IS("metadata"))
-			m->metadata = object_field(&v, "metadata", index);
+		{
+			if (object_field(&v, "metadata", index))
+				m->metadata_v = v;
+		}
 		else if (KEY_IS("usage") || KEY_IS("usage_metadata"))
 		{
-			Jsonb	   *u = object_field(&v, KEY_IS("usage") ? "usage" : "usage_metadata", index);
-
 			/* "usage" wins when both are given */
-			if (u != NULL && (m->usage == NULL || KEY_IS("usage")))
-				m->usage = u;
+			if (object_field(&v, KEY_IS("usage") ? "usage" : "usage_metadata", index) &&
+				(m->usage_v.type == jbvNull || KEY_IS("usage")))
+				m->usage_v = v;
 		}
 		else if (KEY_IS("token_count"))
 		{
@@ -375,7 +383,7 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("messages[%d] has no role", index),
 				 errhint("Give \"role\" (user, assistant, system, developer, tool, function) or a LangChain \"type\" (human, ai, system, tool).")));
-	if (!has_content && m->tool_calls == NULL)
+	if (!has_content && m->tool_calls_v.type == jbvNull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("messages[%d] has neither content nor tool_calls", index)));
@@ -392,19 +400,71 @@ hash_text(text *t, uint64 seed)
 							   VARSIZE_ANY_EXHDR(t), seed);
 }
 
-static uint64
-hash_jsonb(Jsonb *j, uint64 seed)
+/* a JSON field's container, wherever it is; NULL when absent */
+static JsonbContainer *
+json_field(JsonbValue *v, Jsonb *j)
 {
-	if (j == NULL)
+	if (j != NULL)
+		return &j->root;
+	if (v->type == jbvBinary)
+		return v->val.binary.data;
+	return NULL;
+}
+
+static uint64
+hash_json(JsonbContainer *c, uint64 seed)
+{
+	char	   *str;
+	uint64		h;
+
+	if (c == NULL)
 		return hash_bytes_uint32_extended(0x6e756c6c, seed);
 	/* the canonical text form: key order is normalized by jsonb */
-	return hash_text(cstring_to_text(JsonbToCString(NULL, &j->root, VARSIZE(j))), seed);
+	str = JsonbToCString(NULL, c, -1);
+	h = hash_bytes_extended((const unsigned char *) str, strlen(str), seed);
+	pfree(str);
+	return h;
+}
+
+int64
+chatstore_fingerprint(ChatMsgIn *m)
+{
+	JsonbContainer *parts;
+	uint64		h;
+
+	if (m->has_fingerprint)
+		return m->fingerprint;
+	parts = json_field(&m->parts_v, m->parts);
+	h = hash_bytes_extended((const unsigned char *) m->role, strlen(m->role), 1);
+	h = hash_combine64(h, parts ? hash_json(parts, 2) : hash_text(m->content, 2));
+	h = hash_combine64(h, hash_text(m->name, 3));
+	h = hash_combine64(h, hash_text(m->tool_call_id, 4));
+	h = hash_combine64(h, hash_json(json_field(&m->tool_calls_v, m->tool_calls), 5));
+	m->fingerprint = (int64) h;
+	m->has_fingerprint = true;
+	return m->fingerprint;
+}
+
+static Jsonb *
+materialize_one(JsonbValue *v, Jsonb *j)
+{
+	if (j != NULL || v->type != jbvBinary)
+		return j;
+	return JsonbValueToJsonb(v);
+}
+
+void
+chatstore_materialize(ChatMsgIn *m)
+{
+	m->parts = materialize_one(&m->parts_v, m->parts);
+	m->tool_calls = materialize_one(&m->tool_calls_v, m->tool_calls);
+	m->metadata = materialize_one(&m->metadata_v, m->metadata);
+	m->usage = materialize_one(&m->usage_v, m->usage);
 }
 
 void
 chatstore_finish_message(ChatMsgIn *m)
 {
-	uint64		h;
 
 	if (m->content != NULL &&
 		VARSIZE_ANY_EXHDR(m->content) > (Size) chatstore_max_message_bytes)
@@ -416,7 +476,7 @@ chatstore_finish_message(ChatMsgIn *m)
 				 errdetail("It has %zu bytes; chatstore.max_message_bytes is %d.",
 						   (Size) VARSIZE_ANY_EXHDR(m->content), chatstore_max_message_bytes)));
 
-	chatstore_read_usage(m->usage, &m->tokens, m->index);
+	chatstore_read_usage(json_field(&m->usage_v, m->usage), &m->tokens, m->index);
 	if (!m->has_token_count && m->tokens.has_completion)
 	{
 		if (m->tokens.completion > PG_INT32_MAX)
@@ -426,14 +486,6 @@ chatstore_finish_message(ChatMsgIn *m)
 		m->token_count = (int32) m->tokens.completion;
 		m->has_token_count = true;
 	}
-
-	/* fingerprint: what makes two id-less messages "the same message" */
-	h = hash_bytes_extended((const unsigned char *) m->role, strlen(m->role), 1);
-	h = hash_combine64(h, m->parts ? hash_jsonb(m->parts, 2) : hash_text(m->content, 2));
-	h = hash_combine64(h, hash_text(m->name, 3));
-	h = hash_combine64(h, hash_text(m->tool_call_id, 4));
-	h = hash_combine64(h, hash_jsonb(m->tool_calls, 5));
-	m->fingerprint = (int64) h;
 }
 
 int

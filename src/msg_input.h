@@ -18,20 +18,32 @@ typedef struct ChatMsgIn
 	char	   *id;				/* NULL when the client gave none */
 	const char *role;			/* canonical role (static string) */
 	text	   *content;		/* NULL when null */
-	Jsonb	   *parts;			/* the content array, when content was one */
 	text	   *name;
 	text	   *model;
-	Jsonb	   *tool_calls;		/* NULL when absent, null or [] */
 	text	   *tool_call_id;
-	Jsonb	   *metadata;		/* NULL means {} */
-	Jsonb	   *usage;
 	text	   *parent_id;
+
+	/*
+	 * JSON fields.  Read from a batch, they stay in the input (the *_v
+	 * values, jbvBinary, or jbvNull when absent) until the message is known
+	 * to be inserted: chatstore_materialize() then makes the Jsonb datums.
+	 */
+	JsonbValue	parts_v;		/* the content array, when content was one */
+	JsonbValue	tool_calls_v;	/* absent when null or [] */
+	JsonbValue	metadata_v;		/* absent means {} */
+	JsonbValue	usage_v;
+	Jsonb	   *parts;
+	Jsonb	   *tool_calls;
+	Jsonb	   *metadata;
+	Jsonb	   *usage;
+
 	bool		has_token_count;
 	int32		token_count;
 	bool		has_created_at;
 	TimestampTz created_at;
 	ChatUsage	tokens;			/* sums read from usage */
-	int64		fingerprint;
+	bool		has_fingerprint;
+	int64		fingerprint;	/* see chatstore_fingerprint() */
 
 	/* decided by the write path */
 	bool		skip;
@@ -49,10 +61,20 @@ extern int	chatstore_read_messages(Jsonb *messages, ChatMsgIn **out);
 extern const char *chatstore_canonical_role(const char *s, int len);
 
 /*
- * Fill in what is derived from the fields: token sums from usage, the
- * token_count fallback, the fingerprint.  Checks the content size limit.
+ * Check and derive what the fields imply: the content size limit, token sums
+ * from usage, the token_count fallback.
  */
 extern void chatstore_finish_message(ChatMsgIn *m);
+
+/* make the Jsonb datums of a message that is going to be inserted */
+extern void chatstore_materialize(ChatMsgIn *m);
+
+/*
+ * The message's fingerprint (computed once): a hash of role, content (or
+ * parts), name, tool_call_id and tool_calls, which decides whether two
+ * id-less messages are "the same message".
+ */
+extern int64 chatstore_fingerprint(ChatMsgIn *m);
 
 /* the id given, or an error when it is empty or too long */
 extern char *chatstore_check_id(const char *s, int len, const char *what, int index);

@@ -136,16 +136,80 @@ lock_thread(SaveRequest *req, char **owner)
 	return 0;					/* not reached */
 }
 
-/* mark the messages whose id is stored already, repeated, or in the hint */
-static void
-skip_known_ids(SaveRequest *req, bool thread_has_messages)
+/* the earliest message of the batch with this id, or NULL */
+static ChatMsgIn *
+find_by_id(ChatMsgIn **byid, int nbyid, const char *id)
 {
-	static const Oid types[] = {TEXTOID, TEXTARRAYOID};
+	int			lo = 0,
+				hi = nbyid;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (strcmp(byid[mid]->id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < nbyid && strcmp(byid[lo]->id, id) == 0)
+		return byid[lo];
+	return NULL;
+}
+
+/* a batch message whose id turned out to be stored already */
+static void
+mark_stored(SaveRequest *req, ChatMsgIn *m)
+{
+	if (req->id_must_be_new)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("message \"%s\" already exists in thread \"%s\"",
+						m->id, text_to_cstring(req->thread_id))));
+	m->skip = true;
+}
+
+/* mark every batch message that is among the ids in SPI_tuptable */
+static void
+mark_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
+{
+	uint64		r;
+
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *id = TextDatumGetCString(d);
+		ChatMsgIn  *m = find_by_id(byid, nbyid, id);
+
+		if (m != NULL && !m->skip)
+			mark_stored(req, m);
+		pfree(id);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* at most this many of the thread's newest ids are read in the tail pass */
+#define TAIL_ID_PASS_MAX 10000
+
+/*
+ * Mark the messages whose id is stored already, repeated earlier in the
+ * batch, or listed in the saved_ids hint.  Stored ids are looked up in two
+ * passes: first among the thread's newest messages (one range scan of
+ * (thread_id, seq): a client that re-sends its conversation finds all its
+ * ids there), then whatever is left with one index probe per id.
+ */
+static void
+skip_known_ids(SaveRequest *req, int64 last_seq)
+{
+	static const Oid tail_types[] = {TEXTOID, INT8OID};
+	static const Oid any_types[] = {TEXTOID, TEXTARRAYOID};
 	ChatMsgIn **byid;
 	Datum	   *candidates;
 	int			nbyid = 0;
 	int			ncand = 0;
-	int			i;
+	int			i,
+				rc;
 
 	byid = palloc(sizeof(ChatMsgIn *) * Max(req->nmsgs, 1));
 	for (i = 0; i < req->nmsgs; i++)
@@ -155,71 +219,59 @@ skip_known_ids(SaveRequest *req, bool thread_has_messages)
 		return;
 	qsort(byid, nbyid, sizeof(ChatMsgIn *), cmp_msg_by_id);
 
-	candidates = palloc(sizeof(Datum) * nbyid);
+	/* repeats inside the batch (the first one wins) and hinted ids */
 	for (i = 0; i < nbyid; i++)
 	{
 		ChatMsgIn  *m = byid[i];
 
 		if (i > 0 && strcmp(byid[i - 1]->id, m->id) == 0)
-		{
-			if (req->id_must_be_new)	/* cannot happen with one message */
-				elog(ERROR, "chatstore: duplicate id in a single-message save");
-			m->skip = true;		/* repeated earlier in the batch */
-		}
+			m->skip = true;
 		else if (sorted_contains(req->hint_ids, req->nhint, m->id))
 			m->skip = true;
 		else
-			candidates[ncand++] = CStringGetTextDatum(m->id);
+			ncand++;
 	}
+	if (ncand == 0 || last_seq == 0)
+		return;
 
-	if (ncand > 0 && thread_has_messages)
+	/* pass 1: the thread's newest ids */
 	{
 		SPIPlanPtr	plan;
 		Datum		args[2];
-		int			rc;
-		uint64		r;
+
+		plan = chatstore_plan(CS_PLAN_TAIL_IDS, req->nsp,
+							  "SELECT id FROM @S@.chat_messages "
+							  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
+							  "AND seq OPERATOR(pg_catalog.>) $2",
+							  2, tail_types);
+		args[0] = PointerGetDatum(req->thread_id);
+		args[1] = Int64GetDatum(last_seq - Min(ncand, TAIL_ID_PASS_MAX));
+		rc = SPI_execute_plan(plan, args, NULL, false, 0);
+		chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's newest ids");
+		mark_stored_ids(req, byid, nbyid);
+	}
+
+	/* pass 2: one probe per id still unknown */
+	candidates = palloc(sizeof(Datum) * ncand);
+	ncand = 0;
+	for (i = 0; i < nbyid; i++)
+		if (!byid[i]->skip)
+			candidates[ncand++] = CStringGetTextDatum(byid[i]->id);
+	if (ncand > 0)
+	{
+		SPIPlanPtr	plan;
+		Datum		args[2];
 
 		plan = chatstore_plan(CS_PLAN_EXISTING_IDS, req->nsp,
 							  "SELECT id FROM @S@.chat_messages "
 							  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
 							  "AND id OPERATOR(pg_catalog.=) ANY ($2)",
-							  2, types);
+							  2, any_types);
 		args[0] = PointerGetDatum(req->thread_id);
 		args[1] = PointerGetDatum(chatstore_array(candidates, NULL, ncand, TEXTOID));
 		rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "looking up stored ids");
-		for (r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			char	   *id = text_to_cstring(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[r],
-																		  SPI_tuptable->tupdesc,
-																		  1, &isnull)));
-			int			lo = 0,
-						hi = nbyid;
-			ChatMsgIn **hit = NULL;
-
-			/* lower bound: the first (earliest) message with this id */
-			while (lo < hi)
-			{
-				int			mid = (lo + hi) / 2;
-
-				if (strcmp(byid[mid]->id, id) < 0)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo < nbyid && strcmp(byid[lo]->id, id) == 0)
-				hit = &byid[lo];
-			if (hit == NULL)
-				continue;
-			if (req->id_must_be_new)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNIQUE_VIOLATION),
-						 errmsg("message \"%s\" already exists in thread \"%s\"",
-								id, text_to_cstring(req->thread_id))));
-			(*hit)->skip = true;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		mark_stored_ids(req, byid, nbyid);
 	}
 }
 
@@ -242,6 +294,7 @@ skip_aligned_prefix(SaveRequest *req)
 	int			ntail;
 	int64	   *tail;
 	bool	   *tail_null;
+	int64	   *fp;
 	int		   *fail;
 	int			q;
 	int			i;
@@ -272,13 +325,16 @@ skip_aligned_prefix(SaveRequest *req)
 	SPI_freetuptable(SPI_tuptable);
 
 	/* failure function of the batch's fingerprints */
+	fp = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+		fp[i] = chatstore_fingerprint(&req->msgs[i]);
 	fail = palloc(sizeof(int) * n);
 	fail[0] = 0;
 	for (i = 1, q = 0; i < n; i++)
 	{
-		while (q > 0 && req->msgs[i].fingerprint != req->msgs[q].fingerprint)
+		while (q > 0 && fp[i] != fp[q])
 			q = fail[q - 1];
-		if (req->msgs[i].fingerprint == req->msgs[q].fingerprint)
+		if (fp[i] == fp[q])
 			q++;
 		fail[i] = q;
 	}
@@ -287,7 +343,7 @@ skip_aligned_prefix(SaveRequest *req)
 	{
 		if (q == n)
 			q = fail[q - 1];
-#define TAIL_MATCHES(i, q) (!tail_null[i] && tail[i] == req->msgs[q].fingerprint)
+#define TAIL_MATCHES(i, q) (!tail_null[i] && tail[i] == fp[q])
 		while (q > 0 && !TAIL_MATCHES(i, q))
 			q = fail[q - 1];
 		if (TAIL_MATCHES(i, q))
@@ -358,6 +414,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	{
 		ChatMsgIn  *m = rows[i];
 
+		chatstore_materialize(m);
 		vals[C_ID][i] = CStringGetTextDatum(m->final_id);
 		vals[C_SEQ][i] = Int64GetDatum(m->seq);
 		vals[C_ROLE][i] = CStringGetTextDatum(m->role);
@@ -374,7 +431,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		isnull[C_TOKENS][i] = !m->has_token_count;
 		vals[C_CREATED][i] = TimestampTzGetDatum(m->created_at);
 		isnull[C_CREATED][i] = !m->has_created_at;
-		vals[C_FP][i] = Int64GetDatum(m->fingerprint);
+		vals[C_FP][i] = Int64GetDatum(chatstore_fingerprint(m));
 	}
 #undef PUT
 
@@ -496,7 +553,7 @@ save_messages(SaveRequest *req, SaveResult *res)
 				 errmsg("thread \"%s\" belongs to another user", text_to_cstring(req->thread_id)),
 				 errdetail("Messages can only be saved into a thread by its owner.")));
 
-	skip_known_ids(req, last_seq > 0);
+	skip_known_ids(req, last_seq);
 	for (i = 0; i < req->nmsgs; i++)
 		if (req->msgs[i].id == NULL)
 			any_idless = true;
