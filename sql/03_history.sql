@@ -67,12 +67,14 @@ SELECT pg_temp.seqs('h2', NULL, NULL, NULL, 33);    -- + u2
 SELECT pg_temp.seqs('h2', NULL, NULL, NULL, 10);    -- only the system message
 SELECT pg_temp.seqs('h2', NULL, NULL, NULL, 9);     -- system alone over budget: only it
 SELECT pg_temp.seqs('h2', NULL, NULL, NULL, 0);
--- max_tokens applies last: within the latest 4 (t1 t2 a3 u3) the tool
+-- max_tokens applies last, and the thread's leading system messages are
+-- kept wherever the window is: within the latest 4 (t1 t2 a3 u3) the tool
 -- answers have lost their assistant, so they form their own unit
 SELECT pg_temp.seqs('h2', 4, NULL, NULL, 100);
 SELECT pg_temp.seqs('h2', 4, NULL, NULL, 10);
 SELECT pg_temp.seqs('h2', 4, NULL, NULL, 13);
--- forward paging with a budget: the window is seq 2..5, no system in it
+-- forward paging with a budget: the window is seq 2..5; the system message
+-- (10) still comes first, and leaves nothing for the window
 SELECT pg_temp.seqs('h2', 4, NULL, 1, 10);
 -- a window that starts with the system message keeps it
 SELECT pg_temp.seqs('h2', 3, 4, NULL, 12);

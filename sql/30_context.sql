@@ -83,7 +83,9 @@ SELECT pg_temp.ids(chat_context('ctx-t1', max_tokens => 0));
 -- group is taken whole or not at all
 SELECT pg_temp.ids(chat_context('ctx-t1', before_seq => 9, max_tokens => 44));
 SELECT pg_temp.ids(chat_context('ctx-t1', before_seq => 9, max_tokens => 45));
--- with max_messages the budget applies to that window (the latest 2 here)
+-- with max_messages the run comes from that window (the latest 2 here), and
+-- the thread's leading system messages (15 tokens) are kept wherever the
+-- window is: over 10 or 20 tokens only they fit
 SELECT pg_temp.ids(chat_context('ctx-t1', max_messages => 2, max_tokens => 10));
 SELECT pg_temp.ids(chat_context('ctx-t1', max_messages => 2, max_tokens => 20));
 
@@ -104,21 +106,45 @@ SELECT saved_count FROM chat_save_messages('ctx-t3', '[{"id": "s", "role": "syst
 SELECT pg_temp.ids(chat_context('ctx-t3', max_tokens => 100));
 SELECT pg_temp.ids(chat_context('ctx-t3', max_tokens => 0));
 
+-- a window that cuts a tool call from its answers is trimmed so a model
+-- accepts it: the latest 3 (c8 c9 c10) start with the answer c8, whose
+-- call (c6) is outside: it is dropped; history itself keeps it
+SELECT pg_temp.ids(chat_context('ctx-t1', max_messages => 3));
+SELECT string_agg(id, ' ' ORDER BY seq) FROM chat_history('ctx-t1', 3);
+-- before seq 7 ends on the call c6, whose answers are outside: dropped
+SELECT pg_temp.ids(chat_context('ctx-t1', before_seq => 7));
+-- the call and both answers in the window: all kept
+SELECT pg_temp.ids(chat_context('ctx-t1', after_seq => 5, before_seq => 9));
+
 -- unknown thread: an empty array, not an error
 SELECT chat_context('ctx-none');
 SELECT chat_context('ctx-none', max_messages => 5, max_tokens => 10);
 
--- chat_context equals chat_history converted, for every limit combination
+-- chat_context equals chat_history converted, for every limit combination,
+-- less what a model API would reject: a tool answer whose assistant call is
+-- not right before it (only other answers between), and an assistant call
+-- that no answer follows (written here with plain subqueries, independently
+-- of chat_context's window functions)
 SELECT bool_and(
     chat_context('ctx-t1', mm, bs, af, mt) =
-    coalesce((SELECT jsonb_agg(e ORDER BY s) FROM (
+    coalesce((WITH h AS (SELECT * FROM chat_history('ctx-t1', mm, bs, af, mt))
+              SELECT jsonb_agg(e ORDER BY s) FROM (
         SELECT h.seq AS s,
                jsonb_strip_nulls(jsonb_build_object('name', h.name, 'tool_calls', h.tool_calls,
                                                     'tool_call_id', h.tool_call_id))
                || jsonb_build_object('role', h.role,
                                      'content', coalesce(h.parts, to_jsonb(h.content)))
                AS e
-        FROM chat_history('ctx-t1', mm, bs, af, mt) AS h) x), '[]'))
+        FROM h
+        WHERE CASE
+            WHEN h.role = 'tool' THEN EXISTS (
+                SELECT 1 FROM h a
+                WHERE a.role = 'assistant' AND a.tool_calls IS NOT NULL AND a.seq < h.seq
+                  AND NOT EXISTS (SELECT 1 FROM h z WHERE z.seq > a.seq AND z.seq < h.seq
+                                                      AND z.role <> 'tool'))
+            WHEN h.role = 'assistant' AND h.tool_calls IS NOT NULL THEN
+                (SELECT n.role FROM h n WHERE n.seq > h.seq ORDER BY n.seq LIMIT 1) = 'tool'
+            ELSE true END) x), '[]'))
     AS context_matches_history
 FROM (VALUES (NULL::int), (1), (3)) a(mm),
      (VALUES (NULL::bigint), (7)) b(bs),

@@ -66,9 +66,11 @@ WHERE t.user_id = n.v AND t.message_count = 2;
 -- chat_get_thread / chat_list_threads with the string as user_id
 SELECT count(*) AS get_thread_ok FROM idval n, chat_get_thread('inj_t' || n.i, n.v) t WHERE t.user_id = n.v;
 SELECT count(*) AS list_threads_ok FROM idval n, chat_list_threads(n.v, 10) t WHERE t.id = 'inj_t' || n.i;
--- chat_context returns the same content
+-- chat_context returns the same content (the user message; the assistant's
+-- tool call has no answer, so chat_context does not send it to a model)
 SELECT count(*) AS context_ok
-FROM idval n WHERE chat_context('inj_t' || n.i) -> 1 ->> 'content' = n.v;
+FROM idval n WHERE chat_context('inj_t' || n.i) -> 0 ->> 'content' = (SELECT v FROM nasty WHERE i = 21) || n.v
+              AND chat_context('inj_t' || n.i) -> 0 ->> 'name' = n.v;
 -- a re-send is recognised by the stored (hostile) ids
 SELECT count(*) AS resend_skipped
 FROM idval n, chat_save_messages('inj_t' || n.i,

@@ -210,34 +210,85 @@ emit_limited(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 }
 
 /*
- * Token budget.  The candidates are the messages with lo < seq < hi, cut to
- * max_messages (n > 0) when given.  Their leading system messages are kept
- * and count against the budget; then the newest contiguous run that fits.
+ * The thread's leading system (and developer) messages that are below hi:
+ * their token sum, and the last seq of the run (0 when there is none).
+ */
+static int64
+leading_system(Oid nsp, Datum thread_id, int64 hi, int64 *prefix_last)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	Datum		args[3];
+	int64		tokens = 0;
+	bool		done = false;
+
+	*prefix_last = 0;
+	plan = chatstore_plan(CS_PLAN_LIGHT_ASC, nsp,
+						  LIGHT_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
+	args[0] = thread_id;
+	args[1] = Int64GetDatum(0);
+	args[2] = Int64GetDatum(hi);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	while (!done)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			LightRow	r;
+
+			light_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
+			if (!r.is_system)
+			{
+				done = true;
+				break;
+			}
+			tokens += r.tokens;
+			*prefix_last = r.seq;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	return tokens;
+}
+
+/*
+ * Token budget.  The window is the messages with lo < seq < hi, cut to
+ * max_messages (n > 0) when given.  The thread's leading system messages
+ * (below hi) are always kept and count against the budget, wherever the
+ * window is; then the newest contiguous run of the window's other messages
+ * that fits.
  */
 static void
 emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 			int64 n, bool first, int64 max_tokens)
 {
 	Datum		args[4];
-	int64		sys_tokens = 0;
-	int64		prefix_last = 0;	/* last seq of the leading system run */
+	int64		sys_tokens;
+	int64		prefix_last;	/* last seq of the leading system run */
 	Budget		b;
 	int			rc;
 
 	memset(&b, 0, sizeof(b));
+	sys_tokens = leading_system(nsp, thread_id, hi, &prefix_last);
+	b.limit = max_tokens - sys_tokens;
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(lo);
 	args[2] = Int64GetDatum(hi);
 	args[3] = Int64GetDatum(n);
 
-	if (n > 0)
+	if (b.limit < 0)
+		;						/* the system messages alone are over budget */
+	else if (n > 0)
 	{
 		/* a bounded window: read its light rows at once */
 		SPIPlanPtr	plan;
 		LightRow   *rows;
 		int64		nrows,
-					i,
-					start = 0;
+					i;
 
 		if (first)
 			plan = chatstore_plan(CS_PLAN_LIGHT_FIRST, nsp,
@@ -248,99 +299,53 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 		rc = SPI_execute_plan(plan, args, NULL, true, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
 		nrows = (int64) SPI_processed;
-		if (nrows == 0)
-			return;
-		rows = palloc(sizeof(LightRow) * nrows);
+		rows = palloc(sizeof(LightRow) * Max(nrows, 1));
 		for (i = 0; i < nrows; i++)	/* oldest first */
 			light_row(SPI_tuptable->vals[first ? i : nrows - 1 - i],
 					  SPI_tuptable->tupdesc, &rows[i]);
 		SPI_freetuptable(SPI_tuptable);
-
-		/* the window is exactly (lo, hi) now */
-		lo = rows[0].seq - 1;
-		hi = rows[nrows - 1].seq + 1;
-		while (start < nrows && rows[start].is_system)
-		{
-			sys_tokens += rows[start].tokens;
-			prefix_last = rows[start].seq;
-			start++;
-		}
-		b.limit = max_tokens - sys_tokens;
-		if (b.limit >= 0)
-		{
-			for (i = nrows - 1; i >= start && !b.stopped; i--)
+		if (nrows > 0)
+			hi = rows[nrows - 1].seq + 1;	/* the window ends here */
+		for (i = nrows - 1; i >= 0 && !b.stopped; i--)
+			if (rows[i].seq > prefix_last)	/* the system run is counted */
 				budget_feed(&b, &rows[i]);
-			budget_flush_pending(&b);
-		}
+		budget_flush_pending(&b);
 	}
 	else
 	{
 		/* the whole range: stream, newest first, and stop when spent */
-		SPIPlanPtr	asc,
-					desc;
+		SPIPlanPtr	plan;
 		Portal		portal;
-		bool		done = false;
 
-		asc = chatstore_plan(CS_PLAN_LIGHT_ASC, nsp,
-							 LIGHT_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
-		portal = SPI_cursor_open(NULL, asc, args, NULL, true);
-		while (!done)
+		plan = chatstore_plan(CS_PLAN_LIGHT_DESC, nsp,
+							  LIGHT_COLUMNS IN_RANGE "ORDER BY seq DESC", 3, range_types);
+		args[1] = Int64GetDatum(Max(lo, prefix_last));
+		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+		while (!b.stopped)
 		{
 			uint64		i;
 
-			SPI_cursor_fetch(portal, true, 16);
+			CHECK_FOR_INTERRUPTS();
+			SPI_cursor_fetch(portal, true, 128);
 			if (SPI_processed == 0)
 				break;
-			for (i = 0; i < SPI_processed; i++)
+			for (i = 0; i < SPI_processed && !b.stopped; i++)
 			{
 				LightRow	r;
 
 				light_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
-				if (!r.is_system)
-				{
-					done = true;
-					break;
-				}
-				sys_tokens += r.tokens;
-				prefix_last = r.seq;
+				budget_feed(&b, &r);
 			}
 			SPI_freetuptable(SPI_tuptable);
 		}
+		budget_flush_pending(&b);
 		SPI_cursor_close(portal);
-
-		b.limit = max_tokens - sys_tokens;
-		if (b.limit >= 0)
-		{
-			desc = chatstore_plan(CS_PLAN_LIGHT_DESC, nsp,
-								  LIGHT_COLUMNS IN_RANGE "ORDER BY seq DESC", 3, range_types);
-			args[1] = Int64GetDatum(prefix_last > 0 ? prefix_last : lo);
-			portal = SPI_cursor_open(NULL, desc, args, NULL, true);
-			while (!b.stopped)
-			{
-				uint64		i;
-
-				CHECK_FOR_INTERRUPTS();
-				SPI_cursor_fetch(portal, true, 128);
-				if (SPI_processed == 0)
-					break;
-				for (i = 0; i < SPI_processed && !b.stopped; i++)
-				{
-					LightRow	r;
-
-					light_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
-					budget_feed(&b, &r);
-				}
-				SPI_freetuptable(SPI_tuptable);
-			}
-			budget_flush_pending(&b);
-			SPI_cursor_close(portal);
-		}
 	}
 
 	if (prefix_last > 0)
-		emit_range(out, nsp, thread_id, lo, prefix_last + 1);
+		emit_range(out, nsp, thread_id, 0, prefix_last + 1);
 	if (b.run_start > 0)
-		emit_range(out, nsp, thread_id, b.run_start - 1, hi);
+		emit_range(out, nsp, thread_id, Max(b.run_start - 1, prefix_last), hi);
 }
 
 static void

@@ -136,7 +136,11 @@ END;
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
     'messages of a thread in seq order, optionally paged and cut to a token budget';
 
--- the history as one JSON array in the OpenAI chat-completions message shape
+-- the history as one JSON array in the OpenAI chat-completions message shape.
+-- A model API rejects a tool answer without the assistant call before it, and
+-- an assistant call without answers, so a window that cuts such a pair is
+-- trimmed: each run of tool messages must follow an assistant message with
+-- tool_calls, and that assistant message must be followed by its answers.
 CREATE FUNCTION @extschema@.chat_context(
     thread_id    text,
     max_messages integer DEFAULT NULL,
@@ -146,23 +150,43 @@ CREATE FUNCTION @extschema@.chat_context(
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
+    WITH h AS (
+        SELECT x.*,
+               -- group: a non-tool message and the tool messages after it
+               pg_catalog.count(*) FILTER (WHERE x.role OPERATOR(pg_catalog.<>) 'tool')
+                   OVER (ORDER BY x.seq) AS grp
+        FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
+                                      chat_context.before_seq, chat_context.after_seq,
+                                      chat_context.max_tokens) AS x),
+    g AS (
+        SELECT h.*,
+               pg_catalog.first_value(h.role OPERATOR(pg_catalog.=) 'assistant' AND h.tool_calls IS NOT NULL)
+                   OVER (PARTITION BY h.grp ORDER BY h.seq) AS after_call,
+               pg_catalog.count(*) OVER (PARTITION BY h.grp) AS group_size
+        FROM h)
     SELECT COALESCE(
         pg_catalog.jsonb_agg(
             pg_catalog.jsonb_build_object(
-                'role', h.role,
-                'content', CASE WHEN h.parts IS NOT NULL THEN h.parts
-                                ELSE pg_catalog.to_jsonb(h.content) END)
-            OPERATOR(pg_catalog.||) CASE WHEN h.name IS NULL THEN '{}'::pg_catalog.jsonb
-                ELSE pg_catalog.jsonb_build_object('name', h.name) END
-            OPERATOR(pg_catalog.||) CASE WHEN h.tool_calls IS NULL THEN '{}'::pg_catalog.jsonb
-                ELSE pg_catalog.jsonb_build_object('tool_calls', h.tool_calls) END
-            OPERATOR(pg_catalog.||) CASE WHEN h.tool_call_id IS NULL THEN '{}'::pg_catalog.jsonb
-                ELSE pg_catalog.jsonb_build_object('tool_call_id', h.tool_call_id) END
-            ORDER BY h.seq),
+                'role', g.role,
+                'content', CASE WHEN g.parts IS NOT NULL THEN g.parts
+                                ELSE pg_catalog.to_jsonb(g.content) END)
+            OPERATOR(pg_catalog.||) CASE WHEN g.name IS NULL THEN '{}'::pg_catalog.jsonb
+                ELSE pg_catalog.jsonb_build_object('name', g.name) END
+            OPERATOR(pg_catalog.||) CASE WHEN g.tool_calls IS NULL THEN '{}'::pg_catalog.jsonb
+                ELSE pg_catalog.jsonb_build_object('tool_calls', g.tool_calls) END
+            OPERATOR(pg_catalog.||) CASE WHEN g.tool_call_id IS NULL THEN '{}'::pg_catalog.jsonb
+                ELSE pg_catalog.jsonb_build_object('tool_call_id', g.tool_call_id) END
+            ORDER BY g.seq),
         '[]'::pg_catalog.jsonb)
-    FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
-                                  chat_context.before_seq, chat_context.after_seq,
-                                  chat_context.max_tokens) AS h;
+    FROM g
+    WHERE CASE
+            -- a tool answer: only right after its assistant call (or other answers)
+            WHEN g.role OPERATOR(pg_catalog.=) 'tool' THEN g.after_call
+            -- an assistant call: only when its answers follow
+            WHEN g.role OPERATOR(pg_catalog.=) 'assistant' AND g.tool_calls IS NOT NULL
+                THEN g.group_size OPERATOR(pg_catalog.>) 1
+            ELSE true
+          END;
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer) IS
