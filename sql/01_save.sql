@@ -2,16 +2,6 @@
 -- (the extension is created by pg_regress --load-extension)
 \pset null '(null)'
 
--- try(sql): runs sql; shows the SQLSTATE, message and detail of its error
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- a thread's shape: its aggregates and the messages in seq order
 CREATE FUNCTION pg_temp.shape(tid text) RETURNS TABLE (what text) LANGUAGE sql AS $$
@@ -159,9 +149,9 @@ SELECT id FROM chat_messages WHERE tool_calls @> '[{"type": "function"}]' ORDER 
 -- ---------------------------------------------------------------------
 -- another user may not save into alice's thread: 42501, nothing written,
 -- even when every message would have been skipped
-SELECT pg_temp.try($$SELECT chat_save_messages('s1', '[{"id": "new", "role": "user", "content": "x"}]', 'mallory')$$);
-SELECT pg_temp.try($$SELECT chat_save_messages('s1', '[{"id": "m1", "role": "user", "content": "x"}]', 'mallory')$$);
-SELECT pg_temp.try($$SELECT chat_save_messages('s1', '[]', 'mallory')$$);
+SELECT regress.try($$SELECT chat_save_messages('s1', '[{"id": "new", "role": "user", "content": "x"}]', 'mallory')$$);
+SELECT regress.try($$SELECT chat_save_messages('s1', '[{"id": "m1", "role": "user", "content": "x"}]', 'mallory')$$);
+SELECT regress.try($$SELECT chat_save_messages('s1', '[]', 'mallory')$$);
 -- trusted server code (user_id null) may save; the owner does not change
 SELECT saved_count FROM chat_save_messages('s1', '[{"id": "m7", "role": "user", "content": "server"}]');
 -- an unowned thread stays unowned when a user saves into it

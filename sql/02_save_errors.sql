@@ -1,19 +1,10 @@
 -- chat_save_messages / chat_add_message: every bad input gets a specific
 -- SQLSTATE and a message naming the element; the thread stays unchanged.
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 \pset null '(null)'
 -- save(batch): try to save batch into thread e1 (one good message first,
 -- so a partial write would show)
 CREATE FUNCTION pg_temp.save(batch text) RETURNS text LANGUAGE sql AS $$
-    SELECT pg_temp.try(format('SELECT chat_save_messages(%L, %L::jsonb, %L)', 'e1',
+    SELECT regress.try(format('SELECT chat_save_messages(%L, %L::jsonb, %L)', 'e1',
         '[{"id": "ok-' || md5(batch) || '", "role": "user", "content": "fine"}, ' || batch || ']', 'erin'))
 $$;
 CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$
@@ -26,14 +17,14 @@ SELECT saved_count FROM chat_save_messages('e1', '[{"id": "first", "role": "user
 SELECT pg_temp.state();
 
 -- arguments
-SELECT pg_temp.try($$SELECT chat_save_messages(NULL, '[]')$$);
-SELECT pg_temp.try($$SELECT chat_save_messages('', '[]')$$);
-SELECT pg_temp.try(format('SELECT chat_save_messages(%L, %L)', repeat('t', 513), '[]'));
-SELECT pg_temp.try($$SELECT chat_save_messages('e1', NULL)$$);
-SELECT pg_temp.try($$SELECT chat_save_messages('e1', 'null')$$);
-SELECT pg_temp.try($$SELECT chat_save_messages('e1', '{"role": "user"}')$$);
-SELECT pg_temp.try($$SELECT chat_save_messages('e1', '"text"')$$);
-SELECT pg_temp.try(format('SELECT chat_save_messages(%L, %L, %L)', 'e1', '[]', repeat('u', 513)));
+SELECT regress.try($$SELECT chat_save_messages(NULL, '[]')$$);
+SELECT regress.try($$SELECT chat_save_messages('', '[]')$$);
+SELECT regress.try(format('SELECT chat_save_messages(%L, %L)', repeat('t', 513), '[]'));
+SELECT regress.try($$SELECT chat_save_messages('e1', NULL)$$);
+SELECT regress.try($$SELECT chat_save_messages('e1', 'null')$$);
+SELECT regress.try($$SELECT chat_save_messages('e1', '{"role": "user"}')$$);
+SELECT regress.try($$SELECT chat_save_messages('e1', '"text"')$$);
+SELECT regress.try(format('SELECT chat_save_messages(%L, %L, %L)', 'e1', '[]', repeat('u', 513)));
 SELECT pg_temp.state();
 
 -- elements (index 1: the good message is index 0)
@@ -88,8 +79,8 @@ SELECT pg_temp.save(format('{"role": "user", "content": ["%s"]}', repeat('x', 10
 -- exactly at the limit is fine
 SELECT pg_temp.save(format('{"id": "at-limit", "role": "user", "content": "%s"}', repeat('x', 1024)));
 RESET chatstore.max_message_bytes;
-SELECT pg_temp.try($$SET chatstore.max_batch_messages = 0$$);
-SELECT pg_temp.try($$SET chatstore.no_such_setting = 1$$);
+SELECT regress.try($$SET chatstore.max_batch_messages = 0$$);
+SELECT regress.try($$SET chatstore.no_such_setting = 1$$);
 SELECT pg_temp.state();
 
 -- ---------------------------------------------------------------------
@@ -109,24 +100,24 @@ SELECT seq, id, role, content, model, metadata, token_count, usage, tool_call_id
        CASE WHEN id = 'given-id' THEN created_at::text ELSE 'recent: ' || (created_at BETWEEN now() - interval '1 hour' AND now()) END AS created
 FROM chat_messages WHERE thread_id = 'e2' AND id IN ('given-id', 'tc', 'tr') ORDER BY seq;
 SELECT message_count, last_seq, prompt_tokens, completion_tokens, total_tokens FROM chat_threads WHERE id = 'e2';
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'dup', message_id => 'given-id')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'dup', message_id => 'tr')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', 'mallory')$$);
-SELECT pg_temp.try($$SELECT chat_add_message(NULL, 'user', 'x')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('', 'user', 'x')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', NULL, 'x')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'wizard', 'x')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', NULL)$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', metadata => '[]')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', message_id => '')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'assistant', NULL, tool_calls => '{}')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'assistant', NULL, tool_calls => '[]')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', usage => '5')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', usage => '{"input_tokens": "a"}')$$);
-SELECT pg_temp.try($$SELECT chat_add_message('e2', 'user', 'x', token_count => -5)$$);
-SELECT pg_temp.try(format('SELECT chat_add_message(%L, %L, %L, parent_id => %L)', 'e2', 'user', 'x', repeat('p', 600)));
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'dup', message_id => 'given-id')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'dup', message_id => 'tr')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'x', 'mallory')$$);
+SELECT regress.try($$SELECT chat_add_message(NULL, 'user', 'x')$$);
+SELECT regress.try($$SELECT chat_add_message('', 'user', 'x')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', NULL, 'x')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'wizard', 'x')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', NULL)$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'x', metadata => '[]')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'x', message_id => '')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'assistant', NULL, tool_calls => '{}')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'assistant', NULL, tool_calls => '[]')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'x', usage => '5')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'x', usage => '{"input_tokens": "a"}')$$);
+SELECT regress.try($$SELECT chat_add_message('e2', 'user', 'x', token_count => -5)$$);
+SELECT regress.try(format('SELECT chat_add_message(%L, %L, %L, parent_id => %L)', 'e2', 'user', 'x', repeat('p', 600)));
 SET chatstore.max_message_bytes = 1024;
-SELECT pg_temp.try(format('SELECT chat_add_message(%L, %L, %L)', 'e2', 'user', repeat('x', 2000)));
+SELECT regress.try(format('SELECT chat_add_message(%L, %L, %L)', 'e2', 'user', repeat('x', 2000)));
 RESET chatstore.max_message_bytes;
 SELECT message_count, last_seq FROM chat_threads WHERE id = 'e2';
 
@@ -136,6 +127,6 @@ SELECT chat_usage_tokens('{"input_tokens": 3, "output_tokens": 4}', 'prompt') AS
        chat_usage_tokens('{"input_tokens": 3, "output_tokens": 4}', 'total') AS t,
        chat_usage_tokens('{"prompt_tokens": 3, "total_tokens": 10}', 'total') AS t2,
        chat_usage_tokens('{}', 'total') AS none;
-SELECT pg_temp.try($$SELECT chat_usage_tokens('{}', 'bogus')$$);
-SELECT pg_temp.try($$SELECT chat_usage_tokens('[1]', 'total')$$);
-SELECT pg_temp.try($$SELECT chat_usage_tokens('{"total_tokens": true}', 'total')$$);
+SELECT regress.try($$SELECT chat_usage_tokens('{}', 'bogus')$$);
+SELECT regress.try($$SELECT chat_usage_tokens('[1]', 'total')$$);
+SELECT regress.try($$SELECT chat_usage_tokens('{"total_tokens": true}', 'total')$$);

@@ -1,14 +1,5 @@
 -- chat_history: order, paging, token budget
 \pset null '(null)'
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    RETURN st || ': ' || msg;
-END $$;
 -- seqs of a history call, as one line
 CREATE FUNCTION pg_temp.seqs(tid text, mm int DEFAULT NULL, bs bigint DEFAULT NULL,
                              aft bigint DEFAULT NULL, mt int DEFAULT NULL)
@@ -113,14 +104,14 @@ SELECT pg_temp.seqs('h5', NULL, NULL, NULL, 10);
 SELECT count(*), min(seq), max(seq) FROM chat_history('h5', NULL, NULL, NULL, 3000);
 
 -- errors
-SELECT pg_temp.try($$SELECT * FROM chat_history(NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_history('h1', -1)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_history('h1', NULL, NULL, NULL, -1)$$);
+SELECT regress.try($$SELECT * FROM chat_history(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_history('h1', -1)$$);
+SELECT regress.try($$SELECT * FROM chat_history('h1', NULL, NULL, NULL, -1)$$);
 
 -- the internal budget function checks its arguments itself too
-SELECT pg_temp.try($$SELECT * FROM _chat_history_budget(NULL, NULL, NULL, NULL, 5)$$);
-SELECT pg_temp.try($$SELECT * FROM _chat_history_budget('h1', -2, NULL, NULL, 5)$$);
-SELECT pg_temp.try($$SELECT * FROM _chat_history_budget('h1', NULL, NULL, NULL, -2)$$);
+SELECT regress.try($$SELECT * FROM _chat_history_budget(NULL, NULL, NULL, NULL, 5)$$);
+SELECT regress.try($$SELECT * FROM _chat_history_budget('h1', -2, NULL, NULL, 5)$$);
+SELECT regress.try($$SELECT * FROM _chat_history_budget('h1', NULL, NULL, NULL, -2)$$);
 -- ... and serves the other modes the same way (used by nothing but tests)
 SELECT (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 3, NULL, NULL, NULL)) AS last3,
        (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 2, NULL, 4, NULL)) AS after4,

@@ -1,22 +1,17 @@
 -- thread functions: create, get, list, update, delete, fork
 \pset null '(null)'
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    RETURN st || ': ' || msg;
-END $$;
 
 SELECT id, user_id, title, metadata, state, message_count, last_seq, archived
 FROM chat_create_thread('t-a', 'tina', 'First', '{"project": "x", "tags": ["a"]}', '{"step": 1}');
 -- no id: a uuid is generated
 SELECT id ~ '^[0-9a-f-]{36}$' AS uuid, user_id, title FROM chat_create_thread(user_id => 'tina');
-SELECT pg_temp.try($$SELECT chat_create_thread('t-a')$$);
-SELECT pg_temp.try($$SELECT chat_create_thread('')$$);
-SELECT pg_temp.try($$SELECT chat_create_thread('t-bad', metadata => '[1]')$$);
+SELECT regress.try($$SELECT chat_create_thread('t-a')$$);
+SELECT regress.try($$SELECT chat_create_thread('')$$);
+SELECT regress.try($$SELECT chat_create_thread('t-bad', metadata => '[1]')$$);
+SELECT regress.try($$SELECT chat_create_thread('t-bad', state => '"s"')$$);
+SELECT regress.try(format('SELECT chat_create_thread(%L)', repeat('i', 513)));
+SELECT regress.try(format('SELECT chat_create_thread(%L, %L)', 't-bad', repeat('u', 513)));
+SELECT count(*) AS none_created FROM chat_threads WHERE id = 't-bad';
 
 -- get: no row when missing or owned by someone else
 SELECT id, title FROM chat_get_thread('t-a');
@@ -84,10 +79,10 @@ SELECT saved_count, skipped_count, first_seq FROM chat_save_messages('t-f2', '[
   {"id": "f1", "role": "user", "content": "one"}, {"id": "f4", "role": "user", "content": "four"}]', 'fred');
 -- whole thread, generated id, new owner
 SELECT length(chat_fork_thread('t-f', user_id => NULL)) = 36 AS uuid_len;
-SELECT pg_temp.try($$SELECT chat_fork_thread('t-f', 't-f3', NULL, 'mallory')$$);
-SELECT pg_temp.try($$SELECT chat_fork_thread('missing', 't-f4')$$);
-SELECT pg_temp.try($$SELECT chat_fork_thread('t-f', 't-f2')$$);
-SELECT pg_temp.try($$SELECT chat_fork_thread(NULL)$$);
+SELECT regress.try($$SELECT chat_fork_thread('t-f', 't-f3', NULL, 'mallory')$$);
+SELECT regress.try($$SELECT chat_fork_thread('missing', 't-f4')$$);
+SELECT regress.try($$SELECT chat_fork_thread('t-f', 't-f2')$$);
+SELECT regress.try($$SELECT chat_fork_thread(NULL)$$);
 SELECT count(*) FROM chat_threads WHERE id IN ('t-f3', 't-f4');
 -- forking a thread whose old messages were deleted renumbers from 1
 DELETE FROM chat_messages WHERE thread_id = 't-f' AND seq = 1;
@@ -97,11 +92,11 @@ SELECT seq, id FROM chat_messages WHERE thread_id = 't-f5' ORDER BY seq;
 -- the updated_at trigger refuses to be misused
 CREATE TABLE pg_temp.other (x int);
 CREATE TRIGGER bad AFTER INSERT ON pg_temp.other FOR EACH ROW EXECUTE FUNCTION chat_set_updated_at_trigger();
-SELECT pg_temp.try($$INSERT INTO pg_temp.other VALUES (1)$$);
+SELECT regress.try($$INSERT INTO pg_temp.other VALUES (1)$$);
 CREATE TABLE pg_temp.noupd (x int);
 CREATE TRIGGER bad2 BEFORE UPDATE ON pg_temp.noupd FOR EACH ROW EXECUTE FUNCTION chat_set_updated_at_trigger();
 INSERT INTO pg_temp.noupd VALUES (1);
-SELECT pg_temp.try($$UPDATE pg_temp.noupd SET x = 2$$);
+SELECT regress.try($$UPDATE pg_temp.noupd SET x = 2$$);
 
 -- the schema: every table's data is dumped by pg_dump
 SELECT c.relname FROM pg_extension e, unnest(e.extconfig) AS cfg(oid) JOIN pg_class c ON c.oid = cfg.oid

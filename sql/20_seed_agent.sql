@@ -1,15 +1,6 @@
 -- seed systems: agent state store (Forge AI SDK) and chat_delete_user_data
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- ---------------------------------------------------------------- agent state
 -- not found: no row (distinct from an empty state)
@@ -24,14 +15,14 @@ SELECT state, version FROM chat_agent_state_load('seeda-agent', 's1');
 -- optimistic: the right expected version wins
 SELECT chat_agent_state_save('seeda-agent', 's1', '{"step": 3}', 3) AS version;
 -- a stale one fails with 40001 and says who won; nothing is written
-SELECT pg_temp.try($$SELECT chat_agent_state_save('seeda-agent', 's1', '{"step": "stale"}', 3)$$);
-SELECT pg_temp.try($$SELECT chat_agent_state_save('seeda-agent', 's1', '{"step": "future"}', 9)$$);
+SELECT regress.try($$SELECT chat_agent_state_save('seeda-agent', 's1', '{"step": "stale"}', 3)$$);
+SELECT regress.try($$SELECT chat_agent_state_save('seeda-agent', 's1', '{"step": "future"}', 9)$$);
 SELECT state, version FROM chat_agent_state_load('seeda-agent', 's1');
 -- expected 0 = create only
 SELECT chat_agent_state_save('seeda-agent', 's2', '{"fresh": true}', 0) AS version;
-SELECT pg_temp.try($$SELECT chat_agent_state_save('seeda-agent', 's2', '{"dup": true}', 0)$$);
+SELECT regress.try($$SELECT chat_agent_state_save('seeda-agent', 's2', '{"dup": true}', 0)$$);
 -- expected N > 0 for a missing state
-SELECT pg_temp.try($$SELECT chat_agent_state_save('seeda-agent', 's-none', '{}', 1)$$);
+SELECT regress.try($$SELECT chat_agent_state_save('seeda-agent', 's-none', '{}', 1)$$);
 SELECT count(*) AS not_created FROM chat_agent_state_load('seeda-agent', 's-none');
 -- any JSON state
 SELECT chat_agent_state_save('seeda-agent', 's3', '[1, 2, 3]') AS version;
@@ -67,11 +58,11 @@ RESET chatstore.tenant;
 SELECT state, version FROM chat_agent_state_load('seeda-agent', 's1');
 
 -- errors
-SELECT pg_temp.try($$SELECT chat_agent_state_save(NULL, 's', '{}')$$);
-SELECT pg_temp.try($$SELECT chat_agent_state_save('a', '', '{}')$$);
-SELECT pg_temp.try($$SELECT chat_agent_state_save('a', 's', NULL)$$);
-SELECT pg_temp.try($$SELECT chat_agent_state_save('a', 's', '{}', -1)$$);
-SELECT pg_temp.try($$SELECT chat_agent_state_save(repeat('a', 513), 's', '{}')$$);
+SELECT regress.try($$SELECT chat_agent_state_save(NULL, 's', '{}')$$);
+SELECT regress.try($$SELECT chat_agent_state_save('a', '', '{}')$$);
+SELECT regress.try($$SELECT chat_agent_state_save('a', 's', NULL)$$);
+SELECT regress.try($$SELECT chat_agent_state_save('a', 's', '{}', -1)$$);
+SELECT regress.try($$SELECT chat_agent_state_save(repeat('a', 513), 's', '{}')$$);
 SELECT count(*) AS nothing_written FROM chat_agent_states WHERE agent_id = 'a';
 
 -- ---------------------------------------------------------------- delete user data
@@ -90,5 +81,5 @@ SELECT message_count FROM chat_threads WHERE id = 'seedu-keep';
 SELECT active_thread_id FROM chat_get_preferences('seedu-stays');
 -- again: nothing left
 SELECT chat_delete_user_data('seedu-gone');
-SELECT pg_temp.try($$SELECT chat_delete_user_data(NULL)$$);
-SELECT pg_temp.try($$SELECT chat_delete_user_data('')$$);
+SELECT regress.try($$SELECT chat_delete_user_data(NULL)$$);
+SELECT regress.try($$SELECT chat_delete_user_data('')$$);

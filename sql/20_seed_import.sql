@@ -4,15 +4,6 @@
 \pset null '(null)'
 SET TimeZone = 'UTC';
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 CREATE FUNCTION pg_temp.threads(pattern text) RETURNS TABLE (r text) LANGUAGE sql AS $$
     SELECT format('%s user=%s title=%s meta=%s state=%s n=%s last_seq=%s tokens=%s/%s/%s created=%s updated=%s last_msg=%s',
@@ -88,7 +79,7 @@ SELECT * FROM pg_temp.messages('lmi-1') OFFSET 4;
 SELECT id FROM chat_create_thread('lmi-3', 'someone-else');
 INSERT INTO seed_lm.chat_threads VALUES ('lmi-3', 'lmi-u1', 'clash', '{}', '{}', '2025-06-04', '2025-06-04');
 INSERT INTO seed_lm.chat_messages VALUES ('lm-x', 'lmi-3', 'lmi-u1', 'user', 'x', '{}', NULL, '2025-06-04');
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle('seed_lm')$$);
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle('seed_lm')$$);
 SELECT count(*) AS not_imported FROM chat_messages WHERE thread_id = 'lmi-3';
 DELETE FROM seed_lm.chat_threads WHERE id = 'lmi-3';
 
@@ -206,28 +197,28 @@ SELECT * FROM pg_temp.messages('fxi-%');
 SELECT id, message_count FROM chat_list_threads('fxi-app') ORDER BY id;
 
 -- ---------------------------------------------------------------- errors
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle(NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle('')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle('seed_no_such')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle('seed_ig')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_import_inference_gateway('seed_lm')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_import_flux_rag('seed_lm')$$);
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle('')$$);
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle('seed_no_such')$$);
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle('seed_ig')$$);
+SELECT regress.try($$SELECT * FROM chat_import_inference_gateway('seed_lm')$$);
+SELECT regress.try($$SELECT * FROM chat_import_flux_rag('seed_lm')$$);
 CREATE SCHEMA seed_ig_bad;
 CREATE TABLE seed_ig_bad.chat_sessions (id text PRIMARY KEY, title text, created_at timestamptz);
 CREATE TABLE seed_ig_bad.messages (id text PRIMARY KEY, conversation text);
-SELECT pg_temp.try($$SELECT * FROM chat_import_inference_gateway('seed_ig_bad')$$);
+SELECT regress.try($$SELECT * FROM chat_import_inference_gateway('seed_ig_bad')$$);
 CREATE SCHEMA seed_lm_bad;
 CREATE TABLE seed_lm_bad.chat_threads (id text, user_id text, created_at timestamptz);
 CREATE TABLE seed_lm_bad.chat_messages (id text, thread_id text, role text, content text, created_at timestamptz);
 INSERT INTO seed_lm_bad.chat_threads VALUES (NULL, 'u', '2025-01-01');
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle('seed_lm_bad')$$);
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle('seed_lm_bad')$$);
 -- a bad message fails the whole import (nothing written)
 UPDATE seed_lm_bad.chat_threads SET id = 'lmb-1';
 INSERT INTO seed_lm_bad.chat_threads VALUES ('lmb-0', 'u', '2000-01-01');
 INSERT INTO seed_lm_bad.chat_messages VALUES ('b1', 'lmb-1', 'wizard', 'x', now());
-SELECT pg_temp.try($$SELECT * FROM chat_import_langmiddle('seed_lm_bad')$$) LIKE '22%' AS refused;
+SELECT regress.try($$SELECT * FROM chat_import_langmiddle('seed_lm_bad')$$) LIKE '22%' AS refused;
 SELECT count(*) AS nothing_written FROM chat_threads WHERE id LIKE 'lmb-%';
-SELECT pg_temp.try($$SELECT chat_import_thread('{"id": "x"}', '{}')$$);
+SELECT regress.try($$SELECT chat_import_thread('{"id": "x"}', '{}')$$);
 
 SET client_min_messages = warning;
 DROP SCHEMA seed_lm, seed_ig, seed_ig_old, seed_flux, seed_ig_bad, seed_lm_bad CASCADE;

@@ -1,15 +1,6 @@
 -- seed systems: key-value store and ordered lists (cipher)
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text; hint text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- ---------------------------------------------------------------- key-value
 SELECT key, value, expires_at IS NULL AS no_expiry, created_at = updated_at AS fresh
@@ -75,13 +66,13 @@ SELECT chat_kv_get('seedkv:str') AS no_tenant_value;
 SELECT tenant, key, value FROM chat_kv WHERE key = 'seedkv:str' ORDER BY tenant;
 
 -- errors
-SELECT pg_temp.try($$SELECT chat_kv_set(NULL, '1')$$);
-SELECT pg_temp.try($$SELECT chat_kv_set('', '1')$$);
-SELECT pg_temp.try($$SELECT chat_kv_set(repeat('k', 1025), '1')$$);
-SELECT pg_temp.try($$SELECT chat_kv_set('seedkv:x', NULL)$$);
-SELECT pg_temp.try($$SELECT chat_kv_set('seedkv:x', '1', '0 seconds')$$);
-SELECT pg_temp.try($$SELECT chat_kv_set('seedkv:x', '1', '-1 hour')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_kv_list('seedkv:', 0)$$);
+SELECT regress.try($$SELECT chat_kv_set(NULL, '1')$$);
+SELECT regress.try($$SELECT chat_kv_set('', '1')$$);
+SELECT regress.try($$SELECT chat_kv_set(repeat('k', 1025), '1')$$);
+SELECT regress.try($$SELECT chat_kv_set('seedkv:x', NULL)$$);
+SELECT regress.try($$SELECT chat_kv_set('seedkv:x', '1', '0 seconds')$$);
+SELECT regress.try($$SELECT chat_kv_set('seedkv:x', '1', '-1 hour')$$);
+SELECT regress.try($$SELECT * FROM chat_kv_list('seedkv:', 0)$$);
 SELECT count(*) AS nothing_written FROM chat_kv WHERE key = 'seedkv:x';
 
 -- ---------------------------------------------------------------- lists
@@ -140,12 +131,12 @@ RESET chatstore.tenant;
 SELECT idx, value FROM chat_list_range('seedl:a');
 
 -- errors
-SELECT pg_temp.try($$SELECT chat_list_append(NULL, '1')$$);
-SELECT pg_temp.try($$SELECT chat_list_append('', '1')$$);
-SELECT pg_temp.try($$SELECT chat_list_append(repeat('k', 1025), '1')$$);
-SELECT pg_temp.try($$SELECT chat_list_append('seedl:e', NULL)$$);
-SELECT pg_temp.try($$SELECT chat_list_append_many('seedl:e', '{"a": 1}')$$);
-SELECT pg_temp.try($$SELECT chat_list_append_many('seedl:e', NULL)$$);
-SELECT pg_temp.try($$SELECT chat_list_append_many('seedl:e', '[1]', '[]')$$);
-SELECT pg_temp.try($$SELECT chat_list_trim('seedl:a', NULL, 1)$$);
+SELECT regress.try($$SELECT chat_list_append(NULL, '1')$$);
+SELECT regress.try($$SELECT chat_list_append('', '1')$$);
+SELECT regress.try($$SELECT chat_list_append(repeat('k', 1025), '1')$$);
+SELECT regress.try($$SELECT chat_list_append('seedl:e', NULL)$$);
+SELECT regress.try($$SELECT chat_list_append_many('seedl:e', '{"a": 1}')$$);
+SELECT regress.try($$SELECT chat_list_append_many('seedl:e', NULL)$$);
+SELECT regress.try($$SELECT chat_list_append_many('seedl:e', '[1]', '[]')$$);
+SELECT regress.try($$SELECT chat_list_trim('seedl:a', NULL, 1)$$);
 SELECT count(*) AS nothing_written FROM chat_lists WHERE key = 'seedl:e';

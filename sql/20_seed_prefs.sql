@@ -2,15 +2,6 @@
 -- listing with messages, search_threads (langmiddle), stats and health
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- ---------------------------------------------------------------- preferences
 SELECT id FROM chat_create_thread('seedp-t1', 'seedp-alice', 'first');
@@ -54,11 +45,11 @@ SELECT chat_delete_thread('seedp-t2');
 SELECT user_id, active_thread_id, selected_model, settings FROM chat_get_preferences('seedp-alice');
 
 -- errors
-SELECT pg_temp.try($$SELECT chat_set_preferences(NULL)$$);
-SELECT pg_temp.try($$SELECT chat_set_preferences('')$$);
-SELECT pg_temp.try($$SELECT chat_set_preferences('seedp-alice', settings => '[1]')$$);
-SELECT pg_temp.try($$SELECT chat_set_preferences('seedp-alice', 'seedp-nope')$$);
-SELECT pg_temp.try($$SELECT chat_set_preferences('seedp-alice', 'seedp-bob-t')$$);
+SELECT regress.try($$SELECT chat_set_preferences(NULL)$$);
+SELECT regress.try($$SELECT chat_set_preferences('')$$);
+SELECT regress.try($$SELECT chat_set_preferences('seedp-alice', settings => '[1]')$$);
+SELECT regress.try($$SELECT chat_set_preferences('seedp-alice', 'seedp-nope')$$);
+SELECT regress.try($$SELECT chat_set_preferences('seedp-alice', 'seedp-bob-t')$$);
 -- nothing changed by the failed calls
 SELECT user_id, active_thread_id, selected_model, settings FROM chat_get_preferences('seedp-alice');
 
@@ -145,11 +136,11 @@ SELECT id FROM chat_search_threads('seedp-erin', state_filter => '{"stage": 1}',
 SELECT id FROM chat_search_threads('seedp-erin', state_filter => '{"tags": ["a"]}');
 SELECT id FROM chat_search_threads('seedp-erin', metadata_filter => '{"topic": "x"}', sort_by => 'id', sort_order => 'asc', max_threads => 1, page_offset => 1);
 SELECT id FROM chat_search_threads('seedp-other');
-SELECT pg_temp.try($$SELECT * FROM chat_search_threads('seedp-erin', sort_by => 'state')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search_threads('seedp-erin', sort_by => NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search_threads('seedp-erin', sort_order => 'sideways')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search_threads('seedp-erin', max_threads => -1)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search_threads('seedp-erin', page_offset => -1)$$);
+SELECT regress.try($$SELECT * FROM chat_search_threads('seedp-erin', sort_by => 'state')$$);
+SELECT regress.try($$SELECT * FROM chat_search_threads('seedp-erin', sort_by => NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_search_threads('seedp-erin', sort_order => 'sideways')$$);
+SELECT regress.try($$SELECT * FROM chat_search_threads('seedp-erin', max_threads => -1)$$);
+SELECT regress.try($$SELECT * FROM chat_search_threads('seedp-erin', page_offset => -1)$$);
 
 -- ---------------------------------------------------------------- health and stats
 SELECT j->>'status' AS status, j->>'extension_version' AS version,

@@ -3,15 +3,6 @@
 -- dated March 2019 and its users are "ana-..."; queries stay inside those.
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- usage shapes: OpenAI prompt/completion(/total), Anthropic-style
 -- input/output; total defaults to the sum of the two
@@ -77,7 +68,7 @@ SELECT pg_temp.plan_tables($$SELECT * FROM chat_top_threads(user_id => 'ana-u1')
 SELECT pg_temp.plan_tables($$SELECT * FROM chat_top_threads()$$);
 
 -- errors
-SELECT pg_temp.try($$SELECT * FROM chat_usage_daily(time_zone => NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_usage_daily(user_id => 'ana-u1', time_zone => 'Mars/Olympus')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_usage_daily(since => '2019-03-02', until => '2019-03-01')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_usage_totals(since => '2019-03-02', until => '2019-03-01')$$);
+SELECT regress.try($$SELECT * FROM chat_usage_daily(time_zone => NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_usage_daily(user_id => 'ana-u1', time_zone => 'Mars/Olympus')$$);
+SELECT regress.try($$SELECT * FROM chat_usage_daily(since => '2019-03-02', until => '2019-03-01')$$);
+SELECT regress.try($$SELECT * FROM chat_usage_totals(since => '2019-03-02', until => '2019-03-01')$$);

@@ -3,15 +3,6 @@
 -- max_tokens with the system-prefix and tool-pair rules).
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- which messages a context holds: message N has the content "cN" (the text
 -- of its first part for content parts; its role when content is null)
@@ -152,6 +143,6 @@ FROM (VALUES (NULL::int), (1), (3)) a(mm),
      (VALUES (NULL::int), (0), (30), (65)) d(mt);
 
 -- errors (from chat_history)
-SELECT pg_temp.try($$SELECT chat_context(NULL)$$);
-SELECT pg_temp.try($$SELECT chat_context('ctx-t1', max_messages => -1)$$);
-SELECT pg_temp.try($$SELECT chat_context('ctx-t1', max_tokens => -1)$$);
+SELECT regress.try($$SELECT chat_context(NULL)$$);
+SELECT regress.try($$SELECT chat_context('ctx-t1', max_messages => -1)$$);
+SELECT regress.try($$SELECT chat_context('ctx-t1', max_tokens => -1)$$);

@@ -3,15 +3,6 @@
 -- this file's users / threads ("ret-...") because the files share a database.
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 -- a thread's messages in order, and whether its aggregates equal the real
 -- count and token sums of what is stored
@@ -174,14 +165,14 @@ SELECT tenant, key FROM chat_kv_purge_expired() WHERE key LIKE 'ret-%';
 DELETE FROM chat_kv WHERE key LIKE 'ret-%';
 
 -- errors ---------------------------------------------------------------------------
-SELECT pg_temp.try($$SELECT * FROM chat_retention_keep_last(-1)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_keep_last(NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_keep_last(1, thread_id => 'ret-k1', max_threads => -1)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_delete_old_messages(NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_delete_old_messages('-1 day')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_delete_old_messages('1 day', max_threads => -1)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_delete_idle_threads(NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_delete_idle_threads('-1 day')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_retention_delete_idle_threads('1 day', user_id => 'ret-none', max_threads => -1)$$);
-SELECT pg_temp.try($$SELECT chat_archive_thread('ret-a1', NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_kv_purge_expired(max_keys => -1)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_keep_last(-1)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_keep_last(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_keep_last(1, thread_id => 'ret-k1', max_threads => -1)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_delete_old_messages(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_delete_old_messages('-1 day')$$);
+SELECT regress.try($$SELECT * FROM chat_retention_delete_old_messages('1 day', max_threads => -1)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_delete_idle_threads(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_retention_delete_idle_threads('-1 day')$$);
+SELECT regress.try($$SELECT * FROM chat_retention_delete_idle_threads('1 day', user_id => 'ret-none', max_threads => -1)$$);
+SELECT regress.try($$SELECT chat_archive_thread('ret-a1', NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_kv_purge_expired(max_keys => -1)$$);

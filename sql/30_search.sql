@@ -3,15 +3,6 @@
 -- search is scoped to this file's users or threads.
 \pset null '(null)'
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END $$;
 
 SELECT saved_count FROM chat_save_messages('srch-t1', '[
   {"id": "m1", "role": "system", "content": "You answer questions about zebracorn farming.", "created_at": "2026-01-01T10:00:00Z"},
@@ -118,12 +109,12 @@ SELECT message_id, length(snippet) < 400 AS short_snippet FROM chat_search('zebr
 SELECT count(*) FROM chat_search('zebracornend', user_id => 'srch-u3');
 
 -- errors
-SELECT pg_temp.try($$SELECT * FROM chat_search(NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', config => NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', max_results => 0)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', max_results => 1001)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', max_results => NULL)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', after_rank => 0.5)$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', after_rank => 0.5, after_thread_id => 't')$$);
-SELECT pg_temp.try($$SELECT * FROM chat_search('x', config => 'no_such_config')$$);
-SELECT pg_temp.try($$SELECT chat_create_search_index(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_search(NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', config => NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', max_results => 0)$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', max_results => 1001)$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', max_results => NULL)$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', after_rank => 0.5)$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', after_rank => 0.5, after_thread_id => 't')$$);
+SELECT regress.try($$SELECT * FROM chat_search('x', config => 'no_such_config')$$);
+SELECT regress.try($$SELECT chat_create_search_index(NULL)$$);

@@ -203,16 +203,36 @@ CREATE FUNCTION @extschema@.chat_create_thread(
     metadata jsonb DEFAULT '{}',
     state    jsonb DEFAULT '{}')
 RETURNS @extschema@.chat_threads
-LANGUAGE sql VOLATILE
-BEGIN ATOMIC
-    INSERT INTO @extschema@.chat_threads (id, user_id, title, metadata, state)
-    VALUES (COALESCE(chat_create_thread.id, pg_catalog.gen_random_uuid()::pg_catalog.text),
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t @extschema@.chat_threads;
+BEGIN
+    IF id = '' THEN
+        RAISE EXCEPTION 'id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(id) > 512 OR octet_length(user_id) > 512 THEN
+        RAISE EXCEPTION '% is too long', CASE WHEN octet_length(id) > 512 THEN 'id' ELSE 'user_id' END
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'The limit is 512 bytes.';
+    END IF;
+    IF jsonb_typeof(metadata) <> 'object' OR jsonb_typeof(state) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object',
+                        CASE WHEN jsonb_typeof(metadata) <> 'object' THEN 'metadata' ELSE 'state' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.chat_threads AS c (id, user_id, title, metadata, state)
+    VALUES (COALESCE(chat_create_thread.id, gen_random_uuid()::text),
             chat_create_thread.user_id,
             COALESCE(chat_create_thread.title, ''),
-            COALESCE(chat_create_thread.metadata, '{}'::pg_catalog.jsonb),
-            COALESCE(chat_create_thread.state, '{}'::pg_catalog.jsonb))
-    RETURNING *;
-END;
+            COALESCE(chat_create_thread.metadata, '{}'::jsonb),
+            COALESCE(chat_create_thread.state, '{}'::jsonb))
+    RETURNING c.* INTO t;
+    RETURN t;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, jsonb) IS
     'create a thread (a uuid id when none is given); an existing id is an error (23505)';
