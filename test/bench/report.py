@@ -5,6 +5,7 @@ usage: report.py latest.csv SCALE W7_CHECK_LINE SIZE_LINES
 Never fails because a target is missed: the targets are reported, not enforced.
 """
 import csv
+import re
 import sys
 
 path, scale = sys.argv[1], sys.argv[2]
@@ -96,6 +97,27 @@ if any(r['workload'].startswith('scale') for r in rows):
             target(f'{w[6:]} p50 at {hi["scale_messages"]} / at {lo["scale_messages"]} <= 1.2x', x,
                    x <= 1.2, f'{x:.2f}x ({lo["p50_ms"]} -> {hi["p50_ms"]} ms)')
 print('\n'.join(results))
+
+# the same as Markdown (doc/performance.md pastes it)
+md_path = path.rsplit('/', 1)[0] + '/latest.md'
+with open(md_path, 'w') as md:
+    md.write('| workload | impl | clients | stored messages | TPS | p50 ms | p99 ms | chatstore / this |\n')
+    md.write('|---|---|---:|---:|---:|---:|---:|---:|\n')
+    for r in rows:
+        mine = tps(r['workload'], 'chatstore', r['clients'])
+        rel = ''
+        if r['impl'] != 'chatstore' and mine and r['tps'] and not r['workload'].startswith(('W2_', 'W7', 'scale')):
+            rel = f'{mine / float(r["tps"]):.2f}x'
+        md.write(f'| {r["workload"]} | {r["impl"]} | {r["clients"]} | {r["scale_messages"]} | '
+                 f'{float(r["tps"]):.1f} | {r["p50_ms"]} | {r["p99_ms"]} | {rel} |\n')
+    md.write('\n| target | measured | |\n|---|---|---|\n')
+    for line in results:
+        parts = line.strip()
+        md.write('| ' + ' | '.join(x.strip() for x in re.split(r'\s{2,}', parts)) + ' |\n')
+    if sizes:
+        md.write('\nBytes on disk per message (table + indexes + TOAST):\n\n')
+        for line in sizes.splitlines():
+            md.write(f'- {line}\n')
 if sizes:
     print()
     print('bytes on disk per message (table + indexes + TOAST):')
