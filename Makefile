@@ -48,3 +48,11 @@ prove:
 	PERL5LIB=$(dir $(PGXS))../../src/test/perl:$$PERL5LIB \
 	PG_CONFIG=$(PG_CONFIG) \
 	prove --timer -v test/t/*.pl
+
+# ---------------------------------------------------------------------------
+# sanitizers (reliability suite, see doc/guarantees.md): builds chatstore with
+# -fsanitize=address,undefined (UBSan alone where a preloaded ASan runtime
+# cannot start postgres) into a private copy of the installation and runs the
+# pg_regress and isolation suites on a throwaway cluster; fails on any report
+sanitize:
+	PG_CONFIG=$(PG_CONFIG) scripts/sanitize.sh
