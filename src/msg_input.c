@@ -12,9 +12,17 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "msg_input.h"
+
+/*
+ * Scratch memory for the checks of one message (numeric conversions,
+ * timestamp parsing): reset for every message of a batch, so a batch's
+ * memory holds only what is kept.  NULL outside chatstore_read_messages.
+ */
+static MemoryContext scratch = NULL;
 
 static const char *const canonical_roles[] = {
 	"user", "assistant", "system", "developer", "tool", "function"
@@ -360,16 +368,24 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 		}
 		else if (KEY_IS("token_count"))
 		{
+			MemoryContext old;
+
 			if (v.type == jbvNull)
 				continue;
+			old = MemoryContextSwitchTo(scratch);
 			m->token_count = token_count_field(&v, index);
+			MemoryContextSwitchTo(old);
 			m->has_token_count = true;
 		}
 		else if (KEY_IS("created_at"))
 		{
+			MemoryContext old;
+
 			if (v.type == jbvNull)
 				continue;
+			old = MemoryContextSwitchTo(scratch);
 			m->created_at = created_at_field(&v, index);
+			MemoryContextSwitchTo(old);
 			m->has_created_at = true;
 		}
 		/* any other key (LangChain's additional_kwargs, ...) is ignored */
@@ -476,7 +492,12 @@ chatstore_finish_message(ChatMsgIn *m)
 				 errdetail("It has %zu bytes; chatstore.max_message_bytes is %d.",
 						   (Size) VARSIZE_ANY_EXHDR(m->content), chatstore_max_message_bytes)));
 
-	chatstore_read_usage(json_field(&m->usage_v, m->usage), &m->tokens, m->index);
+	{
+		MemoryContext old = MemoryContextSwitchTo(scratch ? scratch : CurrentMemoryContext);
+
+		chatstore_read_usage(json_field(&m->usage_v, m->usage), &m->tokens, m->index);
+		MemoryContextSwitchTo(old);
+	}
 	if (!m->has_token_count && m->tokens.has_completion)
 	{
 		if (m->tokens.completion > PG_INT32_MAX)
@@ -488,14 +509,31 @@ chatstore_finish_message(ChatMsgIn *m)
 	}
 }
 
-int
-chatstore_read_messages(Jsonb *messages, ChatMsgIn **out)
+/* every element of the array, each checked with a fresh scratch context */
+static int
+read_all(Jsonb *messages, ChatMsgIn *msgs)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	int			n;
 	int			i = 0;
+
+	it = JsonbIteratorInit(&messages->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		MemoryContextReset(scratch);
+		read_one(&v, i, &msgs[i]);
+		i++;
+	}
+	return i;
+}
+
+int
+chatstore_read_messages(Jsonb *messages, ChatMsgIn **out)
+{
+	int			n;
 	ChatMsgIn  *msgs;
 
 	if (!JB_ROOT_IS_ARRAY(messages) || JB_ROOT_IS_SCALAR(messages))
@@ -514,15 +552,19 @@ chatstore_read_messages(Jsonb *messages, ChatMsgIn **out)
 				 errhint("Save the messages in several calls.")));
 
 	msgs = palloc0(sizeof(ChatMsgIn) * Max(n, 1));
-	it = JsonbIteratorInit(&messages->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "chatstore message checks",
+									ALLOCSET_SMALL_SIZES);
+	PG_TRY();
 	{
-		if (tok != WJB_ELEM)
-			continue;
-		read_one(&v, i, &msgs[i]);
-		i++;
+		if (read_all(messages, msgs) != n)
+			elog(ERROR, "chatstore: the messages array has a different size than its header says");
 	}
-	Assert(i == n);
+	PG_FINALLY();
+	{
+		/* on error the context goes with its parent: forget it either way */
+		scratch = NULL;
+	}
+	PG_END_TRY();
 	*out = msgs;
 	return n;
 }

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/uuid.h"
 
 #include "msg_input.h"
@@ -355,6 +356,25 @@ skip_aligned_prefix(SaveRequest *req)
 			req->msgs[i].skip = true;
 }
 
+/* one text datum per role name (roles are few; rows are many) */
+static Datum
+role_text(const char *role, Datum *cache)
+{
+	static const char *const roles[] = {
+		"user", "assistant", "system", "developer", "tool", "function"
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(roles); i++)
+		if (strcmp(role, roles[i]) == 0)
+		{
+			if (cache[i] == (Datum) 0)
+				cache[i] = CStringGetTextDatum(role);
+			return cache[i];
+		}
+	return CStringGetTextDatum(role);
+}
+
 /* one INSERT ... SELECT FROM unnest(...) for every message not skipped */
 static void
 insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
@@ -380,6 +400,9 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	bool	   *isnull[NCOLS];
 	Datum		args[NCOLS + 2];
 	char		argnulls[NCOLS + 2];
+	Datum		role_datum[6];
+	MemoryContext rowcxt,
+				oldcxt;
 	int			c,
 				i,
 				rc;
@@ -402,11 +425,21 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 						  "created_at, fp)",
 						  NCOLS + 2, types);
 
+	/*
+	 * The per-row datums (ids, roles, JSON made from the input) live in a
+	 * context of their own that is dropped once the column arrays hold
+	 * copies: a big batch then needs its data about twice, not three times.
+	 */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "chatstore insert rows",
+								   ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(rowcxt);
 	for (c = 0; c < NCOLS; c++)
 	{
 		vals[c] = palloc(sizeof(Datum) * nrows);
 		isnull[c] = palloc0(sizeof(bool) * nrows);
 	}
+	for (i = 0; i < (int) lengthof(role_datum); i++)
+		role_datum[i] = (Datum) 0;
 #define PUT(col, ptr) \
 	do { if ((ptr) != NULL) vals[col][i] = PointerGetDatum(ptr); \
 		 else { vals[col][i] = (Datum) 0; isnull[col][i] = true; } } while (0)
@@ -417,7 +450,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		chatstore_materialize(m);
 		vals[C_ID][i] = CStringGetTextDatum(m->final_id);
 		vals[C_SEQ][i] = Int64GetDatum(m->seq);
-		vals[C_ROLE][i] = CStringGetTextDatum(m->role);
+		vals[C_ROLE][i] = role_text(m->role, role_datum);
 		PUT(C_CONTENT, m->content);
 		PUT(C_PARTS, m->parts);
 		PUT(C_NAME, m->name);
@@ -434,6 +467,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		vals[C_FP][i] = Int64GetDatum(chatstore_fingerprint(m));
 	}
 #undef PUT
+	MemoryContextSwitchTo(oldcxt);
 
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = PointerGetDatum(req->user_id);
@@ -444,6 +478,10 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		args[c + 2] = PointerGetDatum(chatstore_array(vals[c], isnull[c], nrows, elemtypes[c]));
 		argnulls[c + 2] = ' ';
 	}
+	MemoryContextDelete(rowcxt);
+	for (i = 0; i < nrows; i++)		/* their JSON was made in rowcxt */
+		rows[i]->parts = rows[i]->tool_calls = rows[i]->metadata = rows[i]->usage = NULL;
+
 	rc = SPI_execute_plan(plan, args, argnulls, false, 0);
 	chatstore_spi_check(rc, SPI_OK_INSERT, "inserting messages");
 	if (SPI_processed != (uint64) nrows)
