@@ -19,6 +19,20 @@ SELECT saved_count FROM chat_save_messages('ten_a1', '[{"id":"a1m1","role":"user
 SELECT saved_count FROM chat_save_messages('ten_b1', '[{"id":"b1m1","role":"user","content":"secret of B"}]', 'tenant_b');
 SELECT saved_count FROM chat_save_messages('ten_nobody', '[{"id":"n1","role":"user","content":"no owner"}]');
 SELECT saved_count FROM chat_save_messages('ten_empty', '[{"id":"e1","role":"user","content":"empty owner"}]', '');
+-- preferences, key-values, lists and agent states of both tenants (the
+-- functions file them under the tenant set in the session)
+SELECT user_id FROM chat_set_preferences('tenant_a', 'ten_a1', 'model-a', '{"theme": "a"}');
+SELECT user_id FROM chat_set_preferences('tenant_b', 'ten_b1', 'model-b', '{"theme": "b"}');
+SET chatstore.tenant = 'tenant_a';
+SELECT key FROM chat_kv_set('ten_key', '"value of A"');
+SELECT chat_list_append('ten_list', '"item of A"');
+SELECT chat_agent_state_save('ten_agent', 'ten_session', '{"of": "A"}');
+SET chatstore.tenant = 'tenant_b';
+SELECT key FROM chat_kv_set('ten_key', '"value of B"');
+SELECT key FROM chat_kv_set('ten_key_b_only', '"only B"');
+SELECT chat_list_append('ten_list', '"item of B"');
+SELECT chat_agent_state_save('ten_agent', 'ten_session', '{"of": "B"}');
+RESET chatstore.tenant;
 
 -- the application role: not the owner, no BYPASSRLS; the grants it needs
 CREATE ROLE regress_chatstore_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
@@ -72,6 +86,46 @@ SELECT count(*) AS b_thread FROM chat_get_thread('ten_b1');
 SELECT count(*) AS b_thread_by_owner FROM chat_get_thread('ten_b1', 'tenant_b');
 SELECT count(*) AS b_messages FROM chat_messages WHERE id = 'b1m1';
 SELECT content FROM chat_history('ten_a1');
+SELECT user_id, selected_model FROM chat_get_preferences('tenant_b');
+SELECT user_id, selected_model FROM chat_get_preferences('tenant_a');
+SELECT user_id, selected_model FROM chat_user_preferences ORDER BY 1;
+SELECT chat_kv_get('ten_key') AS kv, chat_kv_get('ten_key_b_only') AS kv_b_only;
+SELECT key, value FROM chat_kv_list('ten_');
+SELECT tenant, key, value FROM chat_kv WHERE key LIKE 'ten\_%' ORDER BY 1, 2;
+SELECT idx, value FROM chat_list_range('ten_list');
+SELECT chat_list_length('ten_list') AS list_length;
+SELECT tenant, key, value FROM chat_list_items WHERE key = 'ten_list';
+SELECT tenant, key FROM chat_lists WHERE key = 'ten_list';
+SELECT agent_id, session_id, state, version FROM chat_agent_state_load('ten_agent', 'ten_session');
+SELECT count(*) AS states FROM chat_agent_state_list('ten_agent');
+SELECT chat_agent_state_count('ten_agent') AS state_count;
+SELECT tenant, agent_id, state FROM chat_agent_states WHERE agent_id = 'ten_agent';
+-- writes to B's preferences, key-values, lists, states: through the functions
+-- they land in A's own rows (the functions file by the session's tenant) or
+-- are refused; directly they touch nothing or are refused
+SELECT pg_temp.try($$SELECT chat_set_preferences('tenant_b', NULL, 'hacked')$$);
+SELECT pg_temp.try($$SELECT chat_set_preferences('tenant_a', 'ten_b1')$$);
+SELECT pg_temp.try($$INSERT INTO chat_user_preferences (user_id) VALUES ('tenant_c')$$);
+SELECT pg_temp.try($$UPDATE chat_user_preferences SET user_id = 'tenant_b' WHERE user_id = 'tenant_a'$$);
+WITH u AS (UPDATE chat_user_preferences SET selected_model = 'hacked' WHERE user_id = 'tenant_b' RETURNING 1) SELECT count(*) AS b_prefs_updated FROM u;
+WITH d AS (DELETE FROM chat_user_preferences WHERE user_id = 'tenant_b' RETURNING 1) SELECT count(*) AS b_prefs_deleted FROM d;
+SELECT pg_temp.try($$INSERT INTO chat_kv (tenant, key, value) VALUES ('tenant_b', 'planted', '1')$$);
+SELECT pg_temp.try($$UPDATE chat_kv SET tenant = 'tenant_b' WHERE tenant = 'tenant_a'$$);
+WITH u AS (UPDATE chat_kv SET value = '"hacked"' WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_kv_updated FROM u;
+WITH d AS (DELETE FROM chat_kv WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_kv_deleted FROM d;
+SELECT chat_kv_delete('ten_key_b_only') AS kv_b_only_deleted;
+SELECT pg_temp.try($$INSERT INTO chat_list_items (tenant, key, pos, value) VALUES ('tenant_b', 'ten_list', 99, '"planted"')$$);
+SELECT pg_temp.try($$INSERT INTO chat_lists (tenant, key) VALUES ('tenant_b', 'planted')$$);
+WITH d AS (DELETE FROM chat_lists WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_lists_deleted FROM d;
+WITH d AS (DELETE FROM chat_list_items WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_items_deleted FROM d;
+SELECT pg_temp.try($$INSERT INTO chat_agent_states (tenant, agent_id, session_id, state) VALUES ('tenant_b', 'ten_agent', 'x', '{}')$$);
+WITH u AS (UPDATE chat_agent_states SET state = '{"hacked": true}' WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_states_updated FROM u;
+WITH d AS (DELETE FROM chat_agent_states WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_states_deleted FROM d;
+-- own writes through the functions work
+SELECT key, value FROM chat_kv_set('ten_key', '"A again"');
+SELECT chat_list_append('ten_list', '"second item of A"') AS list_length;
+SELECT chat_agent_state_save('ten_agent', 'ten_session', '{"of": "A", "step": 2}', 1) AS version;
+SELECT selected_model FROM chat_set_preferences('tenant_a', NULL, 'model-a2');
 -- writes into B's thread: refused through the functions...
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"user","content":"intrusion"}]', 'tenant_a')$$);
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"user","content":"intrusion"}]', 'tenant_b')$$);
@@ -112,8 +166,15 @@ SELECT count(*) AS listed_without_tenant FROM chat_list_threads(NULL, 100);
 SELECT count(*) AS history_without_tenant FROM chat_history('ten_a1');
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_a1', '[{"id":"z1","role":"user","content":"x"}]', 'tenant_a')$$);
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_z', '[{"id":"z1","role":"user","content":"x"}]', '')$$);
+SELECT count(*) AS prefs_seen FROM chat_user_preferences;
+SELECT count(*) AS kv_seen, chat_kv_get('ten_key') AS kv FROM chat_kv;
+SELECT count(*) AS list_items_seen, chat_list_length('ten_list') AS list_length FROM chat_list_items;
+SELECT count(*) AS states_seen, chat_agent_state_count('ten_agent') AS state_count FROM chat_agent_states;
+SELECT pg_temp.try($$SELECT chat_kv_set('ten_key', '"no tenant"')$$);
+SELECT pg_temp.try($$SELECT chat_agent_state_save('ten_agent', 'ten_session', '{}')$$);
 SET chatstore.tenant = '';
 SELECT count(*) AS threads_seen_with_empty_tenant FROM chat_threads;
+SELECT count(*) AS kv_seen_with_empty_tenant FROM chat_kv;
 SELECT count(*) AS empty_owner_thread FROM chat_get_thread('ten_empty');
 
 -- ===================== tenant B =====================
@@ -121,6 +182,10 @@ SET chatstore.tenant = 'tenant_b';
 SELECT id, user_id, title, state FROM chat_threads WHERE id LIKE 'ten\_%' ORDER BY id;
 SELECT thread_id, id, content FROM chat_messages WHERE thread_id LIKE 'ten\_%' ORDER BY thread_id, seq;
 SELECT count(*) AS a_history FROM chat_history('ten_a1');
+SELECT user_id, selected_model FROM chat_user_preferences ORDER BY 1;
+SELECT key, value FROM chat_kv WHERE key LIKE 'ten\_%' ORDER BY 1;
+SELECT value FROM chat_list_range('ten_list');
+SELECT state, version FROM chat_agent_state_load('ten_agent', 'ten_session');
 RESET chatstore.tenant;
 RESET ROLE;
 
@@ -128,6 +193,11 @@ RESET ROLE;
 SELECT t.id, t.user_id, t.title, t.message_count, t.last_seq,
        (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id) AS real_count
 FROM chat_threads t WHERE t.id LIKE 'ten\_%' ORDER BY t.id;
+
+SELECT user_id, selected_model, active_thread_id FROM chat_user_preferences WHERE user_id LIKE 'tenant\_%' ORDER BY 1;
+SELECT tenant, key, value FROM chat_kv WHERE key LIKE 'ten\_%' ORDER BY 1, 2;
+SELECT tenant, key, pos, value FROM chat_list_items WHERE key = 'ten_list' ORDER BY 1, 3;
+SELECT tenant, agent_id, session_id, state, version FROM chat_agent_states WHERE agent_id = 'ten_agent' ORDER BY 1;
 
 -- force: the owner's choice, recorded on every table
 SELECT count(*) = (SELECT count(*) FROM enabled) AS forced_tables FROM chat_enable_tenant_isolation(force => true);
@@ -152,5 +222,9 @@ RESET ROLE;
 
 -- clean up
 SELECT chat_delete_thread(id) FROM chat_threads WHERE id LIKE 'ten\_%' ORDER BY id;
+DELETE FROM chat_user_preferences WHERE user_id LIKE 'tenant\_%';
+DELETE FROM chat_kv WHERE key LIKE 'ten\_%';
+DELETE FROM chat_lists WHERE key = 'ten_list';
+DELETE FROM chat_agent_states WHERE agent_id = 'ten_agent';
 DROP OWNED BY regress_chatstore_app;
 DROP ROLE regress_chatstore_app;
