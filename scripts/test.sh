@@ -42,6 +42,7 @@ prove_tap() {
     local dir="$CHATSTORE_TMP/tap"
     mkdir -p "$dir" && chown postgres:postgres "$dir"
     as_pg env TESTDIR="$dir" PATH="$PATH" PG_CONFIG="$PG_CONFIG" \
+        PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
         CS_ROOT="$CS_ROOT" \
         PERL5LIB="$(dirname "$("$PG_CONFIG" --pgxs)")/../../src/test/perl" \
         prove --timer "$CS_ROOT"/test/t/*.pl

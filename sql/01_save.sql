@@ -157,4 +157,11 @@ SELECT saved_count FROM chat_save_messages('s1', '[{"id": "m7", "role": "user", 
 -- an unowned thread stays unowned when a user saves into it
 SELECT saved_count FROM chat_save_messages('s3', '[{"id": "m", "role": "user", "content": "x"}]', 'dave');
 SELECT id, user_id FROM chat_threads WHERE id IN ('s1', 's3') ORDER BY id;
+-- a thread created by a save without user_id belongs to the session's
+-- tenant when one is set (so it is visible under tenant isolation)
+SET chatstore.tenant = 'acme';
+SELECT saved_count FROM chat_save_messages('s-tenant', '[{"role": "user", "content": "x"}]');
+RESET chatstore.tenant;
+SELECT saved_count FROM chat_save_messages('s-notenant', '[{"role": "user", "content": "x"}]');
+SELECT id, user_id FROM chat_threads WHERE id IN ('s-tenant', 's-notenant') ORDER BY id;
 SELECT * FROM pg_temp.shape('s1');

@@ -65,6 +65,13 @@ SELECT pg_temp.save('{"role": "user", "content": "x", "token_count": 2147483648}
 SELECT pg_temp.save('{"role": "user", "content": "x", "created_at": 1700000000}');
 SELECT pg_temp.save('{"role": "user", "content": "x", "created_at": "yesterday-ish"}');
 SELECT pg_temp.save('{"role": "user", "content": "x", "created_at": "2024-13-45T00:00:00Z"}');
+-- token sums never overflow silently: within a message, across a batch,
+-- and in the thread's totals
+SELECT pg_temp.save('{"role": "user", "content": "x", "usage": {"input_tokens": 9223372036854775807, "output_tokens": 5}}');
+SELECT pg_temp.save('{"role": "user", "content": "x", "usage": {"input_tokens": 4611686018427387904}}, {"role": "user", "content": "y", "usage": {"input_tokens": 4611686018427387904}}');
+SELECT saved_count FROM chat_save_messages('e-sum', '[{"role": "user", "content": "x", "usage": {"input_tokens": 9223372036854775000}}]');
+SELECT regress.try($$SELECT chat_save_messages('e-sum', '[{"role": "user", "content": "y", "usage": {"input_tokens": 1000}}]')$$);
+SELECT message_count, prompt_tokens FROM chat_threads WHERE id = 'e-sum';
 -- the error names the right element deep in a batch
 SELECT pg_temp.save('{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "nope", "content": "c"}');
 SELECT pg_temp.state();

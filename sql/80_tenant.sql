@@ -155,7 +155,7 @@ SELECT saved_count FROM chat_save_messages('ten_a2', '[{"id":"a2m1","role":"user
 SELECT chat_fork_thread('ten_a1', 'ten_a1_fork', 2);
 SELECT title FROM chat_update_thread('ten_a2', title => 'mine');
 SELECT pg_temp.try($$INSERT INTO chat_threads (id, user_id) VALUES ('ten_a3', 'tenant_a')$$);
--- a thread without an owner cannot be created by a tenant (pass user_id)
+-- a save without user_id creates the thread owned by the session's tenant
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_unowned', '[{"id":"u1","role":"user","content":"x"}]')$$);
 
 -- ===================== no tenant =====================

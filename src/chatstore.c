@@ -7,6 +7,7 @@
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -158,8 +159,14 @@ chatstore_read_usage(JsonbContainer *usage, ChatUsage *out, int index)
 		usage_member(usage, "completion_tokens", &out->completion, index);
 	if (usage_member(usage, "total_tokens", &v, index))
 		out->total = v;
-	else
-		out->total = (has_prompt ? out->prompt : 0) + out->completion;
+	else if (pg_add_s64_overflow(has_prompt ? out->prompt : 0, out->completion, &out->total))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 index >= 0 ?
+				 errmsg("total tokens of messages[%d] are out of range", index) :
+				 errmsg("total tokens are out of range"),
+				 errdetail("input/prompt tokens plus output/completion tokens exceed %lld.",
+						   (long long) PG_INT64_MAX)));
 }
 
 /*

@@ -16,6 +16,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "commands/async.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -101,7 +102,9 @@ lock_thread(SaveRequest *req, char **owner)
 							   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 							   1, lock_types);
 	create_plan = chatstore_plan(CS_PLAN_CREATE_THREAD, req->nsp,
-								 "INSERT INTO @S@.chat_threads (id, user_id) VALUES ($1, $2) "
+								 "INSERT INTO @S@.chat_threads (id, user_id) "
+								 "VALUES ($1, COALESCE($2, NULLIF(pg_catalog.current_setting("
+								 "'chatstore.tenant', true), ''))) "
 								 "ON CONFLICT (id) DO NOTHING",
 								 2, create_types);
 	args[0] = PointerGetDatum(req->thread_id);
@@ -507,9 +510,15 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 	{
 		ChatMsgIn  *m = rows[i];
 
-		prompt += m->tokens.prompt;
-		completion += m->tokens.completion;
-		total += m->tokens.total;
+		if (pg_add_s64_overflow(prompt, m->tokens.prompt, &prompt) ||
+			pg_add_s64_overflow(completion, m->tokens.completion, &completion) ||
+			pg_add_s64_overflow(total, m->tokens.total, &total))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 m->index >= 0 ?
+					 errmsg("token sums of the batch are out of range at messages[%d]", m->index) :
+					 errmsg("token sums are out of range"),
+					 errdetail("The sum of the batch's usage exceeds %lld.", (long long) PG_INT64_MAX)));
 		if (m->has_created_at)
 		{
 			if (!any_client_time || m->created_at > latest)

@@ -28,7 +28,7 @@ N_BATCHES = int(os.environ.get("PROPERTY_BATCHES", "10000"))
 # C code (chatstore_read_usage / update_thread) adds without overflow checks
 # today (reported to the lead).  Until it is fixed such an acceptance is
 # reported as a KNOWN BUG instead of failing the run; set 1 to make it fail.
-STRICT_OVERFLOW = os.environ.get("PROPERTY_STRICT_OVERFLOW", "0") == "1"
+STRICT_OVERFLOW = os.environ.get("PROPERTY_STRICT_OVERFLOW", "1") == "1"
 SEED = int(os.environ.get("PROPERTY_SEED", "20261122"))
 MAX_BATCH = 200                 # chatstore.max_batch_messages for this session
 MAX_BYTES = 256 * 1024          # chatstore.max_message_bytes for this session
