@@ -40,12 +40,14 @@ done
 
 prove_tap() {
     local dir="$CHATSTORE_TMP/tap"
-    mkdir -p "$dir" && chown postgres:postgres "$dir"
+    # the tests run as the postgres user, who may not be able to read the
+    # clone (say, under /root): give them a copy of their own
+    mkdir -p "$dir/t" && cp "$CS_ROOT"/test/t/*.pl "$dir/t/" && chown -R postgres:postgres "$dir"
     as_pg env TESTDIR="$dir" PATH="$PATH" PG_CONFIG="$PG_CONFIG" \
         PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
         CS_ROOT="$CS_ROOT" \
         PERL5LIB="$(dirname "$("$PG_CONFIG" --pgxs)")/../../src/test/perl" \
-        prove --timer "$CS_ROOT"/test/t/*.pl
+        prove --timer "$dir"/t/*.pl
 }
 if ls "$CS_ROOT"/test/t/*.pl >/dev/null 2>&1; then run_suite tap prove_tap; fi
 
