@@ -19,7 +19,8 @@ log() { printf '\n== %s\n' "$*"; }
 
 # Run a command as the postgres OS user (initdb/pg_ctl refuse root).
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # from /: the caller's directory may be one postgres cannot enter
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # Install the Debian packages the build and the tests need (idempotent).

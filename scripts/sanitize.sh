@@ -29,7 +29,7 @@ CC_SAN=${SANITIZE_CC:-gcc}
 SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -fno-wrapv -g -O1"
 UBSAN_ONLY_FLAGS="-fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -fno-wrapv -g -O1"
 
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 log() { printf '\n== %s\n' "$*"; }
 
 bindir=$("$PG_CONFIG" --bindir)

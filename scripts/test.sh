@@ -38,17 +38,18 @@ for t in "$CS_ROOT"/test/client/*/run.sh; do
     run_suite "client:$(basename "$(dirname "$t")")" bash "$t"
 done
 
-prove_tap() {
+prove_tap() (   # a subshell, for its cd
     local dir="$CHATSTORE_TMP/tap"
     # the tests run as the postgres user, who may not be able to read the
     # clone (say, under /root): give them a copy of their own
     mkdir -p "$dir/t" && cp "$CS_ROOT"/test/t/*.pl "$dir/t/" && chown -R postgres:postgres "$dir"
+    cd "$dir"   # (a subshell: the cwd must be one postgres can enter)
     as_pg env TESTDIR="$dir" PATH="$PATH" PG_CONFIG="$PG_CONFIG" \
         PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
         CS_ROOT="$CS_ROOT" \
         PERL5LIB="$(dirname "$("$PG_CONFIG" --pgxs)")/../../src/test/perl" \
         prove --timer "$dir"/t/*.pl
-}
+)
 if ls "$CS_ROOT"/test/t/*.pl >/dev/null 2>&1; then run_suite tap prove_tap; fi
 
 if [ -x "$CS_ROOT/test/bench/run.sh" ]; then
