@@ -168,7 +168,7 @@ BEGIN
     END IF;
     IF octet_length(key) > 1024 THEN
         RAISE EXCEPTION 'key is % bytes long, the limit is 1024', octet_length(key)
-            USING ERRCODE = 'string_data_right_truncation';
+            USING ERRCODE = 'program_limit_exceeded';
     END IF;
     IF value IS NULL THEN
         RAISE EXCEPTION 'value must not be null'
@@ -324,7 +324,7 @@ BEGIN
     END IF;
     IF octet_length(key) > 1024 THEN
         RAISE EXCEPTION 'key is % bytes long, the limit is 1024', octet_length(key)
-            USING ERRCODE = 'string_data_right_truncation';
+            USING ERRCODE = 'program_limit_exceeded';
     END IF;
     IF "values" IS NULL OR jsonb_typeof("values") <> 'array' THEN
         RAISE EXCEPTION 'values must be a JSON array, not %', coalesce(jsonb_typeof("values"), 'NULL')
@@ -567,7 +567,7 @@ BEGIN
     END IF;
     IF octet_length(agent_id) > 512 OR octet_length(session_id) > 512 THEN
         RAISE EXCEPTION 'agent_id and session_id must be at most 512 bytes long'
-            USING ERRCODE = 'string_data_right_truncation';
+            USING ERRCODE = 'program_limit_exceeded';
     END IF;
     IF state IS NULL THEN
         RAISE EXCEPTION 'state must not be null'
