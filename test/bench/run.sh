@@ -463,4 +463,5 @@ fi
 } > "$CSV"
 echo
 python3 "$BENCH_DIR/report.py" "$CSV" "$SCALE" "$(cat "$WORK/w7check")" "$SIZES" | tee "$SUMMARY"
-say "results: $CSV, $SUMMARY"
+for f in latest.csv latest.md summary.txt; do cp "$RESULTS/$f" "$RESULTS/$SCALE-$f"; done
+say "results: $CSV, $RESULTS/latest.md, $SUMMARY (and copies named $SCALE-*)"
