@@ -193,7 +193,12 @@ mark_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* at most this many of the thread's newest ids are read in the tail pass */
+/*
+ * The tail pass runs for batches with more than TAIL_ID_PASS_MIN ids to look
+ * up (a re-send; a few new messages are cheaper with one probe each) and
+ * reads at most TAIL_ID_PASS_MAX of the thread's newest ids.
+ */
+#define TAIL_ID_PASS_MIN 16
 #define TAIL_ID_PASS_MAX 10000
 
 /*
@@ -239,6 +244,7 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 		return;
 
 	/* pass 1: the thread's newest ids */
+	if (ncand > TAIL_ID_PASS_MIN)
 	{
 		SPIPlanPtr	plan;
 		Datum		args[2];

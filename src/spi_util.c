@@ -71,7 +71,13 @@ chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
 	if (kept_plans[slot] != NULL)
 		return kept_plans[slot];
 
-	plan = SPI_prepare(expand_schema(sql, nsp), nargs, (Oid *) argtypes);
+	/*
+	 * Generic plans: every statement is a lookup within one thread through
+	 * an index whose best plan does not depend on the values, so the plan
+	 * cache must not re-plan with custom values on each call.
+	 */
+	plan = SPI_prepare_cursor(expand_schema(sql, nsp), nargs, (Oid *) argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "chatstore: SPI_prepare failed: %s",
 			 SPI_result_code_string(SPI_result));

@@ -103,24 +103,27 @@ BEGIN ATOMIC
           AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
         UNION ALL
-        -- the latest max_messages
-        (SELECT m.* FROM @extschema@.chat_messages AS m
-         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
-           AND chat_history.after_seq IS NULL
-           AND m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
-           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
-         ORDER BY m.seq DESC
-         LIMIT chat_history.max_messages)
+        -- the latest max_messages (the gate stands outside the LIMIT
+        -- subquery, so a false gate removes the branch from the plan)
+        SELECT l.* FROM (
+            SELECT m.* FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+              AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+            ORDER BY m.seq DESC
+            LIMIT chat_history.max_messages) AS l
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+          AND chat_history.after_seq IS NULL
         UNION ALL
         -- forward paging: the first max_messages after after_seq
-        (SELECT m.* FROM @extschema@.chat_messages AS m
-         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
-           AND chat_history.after_seq IS NOT NULL
-           AND m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
-           AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
-           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
-         ORDER BY m.seq
-         LIMIT chat_history.max_messages)
+        SELECT f.* FROM (
+            SELECT m.* FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+              AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
+              AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+            ORDER BY m.seq
+            LIMIT chat_history.max_messages) AS f
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+          AND chat_history.after_seq IS NOT NULL
         UNION ALL
         -- a token budget
         SELECT b.* FROM @extschema@._chat_history_budget(chat_history.thread_id,
