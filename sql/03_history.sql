@@ -104,14 +104,24 @@ SELECT pg_temp.seqs('h5', NULL, NULL, NULL, 10);
 SELECT count(*), min(seq), max(seq) FROM chat_history('h5', NULL, NULL, NULL, 3000);
 
 -- errors
-SELECT regress.try($$SELECT * FROM chat_history(NULL)$$);
+-- a NULL thread is no thread: an empty result, like an unknown one
+SELECT count(*) AS null_thread FROM chat_history(NULL);
+SELECT count(*) AS null_thread_budget FROM chat_history(NULL, max_tokens => 10);
+SELECT chat_context(NULL) AS null_thread_context;
 SELECT regress.try($$SELECT * FROM chat_history('h1', -1)$$);
 SELECT regress.try($$SELECT * FROM chat_history('h1', NULL, NULL, NULL, -1)$$);
 
--- the internal budget function checks its arguments itself too
-SELECT regress.try($$SELECT * FROM _chat_history_budget(NULL, NULL, NULL, NULL, 5)$$);
+-- the internal functions check their arguments themselves too
+SELECT count(*) FROM _chat_history_budget(NULL, NULL, NULL, NULL, 5);
 SELECT regress.try($$SELECT * FROM _chat_history_budget('h1', -2, NULL, NULL, 5)$$);
 SELECT regress.try($$SELECT * FROM _chat_history_budget('h1', NULL, NULL, NULL, -2)$$);
+SELECT regress.try($$SELECT _chat_history_limit(-1)$$);
+SELECT _chat_history_limit(7) AS seven, _chat_history_limit(NULL) AS no_limit;
+-- with max_messages as a bind parameter the check still runs, once
+PREPARE hist(int) AS SELECT count(*) FROM chat_history('h1', $1);
+EXECUTE hist(3);
+SELECT regress.try($$EXECUTE hist(-3)$$);
+DEALLOCATE hist;
 -- ... and serves the other modes the same way (used by nothing but tests)
 SELECT (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 3, NULL, NULL, NULL)) AS last3,
        (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 2, NULL, 4, NULL)) AS after4,

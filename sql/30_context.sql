@@ -143,6 +143,7 @@ FROM (VALUES (NULL::int), (1), (3)) a(mm),
      (VALUES (NULL::int), (0), (30), (65)) d(mt);
 
 -- errors (from chat_history)
-SELECT regress.try($$SELECT chat_context(NULL)$$);
+-- a NULL thread is no thread: an empty array, like an unknown one
+SELECT chat_context(NULL) AS null_thread;
 SELECT regress.try($$SELECT chat_context('ctx-t1', max_messages => -1)$$);
 SELECT regress.try($$SELECT chat_context('ctx-t1', max_tokens => -1)$$);

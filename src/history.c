@@ -351,10 +351,6 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 static void
 check_history_args(FunctionCallInfo fcinfo, int max_messages_arg, int max_tokens_arg)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("thread_id must not be null")));
 	if (!PG_ARGISNULL(max_messages_arg) && PG_GETARG_INT32(max_messages_arg) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -366,15 +362,17 @@ check_history_args(FunctionCallInfo fcinfo, int max_messages_arg, int max_tokens
 }
 
 /*
- * _chat_history_args_ok(thread_id text, max_messages int, max_tokens int)
- * Raises chat_history's argument errors, else returns true.
+ * _chat_history_limit(max_messages int) -> int
+ * max_messages itself, or an error when it is negative.
  */
-PG_FUNCTION_INFO_V1(chat_history_args_ok);
+PG_FUNCTION_INFO_V1(chat_history_limit);
 Datum
-chat_history_args_ok(PG_FUNCTION_ARGS)
+chat_history_limit(PG_FUNCTION_ARGS)
 {
-	check_history_args(fcinfo, 1, 2);
-	PG_RETURN_BOOL(true);
+	check_history_args(fcinfo, 0, 0);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(PG_GETARG_INT32(0));
 }
 
 /*
@@ -424,7 +422,8 @@ chat_history(PG_FUNCTION_ARGS)
 	rsinfo->setDesc = out.desc;
 	MemoryContextSwitchTo(oldcxt);
 
-	if (max_messages == 0 || lo >= hi - 1)
+	/* a NULL thread is no thread: nothing, as for an unknown one */
+	if (PG_ARGISNULL(0) || max_messages == 0 || lo >= hi - 1)
 		return (Datum) 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)

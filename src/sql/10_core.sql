@@ -70,17 +70,15 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@._chat_history_budget(text, integer, bigint, bigint, integer) IS
     'chatstore internal: the max_tokens path of chat_history';
 
--- raises chat_history's argument errors; true otherwise
-CREATE FUNCTION @extschema@._chat_history_args_ok(
-    thread_id    text,
-    max_messages integer,
-    max_tokens   integer)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'chat_history_args_ok'
+-- max_messages, or 22023 when it is negative: chat_history checks it in its
+-- LIMIT, which is evaluated once and adds no node to the plan
+CREATE FUNCTION @extschema@._chat_history_limit(max_messages integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'chat_history_limit'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION @extschema@._chat_history_args_ok(text, integer, integer) IS
-    'chatstore internal: checks the arguments of chat_history';
+COMMENT ON FUNCTION @extschema@._chat_history_limit(integer) IS
+    'chatstore internal: checks max_messages for chat_history';
 
 -- chat_history is a single SQL statement so that the planner inlines it into
 -- the calling query: without a token budget it is exactly the indexed range
@@ -110,7 +108,7 @@ BEGIN ATOMIC
             WHERE m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
             ORDER BY m.seq DESC
-            LIMIT chat_history.max_messages) AS l
+            LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
           AND chat_history.after_seq IS NULL
         UNION ALL
@@ -121,7 +119,7 @@ BEGIN ATOMIC
               AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
             ORDER BY m.seq
-            LIMIT chat_history.max_messages) AS f
+            LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS f
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
           AND chat_history.after_seq IS NOT NULL
         UNION ALL
@@ -131,8 +129,6 @@ BEGIN ATOMIC
                 chat_history.after_seq, chat_history.max_tokens) AS b
         WHERE chat_history.max_tokens IS NOT NULL
     ) AS h
-    WHERE @extschema@._chat_history_args_ok(chat_history.thread_id,
-                                            chat_history.max_messages, chat_history.max_tokens)
     ORDER BY h.seq;
 END;
 
