@@ -122,11 +122,12 @@ PREPARE hist(int) AS SELECT count(*) FROM chat_history('h1', $1);
 EXECUTE hist(3);
 SELECT regress.try($$EXECUTE hist(-3)$$);
 DEALLOCATE hist;
--- ... and serves the other modes the same way (used by nothing but tests)
-SELECT (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 3, NULL, NULL, NULL)) AS last3,
-       (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 2, NULL, 4, NULL)) AS after4,
-       (SELECT count(*) FROM _chat_history_budget('h1', NULL, NULL, NULL, NULL)) AS all_,
-       (SELECT count(*) FROM _chat_history_budget('h1', 0, NULL, NULL, NULL)) AS none;
+-- ... and serves the token budget only (chat_history reads without one)
+SELECT regress.try($$SELECT * FROM _chat_history_budget('h1', 3, NULL, NULL, NULL)$$);
+SELECT (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 3, NULL, NULL, 1000)) AS last3,
+       (SELECT string_agg(seq::text, ' ') FROM _chat_history_budget('h1', 2, NULL, 4, 1000)) AS after4,
+       (SELECT count(*) FROM _chat_history_budget('h1', NULL, NULL, NULL, 1000)) AS all_,
+       (SELECT count(*) FROM _chat_history_budget('h1', 0, NULL, NULL, 1000)) AS none;
 
 -- chat_history is inlined into the calling query: without a budget it is
 -- the index scan over (thread_id, seq) itself, no function call in between

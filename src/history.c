@@ -184,31 +184,6 @@ emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* the first (after_seq given) or last n messages of the range */
-static void
-emit_limited(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
-			 int64 n, bool first)
-{
-	SPIPlanPtr	plan;
-	Datum		args[4];
-	int			rc;
-
-	if (first)
-		plan = chatstore_plan(CS_PLAN_HISTORY_FIRST, nsp,
-							  MSG_COLUMNS IN_RANGE "ORDER BY seq LIMIT $4", 4, range_types);
-	else
-		plan = chatstore_plan(CS_PLAN_HISTORY_LAST, nsp,
-							  MSG_COLUMNS IN_RANGE "ORDER BY seq DESC LIMIT $4", 4, range_types);
-	args[0] = thread_id;
-	args[1] = Int64GetDatum(lo);
-	args[2] = Int64GetDatum(hi);
-	args[3] = Int64GetDatum(n);
-	rc = SPI_execute_plan(plan, args, NULL, true, 0);
-	chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
-	emit_rows(out, SPI_tuptable, SPI_processed, !first);
-	SPI_freetuptable(SPI_tuptable);
-}
-
 /*
  * The thread's leading system (and developer) messages that are below hi:
  * their token sum, and the last seq of the run (0 when there is none).
@@ -390,8 +365,8 @@ chat_history(PG_FUNCTION_ARGS)
 	Datum		thread_id;
 	int64		lo = 0,
 				hi = PG_INT64_MAX;
-	int64		max_messages = -1;
-	int64		max_tokens = -1;
+	int64		max_messages = 0;	/* 0: no limit on the window */
+	int64		max_tokens;
 	bool		after_given = !PG_ARGISNULL(3);
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
@@ -400,14 +375,19 @@ chat_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("chat_history must be called in a context that accepts a set")));
 	check_history_args(fcinfo, 1, 4);
+	/* chat_history calls this for a token budget only */
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_tokens must not be null"),
+				 errhint("Call chat_history; it reads without a budget itself.")));
+	max_tokens = PG_GETARG_INT32(4);
 	if (!PG_ARGISNULL(1))
 		max_messages = PG_GETARG_INT32(1);
 	if (!PG_ARGISNULL(2))
 		hi = PG_GETARG_INT64(2);
 	if (after_given)
 		lo = Max(PG_GETARG_INT64(3), 0);
-	if (!PG_ARGISNULL(4))
-		max_tokens = PG_GETARG_INT32(4);
 	nsp = chatstore_schema_of(fcinfo);
 	thread_id = PG_GETARG_DATUM(0);
 
@@ -423,18 +403,12 @@ chat_history(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 
 	/* a NULL thread is no thread: nothing, as for an unknown one */
-	if (PG_ARGISNULL(0) || max_messages == 0 || lo >= hi - 1)
+	if (PG_ARGISNULL(0) || lo >= hi - 1 || (!PG_ARGISNULL(1) && max_messages == 0))
 		return (Datum) 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
-	if (max_tokens >= 0)
-		emit_budget(&out, nsp, thread_id, lo, hi, Max(max_messages, 0), after_given,
-					max_tokens);
-	else if (max_messages > 0)
-		emit_limited(&out, nsp, thread_id, lo, hi, max_messages, after_given);
-	else
-		emit_range(&out, nsp, thread_id, lo, hi);
+	emit_budget(&out, nsp, thread_id, lo, hi, max_messages, after_given, max_tokens);
 
 	SPI_finish();
 	return (Datum) 0;
