@@ -97,14 +97,14 @@ q -c "CREATE EXTENSION chatstore" \
 # data
 # ---------------------------------------------------------------------------
 say "loading data"
-IMPLS_W1="chatstore plainsql plpgsql langmiddle fluxrag"
+IMPLS_W1="chatstore plainsql plpgsql langmiddle fluxrag floor"
 {
     for impl in $IMPLS_W1; do
         echo "CALL bench_load('w1-$impl-', 1, $W1_THREADS, $W1_PER, 'u', 100);"
     done
     # W2: one thread per transaction (pgbench -t, a per-client counter), each
     # holding exactly the 100 messages the client re-sends
-    for v in single a c plainsql plpgsql; do
+    for v in single a c plainsql plpgsql floor; do
         echo "CALL bench_load('w2$v-0-', 1, $W2_TX, 100, 'w2user', 10);"
     done
     echo "CALL bench_load('w3-', 1, $W3_THREADS, 1000, 'w3user', 1);"
@@ -116,6 +116,7 @@ IMPLS_W1="chatstore plainsql plpgsql langmiddle fluxrag"
     # W2(b): the 100 id-less messages saved by chatstore (they carry fingerprints)
     echo "SELECT count(chat_save_messages('w2b-0-' || i, bench_batch(1, 100, NULL)::jsonb)) FROM generate_series(1, $W2_TX) i;"
     echo "INSERT INTO chat_threads (id) VALUES ('w7one'), ('w7one-plpgsql');"
+    echo "INSERT INTO chat_threads (id) SELECT 'w7-floor-' || i FROM generate_series(0, 7) i;"
 } > "$WORK/load.sql"
 q -f "$WORK/load.sql" >/dev/null
 # background data up to BG_MSGS stored messages
@@ -180,6 +181,20 @@ printf '\\set t random(1, %s)\n\\set u random(1, 1000000000000)\n' "$W1_THREADS"
 cat "$BENCH_DIR/peers/plainsql_save.sql" >> "$WORK/w1_plainsql.t"
 render "$WORK/w1_plainsql.t" "$S/w1_plainsql.sql" "%@MESSAGES@=$J10" "%:tid=('w1-plainsql-' || :t::text)" @B10@="$WORK/b10.json"
 
+# the storage floor (peers/floor_save.sql): the W1 batch as constant rows
+qv "SELECT string_agg(format('(%s, %L, %L, %L, %L::jsonb, %L::jsonb, %s::int)', k, m->>'role',
+                             m->>'content', m->>'model', m->'metadata', m->'usage',
+                             COALESCE(m->'usage'->>'completion_tokens', 'NULL')), ', ' ORDER BY k)
+    FROM generate_series(1, 10) k, LATERAL (SELECT bench_msg(k, NULL) AS m) s" > "$WORK/b10values.sql"
+# floor_script OUT THREAD-EXPR HEADER-FILE: the floor statement after the
+# pgbench commands in HEADER-FILE, into thread THREAD-EXPR
+floor_script() {
+    cat "$3" "$BENCH_DIR/peers/floor_save.sql" > "$1.t"
+    render "$1.t" "$1" "%:tid=($2)" "%@UNIQ@=$UNIQ" "%@VALUES@=$(cat "$WORK/b10values.sql")"
+}
+printf '\\set t random(1, %s)\n\\set u random(1, 1000000000000)\n' "$W1_THREADS" > "$WORK/w1.head"
+floor_script "$S/w1_floor.sql" "'w1-floor-' || :t::text" "$WORK/w1.head"
+
 # client-side peers: the message fields are pgbench variables (-D), sent as
 # bind parameters like a driver would
 CLIENT_VARS=()
@@ -235,6 +250,11 @@ render "$WORK/w2a_plpgsql.t" "$S/w2a_plpgsql.sql" @B101@="$WORK/b101ids.json"
 # the floor: only the server's parse of the 101-message JSON (jsonb_in)
 printf "$HEAD"'SELECT jsonb_array_length(%s);\n' "$J101" > "$WORK/w2parse.t"
 render "$WORK/w2parse.t" "$S/w2_parse.sql" @B101@="$WORK/b101ids.json"
+# the floor of W2: the 1-message save and the parse of the 101-message JSON in
+# one statement (what any re-send must cost at least, the JSON being jsonb)
+printf "$HEAD"'SELECT s.*, jsonb_array_length(%s) FROM chat_save_messages(%s, replace(@B1@, '"'@'"', %s)::jsonb) s;\n' \
+    "$J101" "${W2T/V/floor}" "$UNIQ" > "$WORK/w2floor.t"
+render "$WORK/w2floor.t" "$S/w2_floor.sql" @B101@="$WORK/b101ids.json" @B1@="$WORK/b1.json"
 printf "$HEAD" > "$WORK/w2a_plainsql.t"
 cat "$BENCH_DIR/peers/plainsql_save.sql" >> "$WORK/w2a_plainsql.t"
 render "$WORK/w2a_plainsql.t" "$S/w2a_plainsql.sql" "%@MESSAGES@=$J101" "%:tid=(${W2T/V/plainsql})" @B101@="$WORK/b101ids.json"
@@ -286,6 +306,9 @@ for impl in chatstore plpgsql; do
         render "$WORK/w7_${mode}_$impl.t" "$S/w7_${mode}_$impl.sql" @B10@="$WORK/b10.json"
     done
 done
+# the storage floor, one thread per client: how far the machine itself scales
+printf '\\set u random(1, 1000000000000)\n' > "$WORK/w7.head"
+floor_script "$S/w7_own_floor.sql" "'w7-floor-' || :client_id::text" "$WORK/w7.head"
 
 # ---------------------------------------------------------------------------
 # running
@@ -334,7 +357,7 @@ bench() {
 count_messages
 # the timed workloads run ROUNDS times, interleaved; the best round is kept
 reads_and_w1() {
-    for impl in chatstore plainsql plpgsql; do bench W1 "$impl" 1 "$S/w1_$impl.sql"; done
+    for impl in chatstore plainsql plpgsql floor; do bench W1 "$impl" 1 "$S/w1_$impl.sql"; done
     for impl in langmiddle fluxrag; do bench W1 "$impl" 1 "$S/w1_$impl.sql" "${CLIENT_VARS[@]}"; done
     for impl in chatstore plainsql; do bench W3 "$impl" 1 "$S/w3_$impl.sql"; done
     for impl in chatstore plainsql; do bench W4 "$impl" 1 "$S/w4_$impl.sql"; done
@@ -350,11 +373,12 @@ bench W2a_ids plpgsql 1 "$S/w2a_plpgsql.sql" -t "$W2_TX" -D i=0
 bench W2b_noids chatstore 1 "$S/w2b_chatstore.sql" -t "$W2_TX" -D i=0
 bench W2c_hint chatstore 1 "$S/w2c_chatstore.sql" -t "$W2_TX" -D i=0
 bench W2_parse_only jsonb_in 1 "$S/w2_parse.sql" -t "$W2_TX" -D i=0
+bench W2_floor save1+parse 1 "$S/w2_floor.sql" -t "$W2_TX" -D i=0
 # every W2 re-send stored exactly its 1 new message
 bad=$(qv "SELECT count(*) FROM chat_threads WHERE id ~ '^w2[a-z]+-' AND (message_count <> 101 OR last_seq <> 101)")
 used=$(qv "SELECT count(*) FROM chat_threads WHERE id ~ '^w2[a-z]+-' AND message_count = 101")
-if [ "$bad" != 0 ] || [ "$used" != "$((6 * W2_TX))" ]; then
-    echo "W2: $used threads got their 1 new message (expected $((6 * W2_TX))), $bad did not" >&2
+if [ "$bad" != 0 ] || [ "$used" != "$((7 * W2_TX))" ]; then
+    echo "W2: $used threads got their 1 new message (expected $((7 * W2_TX))), $bad did not" >&2
     exit 1
 fi
 
@@ -394,6 +418,8 @@ for round in $(seq 1 "$ROUNDS"); do
         bench W7_8threads "$impl" 8 "$S/w7_own_$impl.sql"
         bench W7_onethread "$impl" 8 "$S/w7_one_$impl.sql"
     done
+    bench W7_1client floor 1 "$S/w7_own_floor.sql"
+    bench W7_8threads floor 8 "$S/w7_own_floor.sql"
 done
 gaps=$(qv "SELECT bad FROM bench_check_gapless('w7')")
 checked=$(qv "SELECT threads FROM bench_check_gapless('w7')")
@@ -425,6 +451,7 @@ if [ "$SCALE" = large ]; then
     createdb "$DB"
     q -c "CREATE EXTENSION chatstore" -f "$BENCH_DIR/setup.sql" \
       -c "CALL bench_load('w1-chatstore-', 1, $W1_THREADS, $W1_PER, 'u', 100)" \
+      -c "CALL bench_load('w1-floor-', 1, $W1_THREADS, $W1_PER, 'u', 100)" \
       -c "CALL bench_load('w3-', 1, $W3_THREADS, 1000, 'w3user', 1)" >/dev/null
     SIZES="$SIZES
 scaling database:"
@@ -447,6 +474,7 @@ $(size_line)"
         bench "scale_W3" chatstore 1 "$S/w3_chatstore.sql"
         bench "scale_W3" plainsql 1 "$S/w3_plainsql.sql"
         bench "scale_W1" chatstore 1 "$S/w1_chatstore.sql"
+        bench "scale_W1" floor 1 "$S/w1_floor.sql"
     done
 fi
 
