@@ -248,6 +248,7 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 	{
 		SPIPlanPtr	plan;
 		Datum		args[2];
+		int64		after = last_seq - Min(ncand, TAIL_ID_PASS_MAX);
 
 		plan = chatstore_plan(CS_PLAN_TAIL_IDS, req->nsp,
 							  "SELECT id FROM @S@.chat_messages "
@@ -255,10 +256,13 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 							  "AND seq OPERATOR(pg_catalog.>) $2",
 							  2, tail_types);
 		args[0] = PointerGetDatum(req->thread_id);
-		args[1] = Int64GetDatum(last_seq - Min(ncand, TAIL_ID_PASS_MAX));
+		args[1] = Int64GetDatum(after);
 		rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's newest ids");
 		mark_stored_ids(req, byid, nbyid);
+		/* that was every stored message (seq starts at 1): nothing is left to look up */
+		if (after < 1)
+			return;
 	}
 
 	/* pass 2: one probe per id still unknown */
