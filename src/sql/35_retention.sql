@@ -161,6 +161,82 @@ COMMENT ON FUNCTION @extschema@.chat_retention_delete_idle_threads(interval, tex
     'delete threads (with their messages) not updated for longer than an interval; returns the deleted threads';
 
 -- ---------------------------------------------------------------------------
+-- trim one thread
+-- ---------------------------------------------------------------------------
+-- Both trims delete a contiguous run of a thread's messages that starts
+-- right after its leading system messages (or at its start when keep_system
+-- is false) and ends before "cut", the first seq kept:
+--   max_messages given: keep the newest max_messages messages (0: none);
+--   otherwise: delete the messages created before cutoff, as long as they
+--   form a run from the start (when a client supplied times out of order,
+--   only that run goes, so the kept history stays contiguous).
+-- A tool answer is never kept without the assistant message that called it,
+-- so the cut moves past tool messages.  The cut is found, the thread locked,
+-- and the cut found again under the lock (a save may have come in between).
+-- Returns NULL when there is nothing to delete or the thread is gone.
+-- Internal.
+CREATE FUNCTION @extschema@.chat_retention_trim_thread(
+    thread_id    text,
+    max_messages integer,
+    cutoff       timestamptz,
+    keep_system  boolean)
+RETURNS @extschema@.chat_trim_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tid     text := chat_retention_trim_thread.thread_id;
+    sys_end bigint;     -- first seq after the leading system messages
+    cut     bigint;     -- first seq kept after them; NULL: nothing to delete
+    locked  boolean := false;
+BEGIN
+    LOOP
+        sys_end := CASE WHEN keep_system
+                        THEN @extschema@.chat_retention_first_non_system(tid)
+                        ELSE 0 END;
+        IF max_messages IS NULL THEN
+            -- the first message at or after cutoff
+            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                             WHERE m.thread_id = tid AND m.seq >= sys_end
+                               AND m.created_at >= cutoff
+                             ORDER BY m.seq LIMIT 1),
+                            9223372036854775807);
+        ELSIF max_messages = 0 THEN
+            cut := 9223372036854775807;
+        ELSE
+            -- the max_messages-th newest message after the system prefix
+            cut := (SELECT m.seq FROM @extschema@.chat_messages AS m
+                    WHERE m.thread_id = tid AND m.seq >= sys_end
+                    ORDER BY m.seq DESC
+                    OFFSET max_messages - 1 LIMIT 1);
+            IF cut IS NULL THEN
+                RETURN NULL;    -- no more than max_messages
+            END IF;
+        END IF;
+        -- never keep tool answers whose assistant message is deleted
+        cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
+                         WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
+                         ORDER BY m.seq LIMIT 1),
+                        9223372036854775807);
+        IF NOT EXISTS (SELECT 1 FROM @extschema@.chat_messages AS m
+                       WHERE m.thread_id = tid AND m.seq >= sys_end AND m.seq < cut) THEN
+            RETURN NULL;
+        END IF;
+        EXIT WHEN locked;
+        PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
+        IF NOT FOUND THEN
+            RETURN NULL;    -- deleted meanwhile
+        END IF;
+        locked := true;
+    END LOOP;
+    RETURN @extschema@.chat_retention_delete_range(tid, sys_end, cut);
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_trim_thread(text, integer, timestamptz, boolean) IS
+    'chatstore internal: find, under the thread lock, the run of messages a retention trim deletes from one thread and delete it';
+
+-- ---------------------------------------------------------------------------
 -- keep the last N messages of each thread
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.chat_retention_keep_last(
@@ -175,9 +251,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     tid     text;
-    sys_end bigint;     -- first seq after the leading system messages
-    cut     bigint;     -- first seq kept after them; NULL: nothing to delete
-    locked  boolean;
     done    integer := 0;
     r       @extschema@.chat_trim_result;
 BEGIN
@@ -202,43 +275,7 @@ BEGIN
         ORDER BY c.id
     LOOP
         EXIT WHEN done >= max_threads;
-        -- find the cut; when there is something to delete, lock the thread
-        -- and find it again (a save may have come in between)
-        locked := false;
-        LOOP
-            sys_end := CASE WHEN keep_system
-                            THEN @extschema@.chat_retention_first_non_system(tid)
-                            ELSE 0 END;
-            IF max_messages = 0 THEN
-                cut := (SELECT 9223372036854775807 WHERE EXISTS (
-                            SELECT 1 FROM @extschema@.chat_messages AS m
-                            WHERE m.thread_id = tid AND m.seq >= sys_end));
-            ELSE
-                -- the max_messages-th newest message after the system prefix
-                cut := (SELECT m.seq FROM @extschema@.chat_messages AS m
-                        WHERE m.thread_id = tid AND m.seq >= sys_end
-                        ORDER BY m.seq DESC
-                        OFFSET max_messages - 1 LIMIT 1);
-                -- never keep tool answers whose assistant message is deleted
-                IF cut IS NOT NULL THEN
-                    cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                                     WHERE m.thread_id = tid AND m.seq >= cut
-                                       AND m.role <> 'tool'
-                                     ORDER BY m.seq LIMIT 1),
-                                    9223372036854775807);
-                END IF;
-            END IF;
-            IF cut <= sys_end THEN
-                cut := NULL;
-            END IF;
-            EXIT WHEN cut IS NULL OR locked;
-            PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
-            EXIT WHEN NOT FOUND;    -- deleted meanwhile
-            locked := true;
-        END LOOP;
-        CONTINUE WHEN NOT locked OR cut IS NULL;
-
-        r := @extschema@.chat_retention_delete_range(tid, sys_end, cut);
+        r := @extschema@.chat_retention_trim_thread(tid, max_messages, NULL, keep_system);
         IF r.deleted_count > 0 THEN
             done := done + 1;
             RETURN NEXT r;
@@ -266,9 +303,6 @@ AS $fn$
 DECLARE
     cutoff  timestamptz;
     tid     text;
-    sys_end bigint;
-    cut     bigint;     -- first seq kept after the system prefix; NULL: nothing to delete
-    locked  boolean;
     done    integer := 0;
     r       @extschema@.chat_trim_result;
 BEGIN
@@ -299,36 +333,7 @@ BEGIN
         ORDER BY m.thread_id
     LOOP
         EXIT WHEN done >= max_threads;
-        locked := false;
-        LOOP
-            sys_end := CASE WHEN keep_system
-                            THEN @extschema@.chat_retention_first_non_system(tid)
-                            ELSE 0 END;
-            -- the old messages form a prefix when created_at follows seq; when
-            -- a client supplied times out of order, only the prefix of old
-            -- ones goes, so the kept history stays contiguous
-            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                             WHERE m.thread_id = tid AND m.seq >= sys_end
-                               AND m.created_at >= cutoff
-                             ORDER BY m.seq LIMIT 1),
-                            9223372036854775807);
-            -- never keep tool answers whose assistant message is deleted
-            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                             WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
-                             ORDER BY m.seq LIMIT 1),
-                            9223372036854775807);
-            IF NOT EXISTS (SELECT 1 FROM @extschema@.chat_messages AS m
-                           WHERE m.thread_id = tid AND m.seq >= sys_end AND m.seq < cut) THEN
-                cut := NULL;
-            END IF;
-            EXIT WHEN cut IS NULL OR locked;
-            PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
-            EXIT WHEN NOT FOUND;
-            locked := true;
-        END LOOP;
-        CONTINUE WHEN NOT locked OR cut IS NULL;
-
-        r := @extschema@.chat_retention_delete_range(tid, sys_end, cut);
+        r := @extschema@.chat_retention_trim_thread(tid, NULL, cutoff, keep_system);
         IF r.deleted_count > 0 THEN
             done := done + 1;
             RETURN NEXT r;
