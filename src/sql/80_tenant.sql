@@ -43,6 +43,30 @@ COMMENT ON TABLE @extschema@.chat_tenant_isolation_config IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_tenant_isolation_config', '');
 
 
+-- Every table and sequence of the extension except its configuration tables
+-- (chat_tenant_isolation_config, chat_search_index_config: no tenant data,
+-- nothing an application touches).  Internal.
+CREATE FUNCTION @extschema@.chat_data_relations()
+RETURNS TABLE (rel regclass, relname name, relkind "char")
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT c.oid::pg_catalog.regclass, c.relname, c.relkind
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+    JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.deptype OPERATOR(pg_catalog.=) 'e'
+      AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+      AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'S']::"char"[])
+      AND c.relname OPERATOR(pg_catalog.<>) ALL (
+            ARRAY['chat_tenant_isolation_config', 'chat_search_index_config']::pg_catalog.name[])
+    ORDER BY c.relname;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_data_relations() IS
+    'chatstore internal: every table and sequence of the extension but its configuration tables';
+
 CREATE FUNCTION @extschema@.chat_tenant_isolation_apply(force boolean)
 RETURNS TABLE (table_name regclass, keyed_on text)
 LANGUAGE plpgsql VOLATILE
@@ -79,19 +103,12 @@ BEGIN
                EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
                        WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'user_id'
                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_user
-        FROM pg_catalog.pg_depend AS d
-        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
-        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
-        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
-          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::regclass
-          AND d.deptype OPERATOR(pg_catalog.=) 'e'
-          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
-          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+        FROM @extschema@.chat_data_relations() AS t
+        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.rel
+        WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
         ORDER BY c.relname
     LOOP
-        IF r.relname OPERATOR(pg_catalog.=) 'chat_tenant_isolation_config' THEN
-            CONTINUE;   -- the switch itself: no tenant data
-        ELSIF r.by_tenant THEN
+        IF r.by_tenant THEN
             keyed_on := 'tenant';
             has_tenant := true;
             EXECUTE pg_catalog.format(
@@ -192,17 +209,9 @@ DECLARE
 BEGIN
     DELETE FROM @extschema@.chat_tenant_isolation_config;
     FOR r IN
-        SELECT c.oid::regclass AS rel
-        FROM pg_catalog.pg_depend AS d
-        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
-        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
-        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
-          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::regclass
-          AND d.deptype OPERATOR(pg_catalog.=) 'e'
-          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
-          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
-          AND c.relname OPERATOR(pg_catalog.<>) 'chat_tenant_isolation_config'
-        ORDER BY c.relname
+        SELECT t.rel FROM @extschema@.chat_data_relations() AS t
+        WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
+        ORDER BY t.relname
     LOOP
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
@@ -230,15 +239,9 @@ BEGIN ATOMIC
            EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
                      AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation')
-    FROM pg_catalog.pg_depend AS d
-    JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
-    JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
-    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
-      AND d.deptype OPERATOR(pg_catalog.=) 'e'
-      AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
-      AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
-      AND c.relname OPERATOR(pg_catalog.<>) 'chat_tenant_isolation_config'
+    FROM @extschema@.chat_data_relations() AS t
+    JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.rel
+    WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
     ORDER BY c.relname;
 END;
 
@@ -271,17 +274,8 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     FOR r IN
-        SELECT c.oid::regclass AS rel, c.relkind
-        FROM pg_catalog.pg_depend AS d
-        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
-        JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) d.objid
-        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
-          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::regclass
-          AND d.deptype OPERATOR(pg_catalog.=) 'e'
-          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
-          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'S']::"char"[])
-          AND c.relname OPERATOR(pg_catalog.<>) 'chat_tenant_isolation_config'
-        ORDER BY c.relkind, c.relname
+        SELECT t.rel, t.relkind FROM @extschema@.chat_data_relations() AS t
+        ORDER BY t.relkind, t.relname
     LOOP
         IF r.relkind OPERATOR(pg_catalog.=) 'S' THEN
             privileges := 'USAGE, SELECT, UPDATE';
