@@ -60,8 +60,23 @@ SELECT chat_search_index_ddl('english');
 SELECT chat_create_search_index('english');
 SELECT chat_create_search_index('english');   -- exists already: no error
 SELECT indexdef FROM pg_indexes WHERE indexname = 'chat_messages_content_fts_english_idx';
+-- the configuration is listed where pg_dump keeps it (schema-qualified)
+SELECT config FROM chat_search_index_config;
 SELECT thread_id, message_id FROM chat_search('server', user_id => 'srch-u1', config => 'english') ORDER BY 1, 2;
+-- dropped by hand: chat_create_search_index makes it again
 DROP INDEX chat_messages_content_fts_english_idx;
+SELECT chat_create_search_index('english');
+SELECT count(*) FROM pg_indexes WHERE indexname = 'chat_messages_content_fts_english_idx';
+-- chat_drop_search_index drops the index and forgets the configuration
+SELECT chat_drop_search_index('english');
+SELECT count(*) FROM pg_indexes WHERE indexname = 'chat_messages_content_fts_english_idx';
+SELECT count(*) FROM chat_search_index_config;
+SELECT chat_drop_search_index('english');   -- nothing left: false
+-- what pg_restore does: it loads the row, the trigger creates the index
+INSERT INTO chat_search_index_config (config) VALUES ('pg_catalog.english');
+SELECT count(*) FROM pg_indexes WHERE indexname = 'chat_messages_content_fts_english_idx';
+SELECT chat_drop_search_index('english');
+SELECT regress.try($$INSERT INTO chat_search_index_config (config) VALUES ('public.no_such_config')$$);
 
 -- nothing searchable: empty, punctuation only
 SELECT count(*) FROM chat_search('', user_id => 'srch-u1');
@@ -118,3 +133,4 @@ SELECT regress.try($$SELECT * FROM chat_search('x', after_rank => 0.5)$$);
 SELECT regress.try($$SELECT * FROM chat_search('x', after_rank => 0.5, after_thread_id => 't')$$);
 SELECT regress.try($$SELECT * FROM chat_search('x', config => 'no_such_config')$$);
 SELECT regress.try($$SELECT chat_create_search_index(NULL)$$);
+SELECT regress.try($$SELECT chat_drop_search_index(NULL)$$);

@@ -146,23 +146,102 @@ END;
 COMMENT ON FUNCTION @extschema@.chat_search_index_ddl(regconfig) IS
     'the CREATE INDEX statement of a search index for a text-search configuration';
 
+-- The extra search indexes made by chat_create_search_index, one row per
+-- text-search configuration (its schema-qualified name: oids differ from one
+-- database to another).  pg_dump does not dump an index added to an
+-- extension's table, so the list is kept here (registered with
+-- pg_extension_config_dump) and a trigger creates the index when pg_restore
+-- loads the row.  Not tenant data.
+CREATE TABLE @extschema@.chat_search_index_config (
+    config     text        NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_search_index_config_pkey PRIMARY KEY (config)
+);
+
+COMMENT ON TABLE @extschema@.chat_search_index_config IS
+    'chatstore: the text-search configurations that have a search index of their own (kept by pg_dump, re-created on restore)';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_search_index_config', '');
+
+-- a row inserted (by chat_create_search_index or pg_restore): create its index
+CREATE FUNCTION @extschema@.chat_search_index_config_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    EXECUTE @extschema@.chat_search_index_ddl(NEW.config::pg_catalog.regconfig);
+    RETURN NULL;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_search_index_config_trigger() IS
+    'chatstore internal: creates the search index of a configuration when its row is inserted (by chat_create_search_index or pg_restore)';
+
+CREATE TRIGGER chat_search_index_config_apply
+    AFTER INSERT OR UPDATE ON @extschema@.chat_search_index_config
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.chat_search_index_config_trigger();
+
+-- the schema-qualified name of a text-search configuration.  Internal.
+CREATE FUNCTION @extschema@.chat_search_config_name(config regconfig)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+BEGIN ATOMIC
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.cfgname)
+    FROM pg_catalog.pg_ts_config AS c
+    JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) c.cfgnamespace
+    WHERE c.oid OPERATOR(pg_catalog.=) chat_search_config_name.config::pg_catalog.oid;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_search_config_name(regconfig) IS
+    'chatstore internal: the schema-qualified name of a text-search configuration';
+
 CREATE FUNCTION @extschema@.chat_create_search_index(config regconfig)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    ddl text;
 BEGIN
     IF config IS NULL THEN
         RAISE EXCEPTION 'config must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    ddl := @extschema@.chat_search_index_ddl(config);
-    EXECUTE ddl;
-    RETURN substring(ddl from '^CREATE INDEX IF NOT EXISTS (\S+) ');
+    -- the trigger creates the index (again, when it was dropped by hand)
+    INSERT INTO @extschema@.chat_search_index_config AS s (config)
+    VALUES (@extschema@.chat_search_config_name(chat_create_search_index.config))
+    ON CONFLICT ON CONSTRAINT chat_search_index_config_pkey DO UPDATE SET created_at = s.created_at;
+    RETURN substring(@extschema@.chat_search_index_ddl(config) from '^CREATE INDEX IF NOT EXISTS (\S+) ');
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_create_search_index(regconfig) IS
-    'create the GIN index that serves chat_search for another text-search configuration; returns its name';
+    'create the GIN index that serves chat_search for another text-search configuration (kept across pg_dump and restore); returns its name';
+
+CREATE FUNCTION @extschema@.chat_drop_search_index(config regconfig)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    idx     text;
+    dropped boolean;
+BEGIN
+    IF config IS NULL THEN
+        RAISE EXCEPTION 'config must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    idx := '@extschema@.' || substring(@extschema@.chat_search_index_ddl(config)
+                                       from '^CREATE INDEX IF NOT EXISTS (\S+) ');
+    DELETE FROM @extschema@.chat_search_index_config AS s
+    WHERE s.config = @extschema@.chat_search_config_name(chat_drop_search_index.config);
+    dropped := FOUND;
+    IF pg_catalog.to_regclass(idx) IS NOT NULL THEN
+        EXECUTE 'DROP INDEX ' || idx;
+        dropped := true;
+    END IF;
+    RETURN dropped;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_drop_search_index(regconfig) IS
+    'drop the search index of a text-search configuration made by chat_create_search_index (and forget it, so a restore does not re-create it); false when there was none';

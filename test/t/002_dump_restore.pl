@@ -6,17 +6,6 @@
 use strict;
 use warnings;
 
-BEGIN
-{
-	if (!$ENV{PG_REGRESS})
-	{
-		my $pgxs = `$ENV{PG_CONFIG} --pgxs` if $ENV{PG_CONFIG};
-		$pgxs = `pg_config --pgxs` unless $pgxs;
-		chomp $pgxs;
-		(my $dir = $pgxs) =~ s{/src/makefiles/pgxs\.mk$}{};
-		$ENV{PG_REGRESS} = "$dir/src/test/regress/pg_regress";
-	}
-}
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -130,14 +119,11 @@ for my $db (qw(dst_custom dst_plain))
 {
 	is(fingerprint($db), $before, "$db: every chatstore table has identical contents");
 	is($node->safe_psql($db, $describe_sql), $before_desc, "$db: tenant isolation and grants are the same");
-  TODO:
-	{
-		local $TODO = 'pg_dump does not dump indexes that chat_create_search_index adds to an extension table; run it again after a restore';
-		is($node->safe_psql($db, $index_sql), $before_idx, "$db: the same indexes, including the extra search index");
-	}
-	# what the documentation tells to do after a restore
+	# pg_dump leaves out an index added to an extension table; the restored
+	# row of chat_search_index_config made it again
+	is($node->safe_psql($db, $index_sql), $before_idx, "$db: the same indexes, including the extra search index");
 	$node->safe_psql($db, q{SELECT chat_create_search_index('english')});
-	is($node->safe_psql($db, $index_sql), $before_idx, "$db: after chat_create_search_index again, the same indexes");
+	is($node->safe_psql($db, $index_sql), $before_idx, "$db: chat_create_search_index again changes nothing");
 
 	# the functions carry on where the data left off
 	is($node->safe_psql($db,
