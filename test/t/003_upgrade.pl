@@ -11,17 +11,6 @@
 use strict;
 use warnings;
 
-BEGIN
-{
-	if (!$ENV{PG_REGRESS})
-	{
-		my $pgxs = `$ENV{PG_CONFIG} --pgxs` if $ENV{PG_CONFIG};
-		$pgxs = `pg_config --pgxs` unless $pgxs;
-		chomp $pgxs;
-		(my $dir = $pgxs) =~ s{/src/makefiles/pgxs\.mk$}{};
-		$ENV{PG_REGRESS} = "$dir/src/test/regress/pg_regress";
-	}
-}
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
