@@ -39,7 +39,9 @@ $(DATA_built): $(SQL_PARTS)
 
 .PHONY: bench prove sanitize
 # benchmarks (see README "Performance"); BENCH_SCALE=smoke|default|large
-bench: install
+# (installs under the build lock scripts/dev-install.sh and the test command take)
+bench:
+	PG_CONFIG=$(PG_CONFIG) scripts/dev-install.sh
 	test/bench/run.sh
 
 # TAP tests in test/t (need a PostgreSQL installation with the extension)
