@@ -53,6 +53,28 @@ SELECT * FROM chat_save_messages('s1', '[
   {"id": "m5", "role": "assistant", "content": "newest"}
 ]', 'alice');
 
+-- the three ways stored ids are looked up, on a thread of 40 messages
+CREATE FUNCTION pg_temp.batch(ids int[]) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(jsonb_build_object('id', 'k' || i, 'role', 'user', 'content', 'c' || i) ORDER BY o)
+    FROM unnest(ids) WITH ORDINALITY AS u(i, o)
+$$;
+SELECT saved_count, skipped_count, first_seq, last_seq
+FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY(SELECT generate_series(1, 40))));
+-- (1) as many ids as the thread has messages and more (the whole
+-- conversation re-sent + 1): the thread's ids are read whole
+SELECT saved_count, skipped_count, saved_ids
+FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY(SELECT generate_series(1, 41))));
+-- (2) a re-sent tail of more than 16 ids, fewer than the thread has: the
+-- newest are read by seq; k1 (seq 1, older than them) is found by a probe
+SELECT saved_count, skipped_count, saved_ids
+FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY[1] || ARRAY(SELECT generate_series(24, 42))));
+-- (3) a few ids: a probe each (k2 is stored, k43 is not)
+SELECT saved_count, skipped_count, saved_ids
+FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY[2, 43]));
+SELECT count(*) AS n, count(DISTINCT id) AS ids, min(seq), max(seq),
+       (SELECT last_seq FROM chat_threads WHERE id = 's-ids') AS last_seq
+FROM chat_messages WHERE thread_id = 's-ids';
+
 -- nothing new: counts only, no seqs, the thread is not touched
 SELECT updated_at AS before_upd FROM chat_threads WHERE id = 's1' \gset
 SELECT * FROM chat_save_messages('s1', '[{"id": "m1", "role": "system", "content": "x"}]', 'alice');

@@ -196,21 +196,27 @@ mark_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
 /*
  * The tail pass runs for batches with more than TAIL_ID_PASS_MIN ids to look
  * up (a re-send; a few new messages are cheaper with one probe each) and
- * reads at most TAIL_ID_PASS_MAX of the thread's newest ids.
+ * reads at most TAIL_ID_PASS_MAX of the thread's newest ids.  A thread no
+ * longer than that (last_seq <= the ids to look up) is read whole instead.
  */
 #define TAIL_ID_PASS_MIN 16
 #define TAIL_ID_PASS_MAX 10000
 
 /*
  * Mark the messages whose id is stored already, repeated earlier in the
- * batch, or listed in the saved_ids hint.  Stored ids are looked up in two
- * passes: first among the thread's newest messages (one range scan of
- * (thread_id, seq): a client that re-sends its conversation finds all its
- * ids there), then whatever is left with one index probe per id.
+ * batch, or listed in the saved_ids hint.  Stored ids are looked up in one
+ * of three ways:
+ *  - the thread has no more messages than the batch has ids to look up (a
+ *    client re-sending its whole conversation): all the thread's ids, read
+ *    from the primary key (thread_id, id) by an index-only scan;
+ *  - otherwise first among the thread's newest messages (one range scan of
+ *    (thread_id, seq): a re-sent tail is found there) when the batch has
+ *    many ids, then whatever is left with one index probe per id.
  */
 static void
 skip_known_ids(SaveRequest *req, int64 last_seq)
 {
+	static const Oid thread_types[] = {TEXTOID};
 	static const Oid tail_types[] = {TEXTOID, INT8OID};
 	static const Oid any_types[] = {TEXTOID, TEXTARRAYOID};
 	ChatMsgIn **byid;
@@ -243,12 +249,31 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 	if (ncand == 0 || last_seq == 0)
 		return;
 
+	/*
+	 * A thread no longer than the batch: all its ids (seq runs from 1 to
+	 * last_seq, so it has at most last_seq messages).
+	 */
+	if (last_seq <= Min(ncand, TAIL_ID_PASS_MAX))
+	{
+		SPIPlanPtr	plan;
+		Datum		args[1];
+
+		plan = chatstore_plan(CS_PLAN_THREAD_IDS, req->nsp,
+							  "SELECT id FROM @S@.chat_messages "
+							  "WHERE thread_id OPERATOR(pg_catalog.=) $1",
+							  1, thread_types);
+		args[0] = PointerGetDatum(req->thread_id);
+		rc = SPI_execute_plan(plan, args, NULL, false, 0);
+		chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's ids");
+		mark_stored_ids(req, byid, nbyid);
+		return;
+	}
+
 	/* pass 1: the thread's newest ids */
 	if (ncand > TAIL_ID_PASS_MIN)
 	{
 		SPIPlanPtr	plan;
 		Datum		args[2];
-		int64		after = last_seq - Min(ncand, TAIL_ID_PASS_MAX);
 
 		plan = chatstore_plan(CS_PLAN_TAIL_IDS, req->nsp,
 							  "SELECT id FROM @S@.chat_messages "
@@ -256,13 +281,10 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 							  "AND seq OPERATOR(pg_catalog.>) $2",
 							  2, tail_types);
 		args[0] = PointerGetDatum(req->thread_id);
-		args[1] = Int64GetDatum(after);
+		args[1] = Int64GetDatum(last_seq - Min(ncand, TAIL_ID_PASS_MAX));
 		rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's newest ids");
 		mark_stored_ids(req, byid, nbyid);
-		/* that was every stored message (seq starts at 1): nothing is left to look up */
-		if (after < 1)
-			return;
 	}
 
 	/* pass 2: one probe per id still unknown */
