@@ -1,17 +1,19 @@
 # chatstore — PGXS build
 #
-# The extension script chatstore--1.0.sql is generated from the ordered parts
-# in src/sql/ (one part per concern), so each concern keeps its own file.
+# The script of the current version, chatstore--$(EXTVERSION).sql, is generated
+# from the ordered parts in src/sql/ (one part per concern), so each concern
+# keeps its own file.  Released versions are frozen: chatstore--1.0.sql is the
+# 1.0 script as released (never edited), chatstore--A--B.sql the updates.
 
 EXTENSION   = chatstore
-EXTVERSION  = 1.0
+EXTVERSION  = 1.1
 MODULE_big  = chatstore
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PGFILEDESC  = "chatstore - chat history store for LLM applications"
 
 SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 
 # pg_regress: every sql/*.sql, in name order, against one database that has
 # the extension loaded.

@@ -1,6 +1,6 @@
--- chatstore 1.0 -- part 00: core schema (threads, messages, their indexes)
+-- chatstore -- part 00: core schema (threads, messages, their indexes)
 --
--- This file is one part of chatstore--1.0.sql, which the Makefile builds by
+-- This file is one part of chatstore--<version>.sql, which the Makefile builds by
 -- concatenating src/sql/*.sql in name order.  Every object reference is
 -- schema-qualified: @extschema@ for ours, pg_catalog for built-ins.
 

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 10: the write path, history and thread functions
+-- chatstore -- part 10: the write path, history and thread functions
 --
 -- C functions run with search_path = pg_catalog, pg_temp (SET clause) and
 -- schema-qualify every name in the SQL they build, so nothing on a caller's

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 20: what the seed systems need beyond the core
+-- chatstore -- part 20: what the seed systems need beyond the core
 --
 --   preferences   (Inference Gateway UI)   chat_get_preferences / chat_set_preferences
 --   key-value     (cipher)                 chat_kv_set / _get / _delete / _list

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 25: importers from the seed systems' own tables
+-- chatstore -- part 25: importers from the seed systems' own tables
 --
 --   chat_import_langmiddle(source_schema)                chat_threads / chat_messages
 --   chat_import_inference_gateway(source_schema)         chat_sessions / messages / user_preferences

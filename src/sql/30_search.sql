@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 30: full-text search over message content
+-- chatstore -- part 30: full-text search over message content
 --
 -- Served by chat_messages_content_fts_idx (part 00), a GIN index on
 --   to_tsvector('simple', left(content, 100000)) WHERE content IS NOT NULL

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 35: retention and archiving
+-- chatstore -- part 35: retention and archiving
 --
 -- Every function here is safe to run while applications save: a thread is
 -- locked (FOR UPDATE, the lock the save path takes) before its messages are

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 40: usage analytics
+-- chatstore -- part 40: usage analytics
 --
 -- "User" here is the thread's owner (chat_threads.user_id), the same owner
 -- that scopes every other function.  Token figures follow the thread sums'

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 50: deleting all data of a user
+-- chatstore -- part 50: deleting all data of a user
 --
 -- A user's data is the threads they own (with their messages) and their
 -- preferences.  Messages the user saved into threads owned by someone else

@@ -1,4 +1,4 @@
--- chatstore 1.0 -- part 80: tenant isolation (row-level security)
+-- chatstore -- part 80: tenant isolation (row-level security)
 --
 -- chat_enable_tenant_isolation() puts one row-level security policy, named
 -- chatstore_tenant_isolation, on EVERY table of the extension (found through

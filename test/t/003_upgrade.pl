@@ -5,9 +5,8 @@
 # updated installation must be the same as a fresh install of the target
 # version (same objects, columns, constraints, indexes, function bodies).
 #
-# While only 1.0 exists there is no update path; the next version only has
-# to ship chatstore--1.0--1.1.sql (and chatstore--1.1.sql, or not) and this
-# test exercises it without a change.
+# Shipped today: 1.0 (the frozen released script), 1.1 and
+# chatstore--1.0--1.1.sql; a later version only has to ship its scripts.
 use strict;
 use warnings;
 
