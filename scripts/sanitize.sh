@@ -84,7 +84,13 @@ log "building chatstore with $SAN_FLAGS ($CC_SAN)"
 make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS" clean >/dev/null
 make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS"
 make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS" DESTDIR="$WORK/root" install >/dev/null
-ldd "$WORK/root$pkglibdir/chatstore.so" | grep -Eq "libasan|libubsan" || { echo "chatstore.so is not instrumented" >&2; exit 1; }
+so="$WORK/root$pkglibdir/chatstore.so"
+if ! readelf -d "$so" 2>/dev/null | grep -Eq 'NEEDED.*(libasan|libubsan)'; then
+    echo "chatstore.so is not instrumented: $so" >&2
+    ls -l "$WORK/src"/*.so "$WORK/src"/src/*.o "$so" >&2 2>&1 || true
+    readelf -d "$so" 2>&1 | grep NEEDED >&2 || true
+    exit 1
+fi
 chown -R postgres:postgres "$WORK" 2>/dev/null || true
 
 log "a throwaway cluster${preload:+ that preloads the ASan runtime}"
