@@ -54,7 +54,7 @@ prove:
 	prove --timer -v test/t/*.pl
 
 # ---------------------------------------------------------------------------
-# sanitizers (reliability suite, see doc/guarantees.md): builds chatstore with
+# sanitizers (reliability suite, see README "Running the suites"): builds chatstore with
 # -fsanitize=address,undefined (UBSan alone where a preloaded ASan runtime
 # cannot start postgres) into a private copy of the installation and runs the
 # pg_regress and isolation suites on a throwaway cluster; fails on any report

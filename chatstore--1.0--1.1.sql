@@ -466,7 +466,7 @@ END;
 COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_status() IS
     'every chatstore table holding tenant data, with whether row-level security is enabled and forced and whether the tenant policy is on it';
 
--- the grants an application role needs to use chatstore (see doc/guarantees.md):
+-- the grants an application role needs to use chatstore (see README, Tenant isolation):
 -- USAGE on the extension schema, SELECT/INSERT/UPDATE/DELETE on every
 -- chatstore table, USAGE/SELECT/UPDATE on every chatstore sequence.  EXECUTE
 -- on the functions is granted to PUBLIC by default.  Run it as the owner.

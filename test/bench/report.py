@@ -122,7 +122,7 @@ if any(r['workload'].startswith('scale') for r in rows):
                    floor is None or floor <= 1.2)
 print('\n'.join(results))
 
-# the same as Markdown (doc/performance.md pastes it)
+# the same as Markdown (README "Performance" pastes it)
 md_path = path.rsplit('/', 1)[0] + '/latest.md'
 with open(md_path, 'w') as md:
     md.write('| workload | impl | clients | stored messages | TPS | p50 ms | p99 ms | chatstore / this |\n')

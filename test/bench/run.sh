@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # chatstore benchmark suite: every workload for every implementation, side by
 # side, in one run, with pgbench custom scripts over the unix socket
-# (-M prepared).  See doc/performance.md.
+# (-M prepared).  See README "Performance".
 #
 #   BENCH_SCALE=smoke    a check that the suite works (< 2 minutes, never timed)
 #   BENCH_SCALE=default  the numbers in README (< 15 minutes)

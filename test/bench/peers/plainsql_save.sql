@@ -4,7 +4,7 @@
 -- last_seq, insert with ON CONFLICT DO NOTHING, update the aggregates.
 -- run.sh replaces @MESSAGES@ with the jsonb expression of the batch; :tid is
 -- a pgbench variable (a bind parameter with -M prepared).
--- Semantic shortcuts (documented in doc/performance.md):
+-- Semantic shortcuts (documented in README "Performance"):
 --  * the thread must exist (the benchmark creates it first): a CTE cannot
 --    insert a row and lock it in the same statement;
 --  * the dedup (known) reads the statement's snapshot, taken before the
