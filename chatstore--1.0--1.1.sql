@@ -6,7 +6,9 @@
 --     pg_dump is restored; chat_drop_search_index drops one and forgets it;
 --   * chat_retention_trim_thread: the one internal trim that
 --     chat_retention_keep_last and chat_retention_delete_old_messages share
---     (their results are unchanged);
+--     (their results are unchanged); a trimmed thread keeps its updated_at
+--     exactly (1.0 moved it by one microsecond): chat_retention_delete_range
+--     runs with the new setting chatstore.touch_updated_at off;
 --   * chat_data_relations: the one internal list of the extension's tables
 --     that tenant isolation, its status and chat_grant_app_role walk (the new
 --     configuration table is not tenant data).
@@ -118,8 +120,66 @@ COMMENT ON FUNCTION @extschema@.chat_drop_search_index(regconfig) IS
     'drop the search index of a text-search configuration made by chat_create_search_index (and forget it, so a restore does not re-create it); false when there was none';
 
 -- ---------------------------------------------------------------------------
--- retention: one trim for both trims
+-- retention: one trim for both trims; updated_at kept exactly
 -- ---------------------------------------------------------------------------
+-- Delete one thread's messages with from_seq <= seq < to_seq and correct
+-- the thread's count and token sums, under the thread row lock (the callers
+-- hold it already; taking it again costs nothing).  Internal.
+CREATE OR REPLACE FUNCTION @extschema@.chat_retention_delete_range(
+    thread_id text,
+    from_seq  bigint,
+    to_seq    bigint)
+RETURNS @extschema@.chat_trim_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET chatstore.touch_updated_at = off
+AS $fn$
+DECLARE
+    n   bigint;
+    p   bigint;
+    c   bigint;
+    tot bigint;
+    res @extschema@.chat_trim_result;
+BEGIN
+    PERFORM 1 FROM @extschema@.chat_threads AS t
+    WHERE t.id = chat_retention_delete_range.thread_id FOR UPDATE;
+    WITH d AS (
+        DELETE FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = chat_retention_delete_range.thread_id
+          AND m.seq >= from_seq AND m.seq < to_seq
+        RETURNING m.usage)
+    SELECT count(*),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'prompt')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'completion')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0)
+    INTO n, p, c, tot
+    FROM d;
+
+    res.thread_id := chat_retention_delete_range.thread_id;
+    res.deleted_count := n;
+    IF n > 0 THEN
+        UPDATE @extschema@.chat_threads AS t
+        SET message_count     = t.message_count - n,
+            prompt_tokens     = greatest(t.prompt_tokens - p, 0),
+            completion_tokens = greatest(t.completion_tokens - c, 0),
+            total_tokens      = greatest(t.total_tokens - tot, 0)
+        WHERE t.id = chat_retention_delete_range.thread_id
+        RETURNING t.message_count INTO res.kept_count;
+    ELSE
+        SELECT t.message_count INTO res.kept_count
+        FROM @extschema@.chat_threads AS t
+        WHERE t.id = chat_retention_delete_range.thread_id;
+    END IF;
+    SELECT min(m.seq) INTO res.first_kept_seq
+    FROM @extschema@.chat_messages AS m
+    WHERE m.thread_id = chat_retention_delete_range.thread_id;
+    RETURN res;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_delete_range(text, bigint, bigint) IS
+    'chatstore internal: delete a seq range of a locked thread and correct its aggregates';
+
 -- Both trims delete a contiguous run of a thread's messages that starts
 -- right after its leading system messages (or at its start when keep_system
 -- is false) and ends before "cut", the first seq kept:

@@ -23,6 +23,7 @@ PG_MODULE_MAGIC;
 int			chatstore_max_batch_messages = 100000;
 int			chatstore_max_message_bytes = 32 * 1024 * 1024;
 bool		chatstore_notify = false;
+bool		chatstore_touch_updated_at = true;
 char	   *chatstore_tenant = NULL;
 
 void		_PG_init(void);
@@ -48,6 +49,13 @@ _PG_init(void)
 							 &chatstore_notify,
 							 false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("chatstore.touch_updated_at",
+							 "Set updated_at to the transaction time on every UPDATE of a chatstore row that does not set it.",
+							 "Off: such an UPDATE leaves updated_at as it was.  The retention functions "
+							 "turn it off for their own updates, so trimming a thread does not make it recent.",
+							 &chatstore_touch_updated_at,
+							 true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("chatstore.tenant",
 							   "The tenant this session is confined to when tenant isolation is on.",
 							   "Row-level security policies created by chat_enable_tenant_isolation() "
@@ -64,7 +72,8 @@ _PG_init(void)
 
 /*
  * BEFORE UPDATE trigger: set NEW.updated_at to now(), unless the UPDATE
- * itself set updated_at to a new value (importers keep their timestamps).
+ * itself set updated_at to a new value (importers keep their timestamps) or
+ * chatstore.touch_updated_at is off.
  */
 PG_FUNCTION_INFO_V1(chat_set_updated_at_trigger);
 Datum
@@ -97,6 +106,9 @@ chat_set_updated_at_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("relation \"%s\" has no column \"updated_at\"",
 						RelationGetRelationName(trigdata->tg_relation))));
+
+	if (!chatstore_touch_updated_at)
+		return PointerGetDatum(newtuple);
 
 	oldval = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &oldnull);
 	newval = heap_getattr(newtuple, attnum, tupdesc, &newnull);

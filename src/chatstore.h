@@ -22,6 +22,7 @@
 extern int	chatstore_max_batch_messages;
 extern int	chatstore_max_message_bytes;
 extern bool chatstore_notify;
+extern bool chatstore_touch_updated_at;
 extern char *chatstore_tenant;
 
 #define CHATSTORE_NOTIFY_CHANNEL "chatstore_messages"

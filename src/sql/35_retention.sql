@@ -8,9 +8,9 @@
 -- thread's last_seq stays, so the next message continues after it.
 --
 -- Trimming a thread does not make it "recently active": its updated_at is
--- kept (moved by one microsecond, because the updated_at trigger replaces an
--- unchanged value with now()), so list order and idle retention are not
--- disturbed by a retention run.
+-- kept (chat_retention_delete_range runs with chatstore.touch_updated_at
+-- off), so list order and idle retention are not disturbed by a retention
+-- run.
 
 -- what a trim removed from one thread
 CREATE TYPE @extschema@.chat_trim_result AS (
@@ -33,6 +33,7 @@ CREATE FUNCTION @extschema@.chat_retention_delete_range(
 RETURNS @extschema@.chat_trim_result
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET chatstore.touch_updated_at = off
 AS $fn$
 DECLARE
     n   bigint;
@@ -62,8 +63,7 @@ BEGIN
         SET message_count     = t.message_count - n,
             prompt_tokens     = greatest(t.prompt_tokens - p, 0),
             completion_tokens = greatest(t.completion_tokens - c, 0),
-            total_tokens      = greatest(t.total_tokens - tot, 0),
-            updated_at        = t.updated_at + interval '1 microsecond'
+            total_tokens      = greatest(t.total_tokens - tot, 0)
         WHERE t.id = chat_retention_delete_range.thread_id
         RETURNING t.message_count INTO res.kept_count;
     ELSE
