@@ -98,17 +98,17 @@ chat_set_updated_at_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("chat_set_updated_at_trigger must be a BEFORE UPDATE FOR EACH ROW trigger")));
 
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	newtuple = trigdata->tg_newtuple;
+	if (!chatstore_touch_updated_at)
+		return PointerGetDatum(newtuple);
+
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	attnum = SPI_fnumber(tupdesc, "updated_at");
 	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("relation \"%s\" has no column \"updated_at\"",
 						RelationGetRelationName(trigdata->tg_relation))));
-
-	if (!chatstore_touch_updated_at)
-		return PointerGetDatum(newtuple);
 
 	oldval = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &oldnull);
 	newval = heap_getattr(newtuple, attnum, tupdesc, &newnull);
