@@ -236,6 +236,66 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_retention_trim_thread(text, integer, timestamptz, boolean) IS
     'chatstore internal: find, under the thread lock, the run of messages a retention trim deletes from one thread and delete it';
 
+-- Trim the candidate threads of one call, in thread id order, at most
+-- max_threads of them (threads with nothing to delete are passed over and do
+-- not count).  max_messages given: the threads holding more messages than
+-- that, from the thread aggregates (no message scan); otherwise the threads
+-- holding a message created before cutoff, through the created_at index.
+-- Internal: the body of chat_retention_keep_last and
+-- chat_retention_delete_old_messages.
+CREATE FUNCTION @extschema@.chat_retention_trim_threads(
+    max_messages integer,
+    cutoff       timestamptz,
+    thread_id    text,
+    user_id      text,
+    keep_system  boolean,
+    max_threads  integer)
+RETURNS SETOF @extschema@.chat_trim_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tid  text;
+    done integer := 0;
+    r    @extschema@.chat_trim_result;
+BEGIN
+    IF max_threads IS NOT NULL AND max_threads < 0 THEN
+        RAISE EXCEPTION 'max_threads must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    FOR tid IN
+        SELECT c.id FROM @extschema@.chat_threads AS c
+        WHERE max_messages IS NOT NULL
+          AND c.message_count > max_messages
+          AND (chat_retention_trim_threads.thread_id IS NULL
+               OR c.id = chat_retention_trim_threads.thread_id)
+          AND (chat_retention_trim_threads.user_id IS NULL
+               OR c.user_id = chat_retention_trim_threads.user_id)
+        UNION ALL
+        SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
+        JOIN @extschema@.chat_threads AS c ON c.id = m.thread_id
+        WHERE max_messages IS NULL
+          AND m.created_at < cutoff
+          AND (chat_retention_trim_threads.thread_id IS NULL
+               OR m.thread_id = chat_retention_trim_threads.thread_id)
+          AND (chat_retention_trim_threads.user_id IS NULL
+               OR c.user_id = chat_retention_trim_threads.user_id)
+        ORDER BY 1
+    LOOP
+        EXIT WHEN done >= max_threads;
+        r := @extschema@.chat_retention_trim_thread(tid, max_messages, cutoff, keep_system);
+        IF r.deleted_count > 0 THEN
+            done := done + 1;
+            RETURN NEXT r;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_trim_threads(integer, timestamptz, text, text, boolean, integer) IS
+    'chatstore internal: trim the candidate threads of chat_retention_keep_last or chat_retention_delete_old_messages';
+
 -- ---------------------------------------------------------------------------
 -- keep the last N messages of each thread
 -- ---------------------------------------------------------------------------
@@ -249,38 +309,14 @@ RETURNS SETOF @extschema@.chat_trim_result
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    tid     text;
-    done    integer := 0;
-    r       @extschema@.chat_trim_result;
 BEGIN
     IF max_messages IS NULL OR max_messages < 0 THEN
         RAISE EXCEPTION 'max_messages must be zero or more'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The value given was %s.', coalesce(max_messages::text, 'null'));
     END IF;
-    IF max_threads IS NOT NULL AND max_threads < 0 THEN
-        RAISE EXCEPTION 'max_threads must not be negative'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    -- candidates from the thread aggregates (no message scan), in id order
-    FOR tid IN
-        SELECT c.id FROM @extschema@.chat_threads AS c
-        WHERE c.message_count > max_messages
-          AND (chat_retention_keep_last.thread_id IS NULL
-               OR c.id = chat_retention_keep_last.thread_id)
-          AND (chat_retention_keep_last.user_id IS NULL
-               OR c.user_id = chat_retention_keep_last.user_id)
-        ORDER BY c.id
-    LOOP
-        EXIT WHEN done >= max_threads;
-        r := @extschema@.chat_retention_trim_thread(tid, max_messages, NULL, keep_system);
-        IF r.deleted_count > 0 THEN
-            done := done + 1;
-            RETURN NEXT r;
-        END IF;
-    END LOOP;
+    RETURN QUERY SELECT * FROM @extschema@.chat_retention_trim_threads(
+        max_messages, NULL, thread_id, user_id, keep_system, max_threads);
 END
 $fn$;
 
@@ -300,11 +336,6 @@ RETURNS SETOF @extschema@.chat_trim_result
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    cutoff  timestamptz;
-    tid     text;
-    done    integer := 0;
-    r       @extschema@.chat_trim_result;
 BEGIN
     IF older_than IS NULL THEN
         RAISE EXCEPTION 'older_than must not be null'
@@ -315,30 +346,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The value given was %s.', older_than);
     END IF;
-    IF max_threads IS NOT NULL AND max_threads < 0 THEN
-        RAISE EXCEPTION 'max_threads must not be negative'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    cutoff := now() - older_than;
-
-    -- threads that hold such a message: found through the created_at index
-    FOR tid IN
-        SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
-        JOIN @extschema@.chat_threads AS c ON c.id = m.thread_id
-        WHERE m.created_at < cutoff
-          AND (chat_retention_delete_old_messages.thread_id IS NULL
-               OR m.thread_id = chat_retention_delete_old_messages.thread_id)
-          AND (chat_retention_delete_old_messages.user_id IS NULL
-               OR c.user_id = chat_retention_delete_old_messages.user_id)
-        ORDER BY m.thread_id
-    LOOP
-        EXIT WHEN done >= max_threads;
-        r := @extschema@.chat_retention_trim_thread(tid, NULL, cutoff, keep_system);
-        IF r.deleted_count > 0 THEN
-            done := done + 1;
-            RETURN NEXT r;
-        END IF;
-    END LOOP;
+    RETURN QUERY SELECT * FROM @extschema@.chat_retention_trim_threads(
+        NULL, now() - older_than, thread_id, user_id, keep_system, max_threads);
 END
 $fn$;
 
