@@ -6,7 +6,7 @@
 # 1.0 script as released (never edited), chatstore--A--B.sql the updates.
 
 EXTENSION   = chatstore
-EXTVERSION  = 1.1
+EXTVERSION  = 1.2
 MODULE_big  = chatstore
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PGFILEDESC  = "chatstore - chat history store for LLM applications"

@@ -545,8 +545,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_agent_states', '');
 
 -- Save (upsert) and return the new version (1 for a new row).
 -- expected_version NULL: unconditional.  0: only when no state exists yet.
--- N > 0: only when the stored version is N.  Otherwise SQLSTATE 40001
--- (serialization_failure): someone else saved first; reload and retry.
+-- N > 0: only when the stored version is N.  Otherwise SQLSTATE CS001
+-- (chatstore's "stale version"): someone else saved first; reload and retry.
+-- Not 40001: drivers retry serialization failures with the same arguments,
+-- which would fail again with the same stale version.
 CREATE FUNCTION @extschema@.chat_agent_state_save(
     agent_id         text,
     session_id       text,
@@ -613,19 +615,19 @@ BEGIN
       AND s.session_id = chat_agent_state_save.session_id;
     IF v_current IS NULL THEN
         RAISE EXCEPTION 'agent state "%"/"%" does not exist', agent_id, session_id
-            USING ERRCODE = 'serialization_failure',
+            USING ERRCODE = 'CS001',
                   DETAIL = format('The save expected version %s, but the state was deleted or never saved.', expected_version),
                   HINT = 'Save with expected_version 0 (create) or NULL (unconditional).';
     END IF;
     RAISE EXCEPTION 'agent state "%"/"%" was saved by someone else first', agent_id, session_id
-        USING ERRCODE = 'serialization_failure',
+        USING ERRCODE = 'CS001',
               DETAIL = format('The save expected version %s, the stored version is %s.', expected_version, v_current),
               HINT = 'Load the state again, apply the change and save with the version you loaded.';
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_save(text, text, jsonb, bigint) IS
-    'save an agent state and return its new version; a stale expected_version fails with 40001';
+    'save an agent state and return its new version; a stale expected_version fails with CS001';
 
 -- one row, or no row when there is no state (distinct from a stored '{}')
 CREATE FUNCTION @extschema@.chat_agent_state_load(agent_id text, session_id text)

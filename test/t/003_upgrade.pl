@@ -5,8 +5,8 @@
 # updated installation must be the same as a fresh install of the target
 # version (same objects, columns, constraints, indexes, function bodies).
 #
-# Shipped today: 1.0 (the frozen released script), 1.1 and
-# chatstore--1.0--1.1.sql; a later version only has to ship its scripts.
+# Shipped today: 1.0 and 1.1 (frozen released scripts), 1.2 and the
+# update scripts between them; a later version only has to ship its scripts.
 use strict;
 use warnings;
 
