@@ -1,33 +1,60 @@
 #!/usr/bin/env bash
-# README stays true: every function the extension installs appears in a
-# README reference table (as `name(`), and every function a reference table
-# names exists in the extension.  Run against a fresh CREATE EXTENSION.
-# Needs PGHOST/PGPORT/PGUSER; creates and drops its own database.
+# The documentation stays true (suite client:readme; see doc/testing.md):
+#   (a) README.md is at most 30,720 bytes;
+#   (b) every function of the installed extension is documented in doc/*.md
+#       (as `name( ), and README.md / doc/*.md name no chat_ / _chat_
+#       function or object the extension lacks (so a renamed function cannot
+#       linger): a name followed by "(", or alone in backticks;
+#   (c) every SQLSTATE raised in src/ (ereport(ERROR, errcode(ERRCODE_*)) in
+#       src/*.c, ERRCODE = '...' / RAISE <condition> in src/sql/*.sql) is in
+#       the SQLSTATE table of doc/ (the section headed "SQLSTATEs");
+#   (d) every relative link in README.md and doc/*.md points to an existing
+#       file, and every #anchor to an existing heading.
+# The checks themselves are in check_docs.py.
+#
+# Needs PGHOST/PGPORT/PGUSER of a server with chatstore installed; creates
+# and drops its own database.  README_EXT_VERSION=1.1 checks against that
+# version of the extension instead of the default one (while developing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-readme=$here/../../../README.md
+root=$(cd "$here/../../.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PATH="$("$PG_CONFIG" --bindir):$PATH"
+
 db=cs_client_readme_$$
+tmp=$(mktemp -d)
 createdb "$db"
-trap 'dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
-psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE EXTENSION chatstore'
-installed=$(psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "
+trap 'dropdb --if-exists "$db" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" \
+     -c "CREATE EXTENSION chatstore ${README_EXT_VERSION:+VERSION '$README_EXT_VERSION'}"
+
+# the functions of the extension
+psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "
     SELECT DISTINCT p.proname FROM pg_depend d
     JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'chatstore'
     JOIN pg_proc p ON p.oid = d.objid
-    WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e' ORDER BY 1")
-# the first cell of every reference-table row: `name(args)`, possibly several
-documented=$(grep -E '^\| `[a-z_]+\(' "$readme" | cut -d'|' -f2 |
-             grep -oE '`[a-z_]+\(' | tr -d '`(' | sort -u)
-missing=$(comm -23 <(echo "$installed" | sort -u) <(echo "$documented"))
-unknown=$(comm -13 <(echo "$installed" | sort -u) <(echo "$documented") | grep '^chat' || true)
-n=$(echo "$installed" | wc -l)
-if [ -n "$missing" ]; then
-    echo "functions of the extension missing from README's reference tables:" >&2
-    echo "$missing" >&2
-fi
-if [ -n "$unknown" ]; then
-    echo "README documents functions the extension does not have:" >&2
-    echo "$unknown" >&2
-fi
-[ -z "$missing" ] && [ -z "$unknown" ] || exit 1
-echo "README documents all $n functions of the extension and no other chat_ function"
+    WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e' ORDER BY 1" > "$tmp/functions"
+# its other objects the docs may name: tables, their indexes and triggers, types
+psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "
+    WITH rel AS (
+        SELECT c.oid, c.relname FROM pg_depend d
+        JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'chatstore'
+        JOIN pg_class c ON c.oid = d.objid
+        WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e')
+    SELECT relname FROM rel
+    UNION SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+          WHERE x.indrelid IN (SELECT oid FROM rel)
+    UNION SELECT g.tgname FROM pg_trigger g WHERE g.tgrelid IN (SELECT oid FROM rel)
+    UNION SELECT t.typname FROM pg_depend d
+          JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'chatstore'
+          JOIN pg_type t ON t.oid = d.objid
+          WHERE d.classid = 'pg_type'::regclass AND d.deptype = 'e'
+    ORDER BY 1" > "$tmp/relations"
+
+py=$(command -v /usr/bin/python3 || command -v python3)
+"$py" "$here/check_docs.py" \
+    --root "$root" \
+    --functions "$tmp/functions" \
+    --relations "$tmp/relations" \
+    --include-server "$("$PG_CONFIG" --includedir-server)" \
+    --sharedir "$("$PG_CONFIG" --sharedir)"
