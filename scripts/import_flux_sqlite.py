@@ -14,7 +14,7 @@ The file is opened read-only.  Its rows are copied into temporary tables of
 one PostgreSQL transaction and handed to chat_import_flux_rag('pg_temp',
 user_id), so the SQLite and the Postgres import share one implementation:
 session and message ids are kept (message ids become text), messages keep
-their order (created_at, then id) and timestamps (SQLite's timestamps
+their order (created_at, then the file's row order) and timestamps (SQLite's timestamps
 without a zone are UTC), and a second run adds nothing.  All or nothing:
 any bad row rolls the whole import back.
 
@@ -44,7 +44,12 @@ def sqlite_rows(db, table, wanted):
         if col not in have:
             raise SystemExit(f"import_flux_sqlite: table {table!r} has no column {col!r}")
     exprs = [f'"{c}"' if c in have else "NULL" for c in wanted]
-    return db.execute(f'SELECT {", ".join(exprs)} FROM "{table}"').fetchall()
+    # in the file's row order, which the import keeps for equal created_at
+    # (a table WITHOUT ROWID has none: then its primary key order)
+    try:
+        return db.execute(f'SELECT {", ".join(exprs)} FROM "{table}" ORDER BY rowid').fetchall()
+    except sqlite3.OperationalError:
+        return db.execute(f'SELECT {", ".join(exprs)} FROM "{table}"').fetchall()
 
 
 def epoch(v):

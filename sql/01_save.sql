@@ -53,24 +53,33 @@ SELECT * FROM chat_save_messages('s1', '[
   {"id": "m5", "role": "assistant", "content": "newest"}
 ]', 'alice');
 
--- the three ways stored ids are looked up, on a thread of 40 messages
+-- the three ways stored ids are looked up, on a thread of 40 messages.
+-- The lookups the save chose are asserted by its DEBUG1 lines ("stored
+-- ids: ..."), so a change of the choice fails this test.
 CREATE FUNCTION pg_temp.batch(ids int[]) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_agg(jsonb_build_object('id', 'k' || i, 'role', 'user', 'content', 'c' || i) ORDER BY o)
     FROM unnest(ids) WITH ORDINALITY AS u(i, o)
 $$;
+SET client_min_messages = debug1;
+-- a new thread: nothing to look up (no line)
 SELECT saved_count, skipped_count, first_seq, last_seq
 FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY(SELECT generate_series(1, 40))));
 -- (1) as many ids as the thread has messages and more (the whole
--- conversation re-sent + 1): the thread's ids are read whole
+-- conversation re-sent + 1): the thread's ids are read whole, nothing else
 SELECT saved_count, skipped_count, saved_ids
 FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY(SELECT generate_series(1, 41))));
 -- (2) a re-sent tail of more than 16 ids, fewer than the thread has: the
--- newest are read by seq; k1 (seq 1, older than them) is found by a probe
+-- newest are read by seq; what they do not hold, k1 (seq 1, older than
+-- them) and the new k42, is looked up by a probe
 SELECT saved_count, skipped_count, saved_ids
 FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY[1] || ARRAY(SELECT generate_series(24, 42))));
--- (3) a few ids: a probe each (k2 is stored, k43 is not)
+-- (2') a re-sent tail that the newest messages hold whole: no probe
+SELECT saved_count, skipped_count, saved_ids
+FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY(SELECT generate_series(23, 42))));
+-- (3) a few ids: a probe each (k2 is stored, k43 is not), no range read
 SELECT saved_count, skipped_count, saved_ids
 FROM chat_save_messages('s-ids', pg_temp.batch(ARRAY[2, 43]));
+RESET client_min_messages;
 SELECT count(*) AS n, count(DISTINCT id) AS ids, min(seq), max(seq),
        (SELECT last_seq FROM chat_threads WHERE id = 's-ids') AS last_seq
 FROM chat_messages WHERE thread_id = 's-ids';
@@ -176,9 +185,18 @@ SELECT regress.try($$SELECT chat_save_messages('s1', '[{"id": "m1", "role": "use
 SELECT regress.try($$SELECT chat_save_messages('s1', '[]', 'mallory')$$);
 -- trusted server code (user_id null) may save; the owner does not change
 SELECT saved_count FROM chat_save_messages('s1', '[{"id": "m7", "role": "user", "content": "server"}]');
--- an unowned thread stays unowned when a user saves into it
-SELECT saved_count FROM chat_save_messages('s3', '[{"id": "m", "role": "user", "content": "x"}]', 'dave');
-SELECT id, user_id FROM chat_threads WHERE id IN ('s1', 's3') ORDER BY id;
+-- a thread without owner belongs to no user: a call that names a user is
+-- refused (42501, nothing written); trusted code (no user_id) reaches it,
+-- and it stays without owner
+SELECT regress.try($$SELECT chat_save_messages('s3', '[{"id": "m", "role": "user", "content": "x"}]', 'dave')$$);
+SELECT regress.try($$SELECT chat_add_message('s3', 'user', 'x', 'dave')$$);
+SELECT saved_count FROM chat_save_messages('s3', '[{"id": "m", "role": "user", "content": "x"}]');
+-- '' is not a user: refused everywhere (22023), pass NULL for no user
+SELECT regress.try($$SELECT chat_save_messages('s3', '[{"id": "m2", "role": "user", "content": "x"}]', '')$$);
+SELECT regress.try($$SELECT chat_add_message('s3', 'user', 'x', '')$$);
+SELECT regress.try($$SELECT chat_save_messages('s-empty-owner', '[]', '')$$);
+SELECT count(*) AS empty_owner_thread FROM chat_threads WHERE id = 's-empty-owner';
+SELECT id, user_id, message_count FROM chat_threads WHERE id IN ('s1', 's3') ORDER BY id;
 -- a thread created by a save without user_id belongs to the session's
 -- tenant when one is set (so it is visible under tenant isolation)
 SET chatstore.tenant = 'acme';

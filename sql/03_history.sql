@@ -104,10 +104,13 @@ SELECT pg_temp.seqs('h5', NULL, NULL, NULL, 10);
 SELECT count(*), min(seq), max(seq) FROM chat_history('h5', NULL, NULL, NULL, 3000);
 
 -- errors
--- a NULL thread is no thread: an empty result, like an unknown one
-SELECT count(*) AS null_thread FROM chat_history(NULL);
-SELECT count(*) AS null_thread_budget FROM chat_history(NULL, max_tokens => 10);
-SELECT chat_context(NULL) AS null_thread_context;
+-- a NULL or empty thread id is refused (22023, as every read function does
+-- since 1.2); an unknown thread is an empty result
+SELECT regress.try($$SELECT count(*) FROM chat_history(NULL)$$) AS null_thread;
+SELECT regress.try($$SELECT count(*) FROM chat_history('')$$) AS empty_thread;
+SELECT regress.try($$SELECT count(*) FROM chat_history(NULL, max_tokens => 10)$$) AS null_thread_budget;
+SELECT regress.try($$SELECT chat_context(NULL)$$) AS null_thread_context;
+SELECT count(*) AS unknown_thread FROM chat_history('h-no-such-thread');
 SELECT regress.try($$SELECT * FROM chat_history('h1', -1)$$);
 SELECT regress.try($$SELECT * FROM chat_history('h1', NULL, NULL, NULL, -1)$$);
 

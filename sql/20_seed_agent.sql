@@ -38,6 +38,13 @@ SELECT session_id FROM chat_agent_state_list('seeda-agent', 10, '2026-05-02T00:0
 SELECT session_id FROM chat_agent_state_list('seeda-agent', state_filter => '{"fresh": true}');
 SELECT count(*) FROM chat_agent_state_list('seeda-nobody');
 SELECT chat_agent_state_count('seeda-agent') AS n, chat_agent_state_count('seeda-nobody') AS none;
+-- count_all: every agent's states of the current tenant (Forge's Count())
+CREATE TEMP TABLE seeda_count AS SELECT chat_agent_state_count_all() AS before;
+SELECT chat_agent_state_save('seeda-other', 'o1', '{}') AS version;
+SELECT chat_agent_state_save('seeda-other2', 'o1', '{}') AS version;
+SELECT chat_agent_state_count_all() - before AS added_over_agents FROM seeda_count;
+SELECT chat_agent_state_delete('seeda-other', 'o1') AND chat_agent_state_delete('seeda-other2', 'o1') AS cleaned;
+SELECT chat_agent_state_count_all() - before AS after_delete FROM seeda_count;
 -- GIN index on state is there
 SELECT indexdef LIKE '%USING gin (state jsonb_path_ops)%' AS gin
 FROM pg_indexes WHERE indexname = 'chat_agent_states_state_idx';
@@ -54,6 +61,7 @@ SET chatstore.tenant = 'seed-tenant-a';
 SELECT count(*) AS other_tenant FROM chat_agent_state_load('seeda-agent', 's1');
 SELECT chat_agent_state_save('seeda-agent', 's1', '{"tenant": "a"}') AS version;
 SELECT chat_agent_state_count('seeda-agent') AS n;
+SELECT chat_agent_state_count_all() AS tenant_a_all;
 RESET chatstore.tenant;
 SELECT state, version FROM chat_agent_state_load('seeda-agent', 's1');
 

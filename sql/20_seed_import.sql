@@ -195,6 +195,19 @@ SELECT * FROM pg_temp.threads('fxi-%');
 SELECT * FROM pg_temp.messages('fxi-%');
 -- message_count for get_sessions
 SELECT id, message_count FROM chat_list_threads('fxi-app') ORDER BY id;
+-- flux-rag's own schema has uuid message ids: messages with one created_at
+-- keep the source's order (1.1 sorted them by the random uuid)
+CREATE SCHEMA seed_flux_uuid;
+CREATE TABLE seed_flux_uuid.sessions (LIKE seed_flux.sessions);
+CREATE TABLE seed_flux_uuid.messages (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(), session_id text NOT NULL, role text NOT NULL,
+    content text NOT NULL, metadata jsonb DEFAULT '{}'::jsonb, created_at timestamp);
+INSERT INTO seed_flux_uuid.sessions VALUES ('fxu-1', 'Ties', '{}', '2025-08-03 08:00', '2025-08-03 08:00');
+INSERT INTO seed_flux_uuid.messages (session_id, role, content, created_at)
+SELECT 'fxu-1', CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'turn ' || i, '2025-08-03 08:00'
+FROM generate_series(1, 12) AS i;
+SELECT messages_saved FROM chat_import_flux_rag('seed_flux_uuid', 'fxu-app');
+SELECT string_agg(content, ', ' ORDER BY seq) AS source_order FROM chat_messages WHERE thread_id = 'fxu-1';
 
 -- ---------------------------------------------------------------- errors
 SELECT regress.try($$SELECT * FROM chat_import_langmiddle(NULL)$$);
@@ -218,7 +231,7 @@ INSERT INTO seed_lm_bad.chat_threads VALUES ('lmb-0', 'u', '2000-01-01');
 INSERT INTO seed_lm_bad.chat_messages VALUES ('b1', 'lmb-1', 'wizard', 'x', now());
 SELECT regress.try($$SELECT * FROM chat_import_langmiddle('seed_lm_bad')$$) LIKE '22%' AS refused;
 SELECT count(*) AS nothing_written FROM chat_threads WHERE id LIKE 'lmb-%';
-SELECT regress.try($$SELECT chat_import_thread('{"id": "x"}', '{}')$$);
+SELECT regress.try($$SELECT _chat_import_thread('{"id": "x"}', '{}')$$);
 
 SET client_min_messages = warning;
-DROP SCHEMA seed_lm, seed_ig, seed_ig_old, seed_flux, seed_ig_bad, seed_lm_bad CASCADE;
+DROP SCHEMA seed_lm, seed_ig, seed_ig_old, seed_flux, seed_flux_uuid, seed_ig_bad, seed_lm_bad CASCADE;

@@ -76,67 +76,67 @@ SELECT regress.try($$SELECT * FROM chat_kv_list('seedkv:', 0)$$);
 SELECT count(*) AS nothing_written FROM chat_kv WHERE key = 'seedkv:x';
 
 -- ---------------------------------------------------------------- lists
-SELECT chat_list_length('seedl:missing') AS missing_length;
-SELECT count(*) FROM chat_list_range('seedl:missing');
-SELECT chat_list_append('seedl:a', '"one"') AS len;
-SELECT chat_list_append_many('seedl:a', '["two", {"three": 3}, [4], null]') AS len;
-SELECT chat_list_append('seedl:a', '[5, 6]') AS len_single_array_value;
-SELECT chat_list_length('seedl:a');
-SELECT count(*) AS same_stamp_per_call FROM chat_list_range('seedl:a') AS r GROUP BY r.created_at ORDER BY 1;
-SELECT idx, value FROM chat_list_range('seedl:a');
+SELECT chat_kvlist_length('seedl:missing') AS missing_length;
+SELECT count(*) FROM chat_kvlist_range('seedl:missing');
+SELECT chat_kvlist_append('seedl:a', '"one"') AS len;
+SELECT chat_kvlist_append_many('seedl:a', '["two", {"three": 3}, [4], null]') AS len;
+SELECT chat_kvlist_append('seedl:a', '[5, 6]') AS len_single_array_value;
+SELECT chat_kvlist_length('seedl:a');
+SELECT count(*) AS same_stamp_per_call FROM chat_kvlist_range('seedl:a') AS r GROUP BY r.created_at ORDER BY 1;
+SELECT idx, value FROM chat_kvlist_range('seedl:a');
 -- Redis LRANGE semantics
-SELECT idx, value FROM chat_list_range('seedl:a', 1, 2);
-SELECT idx, value FROM chat_list_range('seedl:a', -2, -1);
-SELECT idx, value FROM chat_list_range('seedl:a', -100, 0);
-SELECT idx, value FROM chat_list_range('seedl:a', 4, 100);
-SELECT count(*) AS empty FROM chat_list_range('seedl:a', 3, 2);
-SELECT count(*) AS empty FROM chat_list_range('seedl:a', 6, 10);
-SELECT count(*) AS empty FROM chat_list_range('seedl:a', -1, -2);
+SELECT idx, value FROM chat_kvlist_range('seedl:a', 1, 2);
+SELECT idx, value FROM chat_kvlist_range('seedl:a', -2, -1);
+SELECT idx, value FROM chat_kvlist_range('seedl:a', -100, 0);
+SELECT idx, value FROM chat_kvlist_range('seedl:a', 4, 100);
+SELECT count(*) AS empty FROM chat_kvlist_range('seedl:a', 3, 2);
+SELECT count(*) AS empty FROM chat_kvlist_range('seedl:a', 6, 10);
+SELECT count(*) AS empty FROM chat_kvlist_range('seedl:a', -1, -2);
 -- empty array: no-op, returns the length
-SELECT chat_list_append_many('seedl:a', '[]') AS len;
-SELECT chat_list_append_many('seedl:empty', '[]') AS len, count(*) AS created
+SELECT chat_kvlist_append_many('seedl:a', '[]') AS len;
+SELECT chat_kvlist_append_many('seedl:empty', '[]') AS len, count(*) AS created
 FROM chat_lists WHERE key = 'seedl:empty';
 
 -- trim keeps start..stop; indexes restart at 0; appends continue after it
-SELECT chat_list_trim('seedl:a', 1, -2) AS len;
-SELECT idx, value FROM chat_list_range('seedl:a');
-SELECT chat_list_append('seedl:a', '"seven"') AS len;
-SELECT idx, value FROM chat_list_range('seedl:a', -2);
-SELECT chat_list_trim('seedl:a', -3, -1) AS len;
-SELECT idx, value FROM chat_list_range('seedl:a');
-SELECT chat_list_trim('seedl:a', 0, 100) AS len_unchanged;
+SELECT chat_kvlist_trim('seedl:a', 1, -2) AS len;
+SELECT idx, value FROM chat_kvlist_range('seedl:a');
+SELECT chat_kvlist_append('seedl:a', '"seven"') AS len;
+SELECT idx, value FROM chat_kvlist_range('seedl:a', -2);
+SELECT chat_kvlist_trim('seedl:a', -3, -1) AS len;
+SELECT idx, value FROM chat_kvlist_range('seedl:a');
+SELECT chat_kvlist_trim('seedl:a', 0, 100) AS len_unchanged;
 -- trim to nothing keeps an empty list
-SELECT chat_list_trim('seedl:a', 5, 1) AS len;
-SELECT chat_list_length('seedl:a') AS len, count(*) AS items
+SELECT chat_kvlist_trim('seedl:a', 5, 1) AS len;
+SELECT chat_kvlist_length('seedl:a') AS len, count(*) AS items
 FROM chat_list_items WHERE key = 'seedl:a';
-SELECT chat_list_append('seedl:a', '"fresh"') AS len;
-SELECT idx, value FROM chat_list_range('seedl:a');
-SELECT chat_list_trim('seedl:missing', 0, 1) AS missing_trim;
+SELECT chat_kvlist_append('seedl:a', '"fresh"') AS len;
+SELECT idx, value FROM chat_kvlist_range('seedl:a');
+SELECT chat_kvlist_trim('seedl:missing', 0, 1) AS missing_trim;
 
--- metadata: merged on append, read with chat_list_info
-SELECT chat_list_append('seedl:m', '1', '{"owner": "x", "kind": "log"}');
-SELECT chat_list_append_many('seedl:m', '[2, 3]', '{"kind": "events"}');
-SELECT length, metadata, created_at <= updated_at AS ts_ok FROM chat_list_info('seedl:m');
-SELECT count(*) FROM chat_list_info('seedl:missing');
+-- metadata: merged on append, read with chat_kvlist_info
+SELECT chat_kvlist_append('seedl:m', '1', '{"owner": "x", "kind": "log"}');
+SELECT chat_kvlist_append_many('seedl:m', '[2, 3]', '{"kind": "events"}');
+SELECT length, metadata, created_at <= updated_at AS ts_ok FROM chat_kvlist_info('seedl:m');
+SELECT count(*) FROM chat_kvlist_info('seedl:missing');
 
 -- delete
-SELECT chat_list_delete('seedl:m') AS deleted, chat_list_delete('seedl:m') AS again;
-SELECT chat_list_length('seedl:m') AS len, count(*) AS items FROM chat_list_items WHERE key = 'seedl:m';
+SELECT chat_kvlist_delete('seedl:m') AS deleted, chat_kvlist_delete('seedl:m') AS again;
+SELECT chat_kvlist_length('seedl:m') AS len, count(*) AS items FROM chat_list_items WHERE key = 'seedl:m';
 
 -- tenants
 SET chatstore.tenant = 'seed-tenant-a';
-SELECT chat_list_length('seedl:a') AS other_tenant_len;
-SELECT chat_list_append('seedl:a', '"a-only"') AS len;
+SELECT chat_kvlist_length('seedl:a') AS other_tenant_len;
+SELECT chat_kvlist_append('seedl:a', '"a-only"') AS len;
 RESET chatstore.tenant;
-SELECT idx, value FROM chat_list_range('seedl:a');
+SELECT idx, value FROM chat_kvlist_range('seedl:a');
 
 -- errors
-SELECT regress.try($$SELECT chat_list_append(NULL, '1')$$);
-SELECT regress.try($$SELECT chat_list_append('', '1')$$);
-SELECT regress.try($$SELECT chat_list_append(repeat('k', 1025), '1')$$);
-SELECT regress.try($$SELECT chat_list_append('seedl:e', NULL)$$);
-SELECT regress.try($$SELECT chat_list_append_many('seedl:e', '{"a": 1}')$$);
-SELECT regress.try($$SELECT chat_list_append_many('seedl:e', NULL)$$);
-SELECT regress.try($$SELECT chat_list_append_many('seedl:e', '[1]', '[]')$$);
-SELECT regress.try($$SELECT chat_list_trim('seedl:a', NULL, 1)$$);
+SELECT regress.try($$SELECT chat_kvlist_append(NULL, '1')$$);
+SELECT regress.try($$SELECT chat_kvlist_append('', '1')$$);
+SELECT regress.try($$SELECT chat_kvlist_append(repeat('k', 1025), '1')$$);
+SELECT regress.try($$SELECT chat_kvlist_append('seedl:e', NULL)$$);
+SELECT regress.try($$SELECT chat_kvlist_append_many('seedl:e', '{"a": 1}')$$);
+SELECT regress.try($$SELECT chat_kvlist_append_many('seedl:e', NULL)$$);
+SELECT regress.try($$SELECT chat_kvlist_append_many('seedl:e', '[1]', '[]')$$);
+SELECT regress.try($$SELECT chat_kvlist_trim('seedl:a', NULL, 1)$$);
 SELECT count(*) AS nothing_written FROM chat_lists WHERE key = 'seedl:e';

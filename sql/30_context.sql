@@ -143,7 +143,8 @@ FROM (VALUES (NULL::int), (1), (3)) a(mm),
      (VALUES (NULL::int), (0), (30), (65)) d(mt);
 
 -- errors (from chat_history)
--- a NULL thread is no thread: an empty array, like an unknown one
-SELECT chat_context(NULL) AS null_thread;
+-- a NULL thread is refused (22023); an unknown one is an empty array
+SELECT regress.try($$SELECT chat_context(NULL)$$) AS null_thread;
+SELECT chat_context('ctx-no-such-thread') AS unknown_thread;
 SELECT regress.try($$SELECT chat_context('ctx-t1', max_messages => -1)$$);
 SELECT regress.try($$SELECT chat_context('ctx-t1', max_tokens => -1)$$);

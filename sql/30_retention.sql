@@ -50,20 +50,20 @@ CREATE TEMP TABLE ret_before AS SELECT id, updated_at FROM chat_threads WHERE id
 SELECT * FROM chat_retention_keep_last(3, thread_id => 'ret-k1');
 SELECT * FROM pg_temp.shape('ret-k1');
 -- a trim does not make the thread "recently active": updated_at is kept
--- exactly (the trim runs with chatstore.touch_updated_at off, for itself only)
+-- exactly (the trim assigns updated_at its own value; no setting involved)
 SELECT t.updated_at = b.updated_at AS updated_at_kept
 FROM chat_threads t JOIN ret_before b USING (id) WHERE t.id = 'ret-k1';
-SHOW chatstore.touch_updated_at;
--- chatstore.touch_updated_at: on (the default), an UPDATE that does not set
--- updated_at sets it to the transaction time; off, it leaves it as it was
+-- chatstore.touch_updated_at is deprecated and ignored (1.2): turning it off
+-- no longer stops an UPDATE that changes a value from moving updated_at
 SELECT pg_temp.conversation('ret-touch', 'ret-u9');
 UPDATE chat_threads SET updated_at = '2025-03-01T00:00:00Z' WHERE id = 'ret-touch';
 SET chatstore.touch_updated_at = off;
 UPDATE chat_threads SET title = 'renamed' WHERE id = 'ret-touch';
-SELECT title, updated_at = '2025-03-01T00:00:00Z' AS kept FROM chat_threads WHERE id = 'ret-touch';
-RESET chatstore.touch_updated_at;
-UPDATE chat_threads SET title = 'renamed again' WHERE id = 'ret-touch';
 SELECT title, updated_at > '2025-03-01T00:00:00Z' AS touched FROM chat_threads WHERE id = 'ret-touch';
+RESET chatstore.touch_updated_at;
+-- an UPDATE that assigns updated_at keeps what it assigned
+UPDATE chat_threads SET title = 'renamed again', updated_at = '2025-03-01T00:00:00Z' WHERE id = 'ret-touch';
+SELECT title, updated_at = '2025-03-01T00:00:00Z' AS kept FROM chat_threads WHERE id = 'ret-touch';
 DELETE FROM chat_threads WHERE id = 'ret-touch';
 -- nothing more to remove: no row
 SELECT * FROM chat_retention_keep_last(3, thread_id => 'ret-k1');

@@ -133,11 +133,11 @@ SELECT n.i, (SELECT count(*) FROM chat_kv_list('inj_k' || n.v)) AS keys_under_pr
 FROM idval n WHERE n.v LIKE '%\%%' OR n.v LIKE '%\_%' ORDER BY n.i;
 
 -- ----- lists -----------------------------------------------------------
-SELECT count(*) AS list_appended FROM idval n WHERE chat_list_append('inj_l' || n.v, to_jsonb(n.v), jsonb_build_object(n.v, n.v)) IS NOT NULL;
+SELECT count(*) AS list_appended FROM idval n WHERE chat_kvlist_append('inj_l' || n.v, to_jsonb(n.v), jsonb_build_object(n.v, n.v)) IS NOT NULL;
 SELECT count(*) AS list_ok
-FROM idval n WHERE (SELECT array_agg(value) FROM chat_list_range('inj_l' || n.v)) = ARRAY[to_jsonb(n.v)]
-               AND chat_list_length('inj_l' || n.v) = 1
-               AND (SELECT metadata FROM chat_list_info('inj_l' || n.v)) = jsonb_build_object(n.v, n.v);
+FROM idval n WHERE (SELECT array_agg(value) FROM chat_kvlist_range('inj_l' || n.v)) = ARRAY[to_jsonb(n.v)]
+               AND chat_kvlist_length('inj_l' || n.v) = 1
+               AND (SELECT metadata FROM chat_kvlist_info('inj_l' || n.v)) = jsonb_build_object(n.v, n.v);
 
 -- ----- agent states ------------------------------------------------------
 SELECT count(*) AS state_saved FROM idval n WHERE chat_agent_state_save('inj_a' || n.v, n.v, jsonb_build_object(n.v, n.v)) = 1;
@@ -151,7 +151,7 @@ SELECT to_regclass('chat_threads') IS NOT NULL AS threads_table_still_there;
 
 -- ----- clean up (the delete functions with the hostile strings) ----------
 SELECT count(*) FILTER (WHERE chat_kv_delete('inj_k' || n.v)) AS kv_deleted,
-       count(*) FILTER (WHERE chat_list_delete('inj_l' || n.v)) AS lists_deleted,
+       count(*) FILTER (WHERE chat_kvlist_delete('inj_l' || n.v)) AS lists_deleted,
        count(*) FILTER (WHERE chat_agent_state_delete('inj_a' || n.v, n.v)) AS states_deleted
 FROM idval n;
 SELECT count(*) FILTER (WHERE chat_delete_thread('inj_t' || n.i, n.v)) AS threads_deleted,

@@ -231,7 +231,7 @@ SELECT saved_count FROM chat_save_messages('sp_thread', '[
   {"id":"s5","role":"assistant","content":[{"type":"text","text":"the answer"}],"model":"m1"}]', 'sp_user');
 SELECT chat_set_preferences('sp_user', 'sp_thread', 'm1', '{"theme":"dark"}') IS NOT NULL AS prefs;
 SELECT chat_kv_set('sp_key', '{"v":1}', '1 hour') IS NOT NULL AS kv;
-SELECT chat_list_append('sp_key', '{"v":1}', '{"m":1}') IS NOT NULL AS list;
+SELECT chat_kvlist_append('sp_key', '{"v":1}', '{"m":1}') IS NOT NULL AS list;
 SELECT chat_agent_state_save('sp_agent', 'sp_session', '{"step":1}') IS NOT NULL AS agent_state;
 
 -- plausible arguments by parameter name (else by type)
@@ -245,7 +245,7 @@ INSERT INTO argval VALUES
   ('saved_ids', NULL, '{s1,zz}'), ('role', NULL, 'assistant'), ('roles', NULL, '{user,assistant}'),
   ('content', NULL, 'hello again'), ('query', NULL, 'hello'), ('metadata', NULL, '{"k":"v"}'),
   ('metadata_filter', NULL, '{"k":"v"}'), ('state', NULL, '{"s":1}'), ('state_filter', NULL, '{"step":1}'),
-  ('settings', NULL, '{"theme":"light"}'), ('tool_calls', NULL, '[{"id":"c2","type":"function"}]'),
+  ('settings', NULL, '{"theme":"light"}'), ('tool_calls', NULL, '[{"id":"c2","type":"function","function":{"name":"g","arguments":"{}"}}]'),
   ('usage', NULL, '{"prompt_tokens":1,"completion_tokens":2}'), ('kind', NULL, 'total'),
   ('key', NULL, 'sp_key'), ('prefix', NULL, 'sp_'), ('value', NULL, '{"v":2}'), ('values', NULL, '[1,2,3]'),
   ('agent_id', NULL, 'sp_agent'), ('session_id', NULL, 'sp_session'), ('expected_version', NULL, '1'),
@@ -341,7 +341,7 @@ SELECT message_count, last_seq FROM chat_threads WHERE id = 'sp_thread';
 -- clean up
 SELECT chat_delete_thread('sp_thread');
 SELECT chat_kv_delete('sp_key');
-SELECT chat_list_delete('sp_key');
+SELECT chat_kvlist_delete('sp_key');
 SELECT chat_agent_state_delete('sp_agent', 'sp_session');
 SELECT chat_delete_user_data('sp_user') IS NOT NULL AS user_data_deleted;
 SET client_min_messages = warning;

@@ -18,37 +18,75 @@ SELECT saved_count FROM chat_save_messages('ten_a1', '[{"id":"a1m1","role":"user
                                                       {"id":"a1m2","role":"assistant","content":"reply to A"}]', 'tenant_a');
 SELECT saved_count FROM chat_save_messages('ten_b1', '[{"id":"b1m1","role":"user","content":"secret of B"}]', 'tenant_b');
 SELECT saved_count FROM chat_save_messages('ten_nobody', '[{"id":"n1","role":"user","content":"no owner"}]');
-SELECT saved_count FROM chat_save_messages('ten_empty', '[{"id":"e1","role":"user","content":"empty owner"}]', '');
+-- '' is not an owner (1.2): refused, nothing written
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_empty', '[{"id":"e1","role":"user","content":"empty owner"}]', '')$$);
+SELECT count(*) AS empty_owner_threads FROM chat_threads WHERE id = 'ten_empty';
 -- preferences, key-values, lists and agent states of both tenants (the
 -- functions file them under the tenant set in the session)
 SELECT user_id FROM chat_set_preferences('tenant_a', 'ten_a1', 'model-a', '{"theme": "a"}');
 SELECT user_id FROM chat_set_preferences('tenant_b', 'ten_b1', 'model-b', '{"theme": "b"}');
 SET chatstore.tenant = 'tenant_a';
 SELECT key FROM chat_kv_set('ten_key', '"value of A"');
-SELECT chat_list_append('ten_list', '"item of A"');
+SELECT chat_kvlist_append('ten_list', '"item of A"');
 SELECT chat_agent_state_save('ten_agent', 'ten_session', '{"of": "A"}');
 SET chatstore.tenant = 'tenant_b';
 SELECT key FROM chat_kv_set('ten_key', '"value of B"');
 SELECT key FROM chat_kv_set('ten_key_b_only', '"only B"');
-SELECT chat_list_append('ten_list', '"item of B"');
+SELECT chat_kvlist_append('ten_list', '"item of B"');
 SELECT chat_agent_state_save('ten_agent', 'ten_session', '{"of": "B"}');
 RESET chatstore.tenant;
 
--- the application role: not the owner, no BYPASSRLS; the grants it needs
+-- the application role: not the owner, no BYPASSRLS; the grants it needs:
+-- SELECT on the tables, EXECUTE on the application functions, never
+-- INSERT, UPDATE or DELETE (every write goes through a function)
 CREATE ROLE regress_chatstore_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+-- before the grants it cannot even call a function: none is executable by PUBLIC
+SET ROLE regress_chatstore_app;
+SELECT pg_temp.try($$SELECT chat_save_messages('ten_x', '[{"role":"user","content":"x"}]')$$) LIKE '42501: permission denied for function chat_save_messages' AS refused_before_grant;
+RESET ROLE;
+SELECT count(*) AS public_executable
+FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'chatstore')
+  AND has_function_privilege('public', p.oid, 'EXECUTE');
 SELECT count(*) > 0 AS granted,
-       bool_and(privileges IN ('USAGE', 'SELECT, INSERT, UPDATE, DELETE', 'USAGE, SELECT, UPDATE')) AS expected_privileges
+       bool_and(privileges IN ('USAGE', 'SELECT', 'EXECUTE')) AS expected_privileges
 FROM chat_grant_app_role('regress_chatstore_app');
-SELECT count(*) AS tables_not_granted
+SELECT count(*) AS tables_not_readable
 FROM chat_tenant_isolation_status() s
-WHERE NOT has_table_privilege('regress_chatstore_app', s.table_name, 'SELECT, INSERT, UPDATE, DELETE');
+WHERE NOT has_table_privilege('regress_chatstore_app', s.table_name, 'SELECT');
+SELECT count(*) AS tables_writable
+FROM chat_tenant_isolation_status() s
+WHERE has_table_privilege('regress_chatstore_app', s.table_name, 'INSERT')
+   OR has_table_privilege('regress_chatstore_app', s.table_name, 'UPDATE')
+   OR has_table_privilege('regress_chatstore_app', s.table_name, 'DELETE');
+-- the maintenance functions and the internal helpers of writes are not granted
+SELECT p.proname AS granted_but_should_not_be
+FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'chatstore')
+  AND has_function_privilege('regress_chatstore_app', p.oid, 'EXECUTE')
+  AND (p.proname IN ('chat_retention_keep_last', 'chat_delete_user_data', 'chat_enable_tenant_isolation',
+                     'chat_import_langmiddle', 'chat_create_search_index', 'chat_kv_purge_expired')
+       OR p.proname IN ('_chat_retention_delete_range', '_chat_import_thread', '_chat_fingerprint',
+                        '_chat_write_tenant', '_chat_tenant_isolation_apply'));
 SELECT pg_temp.try($$SELECT chat_grant_app_role(NULL)$$);
 
 -- before isolation is on, the application role sees every tenant
 SET ROLE regress_chatstore_app;
 SELECT count(*) AS visible_threads FROM chat_threads WHERE id LIKE 'ten\_%';
+-- plain DML cannot break what the functions keep: a message with a gap in
+-- seq, counters changed by hand, a stolen thread, a deleted message
+SELECT pg_temp.try($$INSERT INTO chat_messages (thread_id, id, seq, role, content) VALUES ('ten_a1', 'x', 99, 'user', 'gap')$$);
+SELECT pg_temp.try($$UPDATE chat_threads SET message_count = 0 WHERE id = 'ten_a1'$$);
+SELECT pg_temp.try($$UPDATE chat_threads SET user_id = 'tenant_b' WHERE id = 'ten_a1'$$);
+SELECT pg_temp.try($$DELETE FROM chat_messages WHERE thread_id = 'ten_a1'$$);
+SELECT pg_temp.try($$INSERT INTO chat_kv (tenant, key, value) VALUES ('tenant_b', 'planted', '1')$$);
+-- nor can it reach the internal helpers that write
+SELECT pg_temp.try($$SELECT _chat_retention_delete_range('ten_a1', 1, 2)$$);
+-- the functions work for it
+SELECT saved_count FROM chat_save_messages('ten_app', '[{"id":"p1","role":"user","content":"by the app"}]', 'app_user');
+SELECT chat_delete_thread('ten_app', 'app_user') AS app_deleted;
 -- and it cannot switch isolation on or off: only the owner can
-SELECT pg_temp.try($$SELECT chat_enable_tenant_isolation()$$) LIKE '42501: must be owner of table%' AS refused;
+SELECT pg_temp.try($$SELECT chat_enable_tenant_isolation()$$);
 SELECT pg_temp.try($$SELECT chat_disable_tenant_isolation()$$);
 RESET ROLE;
 
@@ -92,8 +130,8 @@ SELECT user_id, selected_model FROM chat_user_preferences ORDER BY 1;
 SELECT chat_kv_get('ten_key') AS kv, chat_kv_get('ten_key_b_only') AS kv_b_only;
 SELECT key, value FROM chat_kv_list('ten_');
 SELECT tenant, key, value FROM chat_kv WHERE key LIKE 'ten\_%' ORDER BY 1, 2;
-SELECT idx, value FROM chat_list_range('ten_list');
-SELECT chat_list_length('ten_list') AS list_length;
+SELECT idx, value FROM chat_kvlist_range('ten_list');
+SELECT chat_kvlist_length('ten_list') AS list_length;
 SELECT tenant, key, value FROM chat_list_items WHERE key = 'ten_list';
 SELECT tenant, key FROM chat_lists WHERE key = 'ten_list';
 SELECT agent_id, session_id, state, version FROM chat_agent_state_load('ten_agent', 'ten_session');
@@ -123,7 +161,7 @@ WITH u AS (UPDATE chat_agent_states SET state = '{"hacked": true}' WHERE tenant 
 WITH d AS (DELETE FROM chat_agent_states WHERE tenant = 'tenant_b' RETURNING 1) SELECT count(*) AS b_states_deleted FROM d;
 -- own writes through the functions work
 SELECT key, value FROM chat_kv_set('ten_key', '"A again"');
-SELECT chat_list_append('ten_list', '"second item of A"') AS list_length;
+SELECT chat_kvlist_append('ten_list', '"second item of A"') AS list_length;
 SELECT chat_agent_state_save('ten_agent', 'ten_session', '{"of": "A", "step": 2}', 1) AS version;
 SELECT selected_model FROM chat_set_preferences('tenant_a', NULL, 'model-a2');
 -- writes into B's thread: refused through the functions...
@@ -148,7 +186,7 @@ WITH u AS (UPDATE chat_threads SET title = 'hacked' WHERE id = 'ten_b1' RETURNIN
 WITH u AS (UPDATE chat_messages SET content = 'hacked' WHERE thread_id = 'ten_b1' RETURNING 1) SELECT count(*) AS b_messages_updated FROM u;
 WITH d AS (DELETE FROM chat_messages WHERE thread_id = 'ten_b1' RETURNING 1) SELECT count(*) AS b_messages_deleted FROM d;
 WITH d AS (DELETE FROM chat_threads WHERE user_id = 'tenant_b' RETURNING 1) SELECT count(*) AS b_threads_deleted FROM d;
--- own writes work, through the functions and directly
+-- own writes work through the functions (directly: nothing, no grant)
 SELECT saved_count, first_seq FROM chat_save_messages('ten_a1', '[{"id":"a1m3","role":"user","content":"more from A"}]', 'tenant_a');
 SELECT seq FROM chat_add_message('ten_a1', 'assistant', 'answer to A', 'tenant_a');
 SELECT saved_count FROM chat_save_messages('ten_a2', '[{"id":"a2m1","role":"user","content":"A again"}]', 'tenant_a');
@@ -168,14 +206,14 @@ SELECT pg_temp.try($$SELECT chat_save_messages('ten_a1', '[{"id":"z1","role":"us
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_z', '[{"id":"z1","role":"user","content":"x"}]', '')$$);
 SELECT count(*) AS prefs_seen FROM chat_user_preferences;
 SELECT count(*) AS kv_seen, chat_kv_get('ten_key') AS kv FROM chat_kv;
-SELECT count(*) AS list_items_seen, chat_list_length('ten_list') AS list_length FROM chat_list_items;
+SELECT count(*) AS list_items_seen, chat_kvlist_length('ten_list') AS list_length FROM chat_list_items;
 SELECT count(*) AS states_seen, chat_agent_state_count('ten_agent') AS state_count FROM chat_agent_states;
 SELECT pg_temp.try($$SELECT chat_kv_set('ten_key', '"no tenant"')$$);
 SELECT pg_temp.try($$SELECT chat_agent_state_save('ten_agent', 'ten_session', '{}')$$);
 SET chatstore.tenant = '';
 SELECT count(*) AS threads_seen_with_empty_tenant FROM chat_threads;
 SELECT count(*) AS kv_seen_with_empty_tenant FROM chat_kv;
-SELECT count(*) AS empty_owner_thread FROM chat_get_thread('ten_empty');
+SELECT pg_temp.try($$SELECT count(*) FROM chat_get_thread('ten_a1', '')$$) AS empty_user;
 
 -- ===================== tenant B =====================
 SET chatstore.tenant = 'tenant_b';
@@ -184,7 +222,7 @@ SELECT thread_id, id, content FROM chat_messages WHERE thread_id LIKE 'ten\_%' O
 SELECT count(*) AS a_history FROM chat_history('ten_a1');
 SELECT user_id, selected_model FROM chat_user_preferences ORDER BY 1;
 SELECT key, value FROM chat_kv WHERE key LIKE 'ten\_%' ORDER BY 1;
-SELECT value FROM chat_list_range('ten_list');
+SELECT value FROM chat_kvlist_range('ten_list');
 SELECT state, version FROM chat_agent_state_load('ten_agent', 'ten_session');
 RESET chatstore.tenant;
 RESET ROLE;

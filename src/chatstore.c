@@ -1,48 +1,65 @@
 /*
  * chatstore.c
- *		Module entry: settings, the updated_at trigger, token usage helper.
+ *		Module entry: settings, the updated_at trigger, token usage helper,
+ *		tenant confinement and small internal SQL helpers.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "common/int.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/bitmapset.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 #include "chatstore.h"
+#include "spi_util.h"
 
 PG_MODULE_MAGIC;
 
 int			chatstore_max_batch_messages = 100000;
 int			chatstore_max_message_bytes = 32 * 1024 * 1024;
 bool		chatstore_notify = false;
-bool		chatstore_touch_updated_at = true;
 char	   *chatstore_tenant = NULL;
+
+/* deprecated and ignored since 1.2: still defined so that 1.1's SQL can set it */
+static bool chatstore_touch_updated_at = true;
 
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
+	/*
+	 * The limits are PGC_SUSET: they bound what one call may make the server
+	 * do (memory), so an ordinary role must not raise them.  A superuser can
+	 * set them per role or database (ALTER ROLE ... SET), or GRANT SET ON
+	 * PARAMETER.
+	 */
 	DefineCustomIntVariable("chatstore.max_batch_messages",
 							"Largest number of messages one chat_save_messages call accepts.",
 							NULL,
 							&chatstore_max_batch_messages,
-							100000, 1, 10000000,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							100000, 1, CHATSTORE_MAX_BATCH_LIMIT,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("chatstore.max_message_bytes",
 							"Largest content (in bytes) of one message.",
 							NULL,
 							&chatstore_max_message_bytes,
 							32 * 1024 * 1024, 1024, 512 * 1024 * 1024,
-							PGC_USERSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomBoolVariable("chatstore.notify",
 							 "Send a NOTIFY on channel chatstore_messages for every save that inserts messages.",
 							 NULL,
@@ -50,9 +67,11 @@ _PG_init(void)
 							 false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("chatstore.touch_updated_at",
-							 "Set updated_at to the transaction time on every UPDATE of a chatstore row that does not set it.",
-							 "Off: such an UPDATE leaves updated_at as it was.  The retention functions "
-							 "turn it off for their own updates, so trimming a thread does not make it recent.",
+							 "Deprecated and ignored (since chatstore 1.2).",
+							 "The updated_at trigger no longer reads it: an UPDATE that assigns updated_at "
+							 "keeps what it assigned, one that changes other columns sets the transaction "
+							 "time, one that changes nothing leaves it.  It is still defined so that the "
+							 "SQL of chatstore 1.1 (which sets it) keeps working.",
 							 &chatstore_touch_updated_at,
 							 true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
@@ -68,12 +87,32 @@ _PG_init(void)
 #else
 	EmitWarningsOnPlaceholders("chatstore");
 #endif
+
+	/* kept SPI plans follow renames of the extension's schema */
+	chatstore_plans_init();
+}
+
+void *
+chatstore_alloc_array(Size elemsize, int64 n, bool zero)
+{
+	Size		size;
+
+	if (n < 1)
+		n = 1;
+	if (elemsize > 0 && n > (int64) (MaxAllocHugeSize / elemsize))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cannot allocate " INT64_FORMAT " elements of %zu bytes", n, elemsize)));
+	size = mul_size(elemsize, (Size) n);
+	return palloc_extended(size, MCXT_ALLOC_HUGE | (zero ? MCXT_ALLOC_ZERO : 0));
 }
 
 /*
- * BEFORE UPDATE trigger: set NEW.updated_at to now(), unless the UPDATE
- * itself set updated_at to a new value (importers keep their timestamps) or
- * chatstore.touch_updated_at is off.
+ * BEFORE UPDATE trigger: sets NEW.updated_at to the transaction start time
+ * when the UPDATE does not assign updated_at itself and really changes some
+ * other column.  An UPDATE that assigns updated_at (even to its old value)
+ * keeps what it assigned; one that changes nothing leaves updated_at alone.
+ * No setting is read: what is written does not depend on the session.
  */
 PG_FUNCTION_INFO_V1(chat_set_updated_at_trigger);
 Datum
@@ -83,12 +122,13 @@ chat_set_updated_at_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	HeapTuple	newtuple;
 	int			attnum;
-	bool		oldnull,
-				newnull;
-	Datum		oldval,
-				newval;
-	Datum		now;
-	bool		isnull = false;
+	int			natts;
+	Datum	   *oldvals,
+			   *newvals;
+	bool	   *oldnulls,
+			   *newnulls;
+	bool		changed = false;
+	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
@@ -99,9 +139,6 @@ chat_set_updated_at_trigger(PG_FUNCTION_ARGS)
 				 errmsg("chat_set_updated_at_trigger must be a BEFORE UPDATE FOR EACH ROW trigger")));
 
 	newtuple = trigdata->tg_newtuple;
-	if (!chatstore_touch_updated_at)
-		return PointerGetDatum(newtuple);
-
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	attnum = SPI_fnumber(tupdesc, "updated_at");
 	if (attnum <= 0)
@@ -110,23 +147,57 @@ chat_set_updated_at_trigger(PG_FUNCTION_ARGS)
 				 errmsg("relation \"%s\" has no column \"updated_at\"",
 						RelationGetRelationName(trigdata->tg_relation))));
 
-	oldval = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &oldnull);
-	newval = heap_getattr(newtuple, attnum, tupdesc, &newnull);
-	if (oldnull == newnull &&
-		(oldnull || DatumGetTimestampTz(oldval) == DatumGetTimestampTz(newval)))
+	/* the UPDATE assigns updated_at itself: keep what it assigned */
+	if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,
+					  trigdata->tg_updatedcols))
+		return PointerGetDatum(newtuple);
+
+	/* does any other column change? */
+	natts = tupdesc->natts;
+	oldvals = palloc(sizeof(Datum) * natts);
+	newvals = palloc(sizeof(Datum) * natts);
+	oldnulls = palloc(sizeof(bool) * natts);
+	newnulls = palloc(sizeof(bool) * natts);
+	heap_deform_tuple(trigdata->tg_trigtuple, tupdesc, oldvals, oldnulls);
+	heap_deform_tuple(newtuple, tupdesc, newvals, newnulls);
+	for (i = 0; i < natts && !changed; i++)
 	{
-		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped || i == attnum - 1)
+			continue;
+		if (oldnulls[i] != newnulls[i])
+			changed = true;
+		else if (!oldnulls[i] &&
+				 !datumIsEqual(oldvals[i], newvals[i], att->attbyval, att->attlen))
+			changed = true;		/* binary difference (conservative) */
+	}
+	pfree(oldvals);
+	pfree(newvals);
+	pfree(oldnulls);
+	pfree(newnulls);
+
+	if (changed)
+	{
+		Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		bool		isnull = false;
+
 		newtuple = heap_modify_tuple_by_cols(newtuple, tupdesc, 1, &attnum,
 											 &now, &isnull);
 	}
 	return PointerGetDatum(newtuple);
 }
 
-/* read a non-negative integer member of a usage object; false when absent */
+/*
+ * Read a member of a usage object; false when absent or null.  It must be
+ * a non-negative integer that fits in a bigint: a fraction is refused like a
+ * negative number (22003), never rounded.
+ */
 static bool
 usage_member(JsonbContainer *usage, const char *key, int64 *out, int index)
 {
 	JsonbValue *v;
+	Datum		num;
 
 	v = getKeyJsonValueFromContainer(usage, key, strlen(key), NULL);
 	if (v == NULL || v->type == jbvNull)
@@ -137,17 +208,20 @@ usage_member(JsonbContainer *usage, const char *key, int64 *out, int index)
 				 index >= 0 ?
 				 errmsg("usage.%s of messages[%d] must be a number", key, index) :
 				 errmsg("usage.%s must be a number", key)));
+	num = NumericGetDatum(v->val.numeric);
 	if (numeric_is_nan(v->val.numeric) || numeric_is_inf(v->val.numeric) ||
-		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(v->val.numeric),
+		DatumGetBool(DirectFunctionCall2(numeric_lt, num,
 										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) ||
-		DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(v->val.numeric),
-										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX)))))
+		DatumGetBool(DirectFunctionCall2(numeric_gt, num,
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX)))) ||
+		!DatumGetBool(DirectFunctionCall2(numeric_eq, num,
+										  DirectFunctionCall2(numeric_trunc, num, Int32GetDatum(0)))))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 index >= 0 ?
 				 errmsg("usage.%s of messages[%d] must be a non-negative integer", key, index) :
 				 errmsg("usage.%s must be a non-negative integer", key)));
-	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, num));
 	return true;
 }
 
@@ -209,4 +283,59 @@ chat_usage_tokens(PG_FUNCTION_ARGS)
 			 errmsg("invalid usage kind \"%s\"", kind),
 			 errhint("Use \"prompt\", \"completion\" or \"total\".")));
 	PG_RETURN_NULL();			/* not reached */
+}
+
+const char *
+chatstore_confined_tenant(Oid nsp)
+{
+	Oid			relid = get_relname_relid("chat_threads", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.chat_threads\" does not exist",
+						get_namespace_name(nsp))));
+
+	/*
+	 * check_enable_rls decides for the user it is given exactly what the
+	 * executor decides for a query: RLS_ENABLED when the policies apply.
+	 * It reads pg_class and pg_authid through the syscache.
+	 */
+	if (check_enable_rls(relid, GetOuterUserId(), true) != RLS_ENABLED)
+		return NULL;
+	return chatstore_tenant != NULL ? chatstore_tenant : "";
+}
+
+/*
+ * _chat_tenant() -> text
+ * NULL when the calling (outer) role is not confined by tenant isolation,
+ * else the setting chatstore.tenant ('' when unset).  Functions that run as
+ * the extension owner (SECURITY DEFINER, which bypasses row-level security)
+ * use it to confine their callers themselves.
+ */
+PG_FUNCTION_INFO_V1(chat_tenant);
+Datum
+chat_tenant(PG_FUNCTION_ARGS)
+{
+	const char *tenant = chatstore_confined_tenant(chatstore_schema_of(fcinfo));
+
+	if (tenant == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(tenant));
+}
+
+/*
+ * _chat_required(value text, what text) -> text
+ * value, or 22023 "<what> must not be null or empty".
+ */
+PG_FUNCTION_INFO_V1(chat_required);
+Datum
+chat_required(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null or empty",
+						PG_ARGISNULL(1) ? "value" : text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }

@@ -12,6 +12,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -63,14 +64,43 @@ typedef struct Budget
 	bool		have_pend;
 } Budget;
 
+/*
+ * Seqs and token counts come from the table (any bigint a direct UPDATE
+ * may have put there) and from the arguments, so the arithmetic on them is
+ * overflow-safe: sums saturate, and ranges are tested without computing a
+ * bound that may not exist.
+ */
+static int64
+add_sat(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		return b > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	return r;
+}
+
+/* no integer strictly between lo and hi */
+static bool
+empty_range(int64 lo, int64 hi)
+{
+	int64		below_hi;
+
+	if (pg_sub_s64_overflow(hi, 1, &below_hi))
+		return true;			/* hi is the smallest bigint */
+	return lo >= below_hi;
+}
+
 static void
 budget_take(Budget *b, int64 tokens, int64 first_seq)
 {
+	int64		used;
+
 	if (b->stopped)
 		return;
-	if (b->used + tokens <= b->limit)
+	if (!pg_add_s64_overflow(b->used, tokens, &used) && used <= b->limit)
 	{
-		b->used += tokens;
+		b->used = used;
 		b->run_start = first_seq;
 	}
 	else
@@ -95,14 +125,14 @@ budget_feed(Budget *b, LightRow *r)
 		return;
 	if (r->is_tool)
 	{
-		b->pend_tokens += r->tokens;
+		b->pend_tokens = add_sat(b->pend_tokens, r->tokens);
 		b->pend_first = r->seq;
 		b->have_pend = true;
 		return;
 	}
 	if (r->is_assistant && r->has_tool_calls && b->have_pend)
 	{
-		int64		tokens = r->tokens + b->pend_tokens;
+		int64		tokens = add_sat(r->tokens, b->pend_tokens);
 
 		b->have_pend = false;
 		b->pend_tokens = 0;
@@ -171,7 +201,7 @@ emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
 	Datum		args[3];
 	int			rc;
 
-	if (lo >= hi - 1)
+	if (empty_range(lo, hi))
 		return;
 	plan = chatstore_plan(CS_PLAN_HISTORY_RANGE, nsp,
 						  MSG_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
@@ -221,7 +251,7 @@ leading_system(Oid nsp, Datum thread_id, int64 hi, int64 *prefix_last)
 				done = true;
 				break;
 			}
-			tokens += r.tokens;
+			tokens = add_sat(tokens, r.tokens);
 			*prefix_last = r.seq;
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -249,7 +279,8 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 
 	memset(&b, 0, sizeof(b));
 	sys_tokens = leading_system(nsp, thread_id, hi, &prefix_last);
-	b.limit = max_tokens - sys_tokens;
+	if (pg_sub_s64_overflow(max_tokens, sys_tokens, &b.limit))
+		b.limit = -1;			/* the system messages alone are over budget */
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(lo);
 	args[2] = Int64GetDatum(hi);
@@ -274,13 +305,14 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 		rc = SPI_execute_plan(plan, args, NULL, true, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
 		nrows = (int64) SPI_processed;
-		rows = palloc(sizeof(LightRow) * Max(nrows, 1));
+		rows = chatstore_alloc_array(sizeof(LightRow), nrows, false);
 		for (i = 0; i < nrows; i++)	/* oldest first */
 			light_row(SPI_tuptable->vals[first ? i : nrows - 1 - i],
 					  SPI_tuptable->tupdesc, &rows[i]);
 		SPI_freetuptable(SPI_tuptable);
+		/* the window ends here (seq < hi, so seq + 1 cannot overflow) */
 		if (nrows > 0)
-			hi = rows[nrows - 1].seq + 1;	/* the window ends here */
+			hi = rows[nrows - 1].seq + 1;
 		for (i = nrows - 1; i >= 0 && !b.stopped; i--)
 			if (rows[i].seq > prefix_last)	/* the system run is counted */
 				budget_feed(&b, &rows[i]);
@@ -403,7 +435,7 @@ chat_history(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 
 	/* a NULL thread is no thread: nothing, as for an unknown one */
-	if (PG_ARGISNULL(0) || lo >= hi - 1 || (!PG_ARGISNULL(1) && max_messages == 0))
+	if (PG_ARGISNULL(0) || empty_range(lo, hi) || (!PG_ARGISNULL(1) && max_messages == 0))
 		return (Datum) 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)

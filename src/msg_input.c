@@ -8,9 +8,12 @@
  */
 #include "postgres.h"
 
-#include "common/hashfn.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -179,9 +182,10 @@ token_count_field(JsonbValue *v, int index)
 				 errdetail("Found a JSON %s.", json_type_name(v))));
 	num = v->val.numeric;
 	trunc = DirectFunctionCall2(numeric_trunc, NumericGetDatum(num), Int32GetDatum(0));
+	/* a fraction is out of the integers' range, like a negative number */
 	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(num), trunc)))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("token_count of messages[%d] must be an integer", index)));
 	if (DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(num),
 										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) ||
@@ -194,9 +198,96 @@ token_count_field(JsonbValue *v, int index)
 	return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(num)));
 }
 
+/* n ASCII digits at *p (advanced past them) */
+static bool
+iso_digits(const char **p, const char *end, int n)
+{
+	for (; n > 0; n--, (*p)++)
+		if (*p >= end || **p < '0' || **p > '9')
+			return false;
+	return true;
+}
+
+/* the character c at *p (advanced past it) */
+static bool
+iso_char(const char **p, const char *end, char c)
+{
+	if (*p >= end || **p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
 /*
- * created_at: a timestamptz string.  A parse error is re-raised with the
- * element's index in its message (the error aborts the call either way).
+ * An ISO 8601 / RFC 3339 timestamp, the only form created_at accepts:
+ *
+ *	 YYYY-MM-DD										(a date: its midnight)
+ *	 YYYY-MM-DD{T|t| }hh:mm[:ss[.fraction]][zone]
+ *	 zone = Z | z | {+|-}hh | {+|-}hhmm | {+|-}hh:mm[:ss]
+ *
+ * Without a zone the time is read in the session's TimeZone, as PostgreSQL
+ * reads a timestamptz.  Nothing else (no 'now', 'today', 'epoch',
+ * 'infinity', no month names, no DateStyle-dependent orders, no time zone
+ * names, no surrounding spaces, no BC) passes; the ranges of the fields are
+ * checked by timestamptz_in afterwards.
+ */
+static bool
+iso_timestamp(const char *s, int len)
+{
+	const char *p = s;
+	const char *end = s + len;
+
+	if (!iso_digits(&p, end, 4) || !iso_char(&p, end, '-') ||
+		!iso_digits(&p, end, 2) || !iso_char(&p, end, '-') ||
+		!iso_digits(&p, end, 2))
+		return false;
+	if (p == end)
+		return true;
+	if (*p != 'T' && *p != 't' && *p != ' ')
+		return false;
+	p++;
+	if (!iso_digits(&p, end, 2) || !iso_char(&p, end, ':') || !iso_digits(&p, end, 2))
+		return false;
+	if (iso_char(&p, end, ':'))
+	{
+		if (!iso_digits(&p, end, 2))
+			return false;
+		if (iso_char(&p, end, '.'))
+		{
+			if (!iso_digits(&p, end, 1))
+				return false;
+			while (p < end && *p >= '0' && *p <= '9')
+				p++;
+		}
+	}
+	if (p == end)
+		return true;
+	if (*p == 'Z' || *p == 'z')
+		return p + 1 == end;
+	if (*p != '+' && *p != '-')
+		return false;
+	p++;
+	if (!iso_digits(&p, end, 2))
+		return false;
+	if (p == end)
+		return true;
+	if (iso_char(&p, end, ':'))
+	{
+		if (!iso_digits(&p, end, 2))
+			return false;
+		if (iso_char(&p, end, ':') && !iso_digits(&p, end, 2))
+			return false;
+	}
+	else if (!iso_digits(&p, end, 2))
+		return false;
+	return p == end;
+}
+
+/*
+ * created_at: an ISO 8601 timestamp string (see iso_timestamp).  A field out
+ * of range (timestamptz_in's data exceptions, 22007/22008) is re-raised
+ * with the element's index in its message; any other error (a cancel, out
+ * of memory) is re-thrown as it is.
  */
 static TimestampTz
 created_at_field(JsonbValue *v, int index)
@@ -210,6 +301,15 @@ created_at_field(JsonbValue *v, int index)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("created_at of messages[%d] must be a timestamp string", index),
 				 errdetail("Found a JSON %s.", json_type_name(v))));
+	if (!iso_timestamp(v->val.string.val, v->val.string.len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+				 errmsg("invalid created_at in messages[%d]: \"%s\" is not an ISO 8601 timestamp",
+						index,
+						pnstrdup(v->val.string.val,
+								 pg_mbcliplen(v->val.string.val, v->val.string.len, 64))),
+				 errhint("Use an ISO 8601 / RFC 3339 timestamp such as \"2024-05-01T10:00:00Z\" "
+						 "(without an offset it is read in the session's TimeZone).")));
 	str = pnstrdup(v->val.string.val, v->val.string.len);
 	PG_TRY();
 	{
@@ -224,13 +324,139 @@ created_at_field(JsonbValue *v, int index)
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
 		FlushErrorState();
 		ereport(ERROR,
 				(errcode(edata->sqlerrcode),
 				 errmsg("invalid created_at in messages[%d]: %s", index, edata->message)));
 	}
 	PG_END_TRY();
+	if (TIMESTAMP_NOT_FINITE(result))	/* not reachable through the format */
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+				 errmsg("invalid created_at in messages[%d]: it must be a finite timestamp", index)));
 	return result;
+}
+
+/*
+ * tool_calls elements.  Each must be one of the two shapes model APIs and
+ * frameworks use (other keys are allowed and kept):
+ *
+ *	OpenAI:    {"id": string, "type": "function",
+ *				"function": {"name": string, "arguments": string}}
+ *	LangChain: {"name": string, "args": object,
+ *				"id": string or null (optional), "type": "tool_call" (optional)}
+ *
+ * An element with "function" or "type": "function" is read as OpenAI's, one
+ * with "name", "args" or "type": "tool_call" as LangChain's.
+ */
+static JsonbValue *
+json_key(JsonbContainer *c, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(c, key, strlen(key), NULL);
+
+	return (v != NULL && v->type == jbvNull) ? NULL : v;
+}
+
+static bool
+json_is_string(JsonbValue *v, const char *s)
+{
+	return v != NULL && v->type == jbvString &&
+		v->val.string.len == (int) strlen(s) &&
+		memcmp(v->val.string.val, s, v->val.string.len) == 0;
+}
+
+static bool
+json_is_object(JsonbValue *v)
+{
+	return v != NULL && v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+static void
+check_tool_call(JsonbValue *call, int index, int j)
+{
+	const char *problem = NULL;
+
+	if (!json_is_object(call))
+		problem = psprintf("it must be a JSON object, not a JSON %s", json_type_name(call));
+	else
+	{
+		JsonbContainer *c = call->val.binary.data;
+		JsonbValue *type = json_key(c, "type");
+		JsonbValue *function = json_key(c, "function");
+		JsonbValue *id = getKeyJsonValueFromContainer(c, "id", 2, NULL);
+
+		if (function != NULL || json_is_string(type, "function"))
+		{
+			if (!json_is_string(type, "function"))
+				problem = "an OpenAI tool call needs \"type\": \"function\"";
+			else if (id == NULL || id->type != jbvString)
+				problem = "\"id\" of an OpenAI tool call must be a string";
+			else if (!json_is_object(function))
+				problem = "\"function\" must be an object with string \"name\" and \"arguments\"";
+			else
+			{
+				JsonbValue *fname = json_key(function->val.binary.data, "name");
+				JsonbValue *fargs = json_key(function->val.binary.data, "arguments");
+
+				if (fname == NULL || fname->type != jbvString)
+					problem = "\"function.name\" must be a string";
+				else if (fargs == NULL || fargs->type != jbvString)
+					problem = "\"function.arguments\" must be a string (the arguments as JSON text)";
+			}
+		}
+		else if (json_key(c, "name") != NULL || json_key(c, "args") != NULL ||
+				 json_is_string(type, "tool_call"))
+		{
+			JsonbValue *name = json_key(c, "name");
+
+			if (type != NULL && !json_is_string(type, "tool_call"))
+				problem = "\"type\" of a LangChain tool call must be \"tool_call\"";
+			else if (name == NULL || name->type != jbvString)
+				problem = "\"name\" of a LangChain tool call must be a string";
+			else if (!json_is_object(json_key(c, "args")))
+				problem = "\"args\" of a LangChain tool call must be a JSON object";
+			else if (id != NULL && id->type != jbvString && id->type != jbvNull)
+				problem = "\"id\" of a LangChain tool call must be a string or null";
+		}
+		else if (type != NULL && type->type == jbvString)
+			problem = psprintf("unknown tool call type \"%s\"",
+							   pnstrdup(type->val.string.val,
+										pg_mbcliplen(type->val.string.val, type->val.string.len, 64)));
+		else
+			problem = "it is neither an OpenAI nor a LangChain tool call";
+	}
+	if (problem == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 index >= 0 ?
+			 errmsg("invalid tool_calls[%d] in messages[%d]: %s", j, index, problem) :
+			 errmsg("invalid tool_calls[%d]: %s", j, problem),
+			 errhint("Give OpenAI tool calls {\"id\": ..., \"type\": \"function\", \"function\": "
+					 "{\"name\": ..., \"arguments\": \"...\"}} or LangChain tool calls "
+					 "{\"name\": ..., \"args\": {...}, \"id\": ...}.")));
+}
+
+void
+chatstore_check_tool_calls(JsonbContainer *arr, int index)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			j = 0;
+
+	it = JsonbIteratorInit(arr);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		check_tool_call(&v, index, j++);
+	}
 }
 
 static void
@@ -352,7 +578,13 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 						 errdetail("Found a JSON %s.", json_type_name(&v))));
 			/* [] is stored as null: a model API rejects an empty tool_calls */
 			if (JsonContainerSize(v.val.binary.data) > 0)
+			{
+				MemoryContext old = MemoryContextSwitchTo(scratch);
+
+				chatstore_check_tool_calls(v.val.binary.data, index);
+				MemoryContextSwitchTo(old);
 				m->tool_calls_v = v;
+			}
 		}
 		else if (KEY_IS("metadata"))
 		{
@@ -407,15 +639,6 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 	chatstore_finish_message(m);
 }
 
-static uint64
-hash_text(text *t, uint64 seed)
-{
-	if (t == NULL)
-		return hash_bytes_uint32_extended(0x6e756c6c, seed);
-	return hash_bytes_extended((const unsigned char *) VARDATA_ANY(t),
-							   VARSIZE_ANY_EXHDR(t), seed);
-}
-
 /* a JSON field's container, wherever it is; NULL when absent */
 static JsonbContainer *
 json_field(JsonbValue *v, Jsonb *j)
@@ -427,38 +650,168 @@ json_field(JsonbValue *v, Jsonb *j)
 	return NULL;
 }
 
-static uint64
-hash_json(JsonbContainer *c, uint64 seed)
+/*
+ * Fingerprint version 2.
+ *
+ * The first 8 bytes of the SHA-256 digest of the encoding below, read as a
+ * big-endian signed 64-bit integer.  The encoding is the 15 ASCII bytes
+ * "chatstore-fp-v2" followed by six fields, in this order:
+ *
+ *	 'R' role			the canonical role name (user, assistant, ...)
+ *	 'C' content		the content text, when the message's content was a
+ *	  or				string or null;
+ *	 'P' parts			instead of 'C', when the content was an array of
+ *						parts: the canonical text of that jsonb array
+ *	 'N' name
+ *	 'I' tool_call_id
+ *	 'T' tool_calls		the canonical text of the jsonb array (null when
+ *						absent; an empty array is stored, and hashed, as null)
+ *
+ * Each field is its tag byte (the ASCII letter above), then either a 4-byte
+ * big-endian unsigned length and that many bytes, or the 4 bytes FF FF FF FF
+ * for null.  Text is taken as its bytes in the database encoding; the
+ * canonical text of a jsonb value is its output function's (what ::text
+ * gives: keys in jsonb's order, ", " and ": " separators).  So in SQL:
+ *
+ *	 ('x' || left(encode(sha256('chatstore-fp-v2'::bytea || R || C-or-P
+ *	  || N || I || T), 'hex'), 16))::bit(64)::bigint
+ *
+ * with each field = tag || int4send(octet_length(v)) || v, or tag ||
+ * '\xffffffff' for null.  Unlike version 1 (PostgreSQL's internal hash,
+ * whose values depend on the server's build and byte order), the values are
+ * the same on every server, so a restored database keeps deduplicating.
+ */
+#define FP_V2_MAGIC "chatstore-fp-v2"
+
+static void
+fp_update(pg_cryptohash_ctx *ctx, const void *data, size_t len)
+{
+	if (pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "chatstore: could not compute a fingerprint: %s",
+			 pg_cryptohash_error(ctx));
+}
+
+static void
+fp_field(pg_cryptohash_ctx *ctx, char tag, const char *data, size_t len)
+{
+	uint8		head[5];
+	uint32		n;
+
+	if (data != NULL && len >= PG_UINT32_MAX)	/* values are below 1 GB */
+		elog(ERROR, "chatstore: fingerprint field too long");
+	n = data != NULL ? (uint32) len : PG_UINT32_MAX;
+	head[0] = (uint8) tag;
+	head[1] = (uint8) (n >> 24);
+	head[2] = (uint8) (n >> 16);
+	head[3] = (uint8) (n >> 8);
+	head[4] = (uint8) n;
+	fp_update(ctx, head, sizeof(head));
+	if (data != NULL && len > 0)
+		fp_update(ctx, data, len);
+}
+
+static void
+fp_text(pg_cryptohash_ctx *ctx, char tag, text *t)
+{
+	if (t == NULL)
+		fp_field(ctx, tag, NULL, 0);
+	else
+		fp_field(ctx, tag, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+static void
+fp_json(pg_cryptohash_ctx *ctx, char tag, JsonbContainer *c)
 {
 	char	   *str;
-	uint64		h;
 
 	if (c == NULL)
-		return hash_bytes_uint32_extended(0x6e756c6c, seed);
-	/* the canonical text form: key order is normalized by jsonb */
+	{
+		fp_field(ctx, tag, NULL, 0);
+		return;
+	}
 	str = JsonbToCString(NULL, c, -1);
-	h = hash_bytes_extended((const unsigned char *) str, strlen(str), seed);
+	fp_field(ctx, tag, str, strlen(str));
 	pfree(str);
-	return h;
 }
 
 int64
-chatstore_fingerprint(ChatMsgIn *m)
+chatstore_fingerprint_v2(pg_cryptohash_ctx *ctx, const char *role, int rolelen,
+						 text *content, JsonbContainer *parts, text *name,
+						 text *tool_call_id, JsonbContainer *tool_calls)
 {
-	JsonbContainer *parts;
-	uint64		h;
+	pg_cryptohash_ctx *own = NULL;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	uint64		h = 0;
+	int			i;
 
+	if (ctx == NULL)
+	{
+		own = pg_cryptohash_create(PG_SHA256);
+		if (own == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		ctx = own;
+	}
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "chatstore: could not compute a fingerprint: %s",
+			 pg_cryptohash_error(ctx));
+	fp_update(ctx, FP_V2_MAGIC, strlen(FP_V2_MAGIC));
+	fp_field(ctx, 'R', role, role != NULL ? rolelen : 0);
+	if (parts != NULL)
+		fp_json(ctx, 'P', parts);
+	else
+		fp_text(ctx, 'C', content);
+	fp_text(ctx, 'N', name);
+	fp_text(ctx, 'I', tool_call_id);
+	fp_json(ctx, 'T', tool_calls);
+	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "chatstore: could not compute a fingerprint: %s",
+			 pg_cryptohash_error(ctx));
+	if (own != NULL)
+		pg_cryptohash_free(own);
+	for (i = 0; i < 8; i++)
+		h = (h << 8) | digest[i];
+	return (int64) h;
+}
+
+int64
+chatstore_fingerprint(ChatMsgIn *m, pg_cryptohash_ctx *ctx)
+{
 	if (m->has_fingerprint)
 		return m->fingerprint;
-	parts = json_field(&m->parts_v, m->parts);
-	h = hash_bytes_extended((const unsigned char *) m->role, strlen(m->role), 1);
-	h = hash_combine64(h, parts ? hash_json(parts, 2) : hash_text(m->content, 2));
-	h = hash_combine64(h, hash_text(m->name, 3));
-	h = hash_combine64(h, hash_text(m->tool_call_id, 4));
-	h = hash_combine64(h, hash_json(json_field(&m->tool_calls_v, m->tool_calls), 5));
-	m->fingerprint = (int64) h;
+	m->fingerprint = chatstore_fingerprint_v2(ctx, m->role, strlen(m->role), m->content,
+											  json_field(&m->parts_v, m->parts),
+											  m->name, m->tool_call_id,
+											  json_field(&m->tool_calls_v, m->tool_calls));
 	m->has_fingerprint = true;
 	return m->fingerprint;
+}
+
+/*
+ * _chat_fingerprint(role text, content text, parts jsonb, name text,
+ *					 tool_call_id text, tool_calls jsonb) -> bigint
+ * Fingerprint version 2 of a stored row's columns (or of any values, hashed
+ * as given; NULLs allowed): what chat_save_messages writes for a message
+ * with these fields.
+ */
+PG_FUNCTION_INFO_V1(chat_fingerprint);
+Datum
+chat_fingerprint(PG_FUNCTION_ARGS)
+{
+	text	   *role = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	text	   *content = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	Jsonb	   *parts = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	text	   *name = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	text	   *tool_call_id = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
+	Jsonb	   *tool_calls = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
+
+	PG_RETURN_INT64(chatstore_fingerprint_v2(NULL,
+											 role ? VARDATA_ANY(role) : NULL,
+											 role ? VARSIZE_ANY_EXHDR(role) : 0,
+											 content, parts ? &parts->root : NULL,
+											 name, tool_call_id,
+											 tool_calls ? &tool_calls->root : NULL));
 }
 
 static Jsonb *
@@ -551,7 +904,8 @@ chatstore_read_messages(Jsonb *messages, ChatMsgIn **out)
 						   n, chatstore_max_batch_messages),
 				 errhint("Save the messages in several calls.")));
 
-	msgs = palloc0(sizeof(ChatMsgIn) * Max(n, 1));
+	/* bounded by the limit above: huge (over 1 GB) only if the limit allows */
+	msgs = chatstore_alloc_array(sizeof(ChatMsgIn), n, true);
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "chatstore message checks",
 									ALLOCSET_SMALL_SIZES);
 	PG_TRY();

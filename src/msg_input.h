@@ -6,6 +6,7 @@
 #define CHATSTORE_MSG_INPUT_H
 
 #include "postgres.h"
+#include "common/cryptohash.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -43,7 +44,7 @@ typedef struct ChatMsgIn
 	TimestampTz created_at;
 	ChatUsage	tokens;			/* sums read from usage */
 	bool		has_fingerprint;
-	int64		fingerprint;	/* see chatstore_fingerprint() */
+	int64		fingerprint;	/* version 2, see chatstore_fingerprint() */
 
 	/* decided by the write path */
 	bool		skip;
@@ -70,11 +71,28 @@ extern void chatstore_finish_message(ChatMsgIn *m);
 extern void chatstore_materialize(ChatMsgIn *m);
 
 /*
- * The message's fingerprint (computed once): a hash of role, content (or
+ * The message's fingerprint (computed once): a digest of role, content (or
  * parts), name, tool_call_id and tool_calls, which decides whether two
- * id-less messages are "the same message".
+ * id-less messages are "the same message".  Version 2, defined in
+ * msg_input.c (a stable, documented SHA-256 based digest).  ctx: a SHA-256
+ * context to reuse, or NULL for a temporary one.
  */
-extern int64 chatstore_fingerprint(ChatMsgIn *m);
+#define CHATSTORE_FINGERPRINT_VERSION 2
+extern int64 chatstore_fingerprint(ChatMsgIn *m, pg_cryptohash_ctx *ctx);
+
+/*
+ * Fingerprint version 2 of the given fields (any may be NULL; parts, when
+ * not NULL, stands for the content).  ctx as above.
+ */
+extern int64 chatstore_fingerprint_v2(pg_cryptohash_ctx *ctx, const char *role, int rolelen,
+									  text *content, JsonbContainer *parts, text *name,
+									  text *tool_call_id, JsonbContainer *tool_calls);
+
+/*
+ * Check every element of a tool_calls array (an OpenAI or a LangChain tool
+ * call, see msg_input.c); index >= 0 names the batch element in errors.
+ */
+extern void chatstore_check_tool_calls(JsonbContainer *arr, int index);
 
 /* the id given, or an error when it is empty or too long */
 extern char *chatstore_check_id(const char *s, int len, const char *what, int index);

@@ -3,7 +3,9 @@
  *		The write path: chat_save_messages and chat_add_message.
  *
  * One call, one lock on the thread row, a handful of kept plans:
- *	1. create the thread when missing, lock it (FOR UPDATE) and check its owner
+ *	1. check the caller (a role confined by tenant isolation saves as its
+ *	   tenant only), create the thread when missing, lock it (FOR UPDATE)
+ *	   and check its owner (check_caller, check_owner)
  *	2. drop the messages already stored (by id, by the saved_ids hint, by a
  *	   repeat earlier in the batch, and id-less ones by aligning the batch to
  *	   the thread's stored tail)
@@ -26,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
+#include "chatstore.h"
 #include "msg_input.h"
 #include "spi_util.h"
 
@@ -39,6 +42,8 @@ typedef struct SaveRequest
 	char	  **hint_ids;		/* saved_ids, sorted */
 	int			nhint;
 	bool		id_must_be_new; /* chat_add_message: an existing id is an error */
+	pg_cryptohash_ctx *fp_ctx;	/* for the fingerprints of one call, or NULL */
+	MemoryContext callcxt;		/* the context of the call (outlives SPI) */
 } SaveRequest;
 
 typedef struct SaveResult
@@ -80,6 +85,37 @@ new_uuid_text(void)
 	Datum		u = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
 
 	return DatumGetCString(DirectFunctionCall1(uuid_out, u));
+}
+
+/*
+ * The call's SHA-256 context for fingerprints, made on first use (freed by
+ * save_messages, or by the resource owner on error).
+ */
+static pg_cryptohash_ctx *
+fp_ctx(SaveRequest *req)
+{
+	if (req->fp_ctx == NULL)
+	{
+		/* (without OpenSSL the context is palloc'd: in the call's context) */
+		MemoryContext old = MemoryContextSwitchTo(req->callcxt);
+
+		req->fp_ctx = pg_cryptohash_create(PG_SHA256);
+		MemoryContextSwitchTo(old);
+		if (req->fp_ctx == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+	}
+	return req->fp_ctx;
+}
+
+/* a message's fingerprint */
+static int64
+fingerprint(SaveRequest *req, ChatMsgIn *m)
+{
+	if (m->has_fingerprint)
+		return m->fingerprint;
+	return chatstore_fingerprint(m, fp_ctx(req));
 }
 
 /*
@@ -226,7 +262,7 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 	int			i,
 				rc;
 
-	byid = palloc(sizeof(ChatMsgIn *) * Max(req->nmsgs, 1));
+	byid = chatstore_alloc_array(sizeof(ChatMsgIn *), req->nmsgs, false);
 	for (i = 0; i < req->nmsgs; i++)
 		if (req->msgs[i].id != NULL)
 			byid[nbyid++] = &req->msgs[i];
@@ -258,6 +294,9 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 		SPIPlanPtr	plan;
 		Datum		args[1];
 
+		/* the tests follow the choice of the lookup through these lines */
+		elog(DEBUG1, "chatstore: stored ids: the whole thread (%d ids to look up, last_seq " INT64_FORMAT ")",
+			 ncand, last_seq);
 		plan = chatstore_plan(CS_PLAN_THREAD_IDS, req->nsp,
 							  "SELECT id FROM @S@.chat_messages "
 							  "WHERE thread_id OPERATOR(pg_catalog.=) $1",
@@ -274,21 +313,26 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 	{
 		SPIPlanPtr	plan;
 		Datum		args[2];
+		int64		above;
 
+		elog(DEBUG1, "chatstore: stored ids: the newest %d messages (%d ids to look up)",
+			 Min(ncand, TAIL_ID_PASS_MAX), ncand);
+		if (pg_sub_s64_overflow(last_seq, Min(ncand, TAIL_ID_PASS_MAX), &above))
+			above = PG_INT64_MIN;
 		plan = chatstore_plan(CS_PLAN_TAIL_IDS, req->nsp,
 							  "SELECT id FROM @S@.chat_messages "
 							  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
 							  "AND seq OPERATOR(pg_catalog.>) $2",
 							  2, tail_types);
 		args[0] = PointerGetDatum(req->thread_id);
-		args[1] = Int64GetDatum(last_seq - Min(ncand, TAIL_ID_PASS_MAX));
+		args[1] = Int64GetDatum(above);
 		rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's newest ids");
 		mark_stored_ids(req, byid, nbyid);
 	}
 
 	/* pass 2: one probe per id still unknown */
-	candidates = palloc(sizeof(Datum) * ncand);
+	candidates = chatstore_alloc_array(sizeof(Datum), ncand, false);
 	ncand = 0;
 	for (i = 0; i < nbyid; i++)
 		if (!byid[i]->skip)
@@ -298,6 +342,7 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 		SPIPlanPtr	plan;
 		Datum		args[2];
 
+		elog(DEBUG1, "chatstore: stored ids: a probe of %d ids", ncand);
 		plan = chatstore_plan(CS_PLAN_EXISTING_IDS, req->nsp,
 							  "SELECT id FROM @S@.chat_messages "
 							  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
@@ -309,6 +354,83 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 		chatstore_spi_check(rc, SPI_OK_SELECT, "looking up stored ids");
 		mark_stored_ids(req, byid, nbyid);
 	}
+}
+
+/*
+ * The stored tail's fingerprints.  Rows written by chatstore 1.2 carry a
+ * version 2 fingerprint (fingerprint_version = 2); older rows (1.0 and 1.1
+ * wrote version 1, a hash that is not stable across servers, with
+ * fingerprint_version NULL) have theirs computed again here from their
+ * columns, so legacy rows are never rewritten.  Only legacy rows return
+ * their columns.  A database still on 1.0 or 1.1 (no fingerprint_version
+ * column) has only legacy rows.
+ */
+#define TAIL_CURRENT "m.fingerprint_version OPERATOR(pg_catalog.=) 2"
+#define TAIL_LEGACY(col) "CASE WHEN " TAIL_CURRENT " THEN NULL ELSE m." col " END"
+#define TAIL_FROM \
+	"FROM @S@.chat_messages AS m WHERE m.thread_id OPERATOR(pg_catalog.=) $1 " \
+	"ORDER BY m.seq DESC LIMIT $2"
+static const char *const tail_sql =
+"SELECT COALESCE(" TAIL_CURRENT ", false), m.fingerprint, "
+TAIL_LEGACY("role") ", " TAIL_LEGACY("content") ", " TAIL_LEGACY("parts") ", "
+TAIL_LEGACY("name") ", " TAIL_LEGACY("tool_call_id") ", " TAIL_LEGACY("tool_calls") " "
+TAIL_FROM;
+static const char *const tail_sql_legacy =
+"SELECT false, m.fingerprint, m.role, m.content, m.parts, m.name, m.tool_call_id, "
+"m.tool_calls " TAIL_FROM;
+
+/* an optional text column of a tail row, detoasted (NULL when null) */
+static text *
+tail_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetTextPP(d);
+}
+
+static Jsonb *
+tail_jsonb(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/* the version 2 fingerprint of a tail row; false when it has none */
+static bool
+tail_fingerprint(SaveRequest *req, HeapTuple tup, TupleDesc desc, int64 *fp)
+{
+	bool		isnull;
+	Datum		d;
+	text	   *role,
+			   *content,
+			   *name,
+			   *tool_call_id;
+	Jsonb	   *parts,
+			   *tool_calls;
+
+	d = SPI_getbinval(tup, desc, 1, &isnull);
+	if (!isnull && DatumGetBool(d))
+	{
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		*fp = isnull ? 0 : DatumGetInt64(d);
+		return !isnull;
+	}
+	/* a legacy row: from its columns, as they were saved */
+	role = tail_text(tup, desc, 3);
+	if (role == NULL)
+		return false;
+	content = tail_text(tup, desc, 4);
+	parts = tail_jsonb(tup, desc, 5);
+	name = tail_text(tup, desc, 6);
+	tool_call_id = tail_text(tup, desc, 7);
+	tool_calls = tail_jsonb(tup, desc, 8);
+	*fp = chatstore_fingerprint_v2(fp_ctx(req), VARDATA_ANY(role), VARSIZE_ANY_EXHDR(role),
+								   content, parts ? &parts->root : NULL, name, tool_call_id,
+								   tool_calls ? &tool_calls->root : NULL);
+	return true;
 }
 
 /*
@@ -334,11 +456,11 @@ skip_aligned_prefix(SaveRequest *req)
 	int		   *fail;
 	int			q;
 	int			i;
+	MemoryContext rowcxt,
+				oldcxt;
 
 	plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS, req->nsp,
-						  "SELECT fingerprint FROM @S@.chat_messages "
-						  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
-						  "ORDER BY seq DESC LIMIT $2",
+						  chatstore_has_fingerprint_version(req->nsp) ? tail_sql : tail_sql_legacy,
 						  2, types);
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = Int32GetDatum(n);
@@ -348,23 +470,30 @@ skip_aligned_prefix(SaveRequest *req)
 	if (ntail == 0)
 		return;
 
-	/* stored tail, oldest first; a null fingerprint never matches */
-	tail = palloc(sizeof(int64) * ntail);
-	tail_null = palloc(sizeof(bool) * ntail);
+	/*
+	 * stored tail, oldest first; a row without a fingerprint never matches.
+	 * A legacy row's columns are detoasted in a context reset per row.
+	 */
+	tail = chatstore_alloc_array(sizeof(int64), ntail, false);
+	tail_null = chatstore_alloc_array(sizeof(bool), ntail, false);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "chatstore tail row",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < ntail; i++)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[ntail - 1 - i],
-									  SPI_tuptable->tupdesc, 1, &tail_null[i]);
-
-		tail[i] = tail_null[i] ? 0 : DatumGetInt64(d);
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		tail_null[i] = !tail_fingerprint(req, SPI_tuptable->vals[ntail - 1 - i],
+										 SPI_tuptable->tupdesc, &tail[i]);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
 	SPI_freetuptable(SPI_tuptable);
 
 	/* failure function of the batch's fingerprints */
-	fp = palloc(sizeof(int64) * n);
+	fp = chatstore_alloc_array(sizeof(int64), n, false);
 	for (i = 0; i < n; i++)
-		fp[i] = chatstore_fingerprint(&req->msgs[i]);
-	fail = palloc(sizeof(int) * n);
+		fp[i] = fingerprint(req, &req->msgs[i]);
+	fail = chatstore_alloc_array(sizeof(int), n, false);
 	fail[0] = 0;
 	for (i = 1, q = 0; i < n; i++)
 	{
@@ -442,22 +571,35 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 				i,
 				rc;
 
+	/*
+	 * fingerprint_version: 2 for every row (a database still on 1.0 or 1.1
+	 * has no such column; its rows count as legacy, which is right for the
+	 * old rows and harmless for these)
+	 */
+#define INSERT_COLUMNS \
+	"INSERT INTO @S@.chat_messages (thread_id, id, seq, role, content, parts, " \
+	"name, model, tool_calls, tool_call_id, metadata, usage, token_count, " \
+	"parent_id, user_id, created_at, fingerprint"
+#define INSERT_VALUES \
+	"SELECT $1, u.id, u.seq, u.role, u.content, u.parts, u.name, u.model, " \
+	"u.tool_calls, u.tool_call_id, " \
+	"COALESCE(u.metadata, '{}'::pg_catalog.jsonb), u.usage, u.token_count, " \
+	"u.parent_id, $2, COALESCE(u.created_at, pg_catalog.now()), u.fp"
+#define INSERT_FROM \
+	"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), " \
+	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), " \
+	"pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
+	"pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), " \
+	"pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), " \
+	"pg_catalog.unnest($17)) AS u(id, seq, role, content, parts, name, model, " \
+	"tool_calls, tool_call_id, metadata, usage, token_count, parent_id, " \
+	"created_at, fp)"
+	bool		has_fpv = chatstore_has_fingerprint_version(req->nsp);
+
 	plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
-						  "INSERT INTO @S@.chat_messages (thread_id, id, seq, role, content, parts, "
-						  "name, model, tool_calls, tool_call_id, metadata, usage, token_count, "
-						  "parent_id, user_id, created_at, fingerprint) "
-						  "SELECT $1, u.id, u.seq, u.role, u.content, u.parts, u.name, u.model, "
-						  "u.tool_calls, u.tool_call_id, "
-						  "COALESCE(u.metadata, '{}'::pg_catalog.jsonb), u.usage, u.token_count, "
-						  "u.parent_id, $2, COALESCE(u.created_at, pg_catalog.now()), u.fp "
-						  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
-						  "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
-						  "pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), "
-						  "pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), "
-						  "pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
-						  "pg_catalog.unnest($17)) AS u(id, seq, role, content, parts, name, model, "
-						  "tool_calls, tool_call_id, metadata, usage, token_count, parent_id, "
-						  "created_at, fp)",
+						  has_fpv ?
+						  INSERT_COLUMNS ", fingerprint_version) " INSERT_VALUES ", 2::pg_catalog.int2 " INSERT_FROM :
+						  INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM,
 						  NCOLS + 2, types);
 
 	/*
@@ -470,8 +612,8 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	oldcxt = MemoryContextSwitchTo(rowcxt);
 	for (c = 0; c < NCOLS; c++)
 	{
-		vals[c] = palloc(sizeof(Datum) * nrows);
-		isnull[c] = palloc0(sizeof(bool) * nrows);
+		vals[c] = chatstore_alloc_array(sizeof(Datum), nrows, false);
+		isnull[c] = chatstore_alloc_array(sizeof(bool), nrows, true);
 	}
 	for (i = 0; i < (int) lengthof(role_datum); i++)
 		role_datum[i] = (Datum) 0;
@@ -499,9 +641,12 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		isnull[C_TOKENS][i] = !m->has_token_count;
 		vals[C_CREATED][i] = TimestampTzGetDatum(m->created_at);
 		isnull[C_CREATED][i] = !m->has_created_at;
-		vals[C_FP][i] = Int64GetDatum(chatstore_fingerprint(m));
+		vals[C_FP][i] = Int64GetDatum(fingerprint(req, m));
 	}
 #undef PUT
+#undef INSERT_COLUMNS
+#undef INSERT_VALUES
+#undef INSERT_FROM
 	MemoryContextSwitchTo(oldcxt);
 
 	args[0] = PointerGetDatum(req->thread_id);
@@ -571,6 +716,7 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 
 	plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
 						  "UPDATE @S@.chat_threads SET "
+						  "updated_at = pg_catalog.now(), "
 						  "message_count = message_count OPERATOR(pg_catalog.+) $2, "
 						  "last_seq = $3, "
 						  "prompt_tokens = prompt_tokens OPERATOR(pg_catalog.+) $4, "
@@ -606,6 +752,58 @@ notify_saved(SaveRequest *req, SaveResult *res)
 }
 
 /*
+ * Who may write into the thread.  The writing functions run as the
+ * extension's owner (SECURITY DEFINER), which row-level security does not
+ * confine, so the tenant of a confined caller is enforced here:
+ *  - a caller confined by tenant isolation (chatstore_confined_tenant) saves
+ *    as its tenant T only: T must be set, a user_id given must be T, and the
+ *    thread must be owned by T (a new thread is created owned by T);
+ *  - otherwise a user_id given must own the thread (a thread without owner
+ *    belongs to no user: only trusted calls without user_id reach it), and a
+ *    call without user_id (trusted server code) reaches every thread.
+ * check_caller runs before anything is read; check_owner once the thread is
+ * locked.
+ */
+static void
+check_caller(SaveRequest *req, const char *tenant)
+{
+	if (tenant == NULL)
+		return;
+	if (tenant[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("chatstore.tenant is not set"),
+				 errdetail("The current role is confined by tenant isolation: it can only save into threads of its tenant."),
+				 errhint("Set chatstore.tenant for the session or the transaction, e.g. SELECT set_config('chatstore.tenant', 'acme', true).")));
+	if (req->user_id != NULL && strcmp(text_to_cstring(req->user_id), tenant) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("user_id \"%s\" is not the tenant of this session",
+						text_to_cstring(req->user_id)),
+				 errdetail("The current role is confined by tenant isolation to the tenant in chatstore.tenant."),
+				 errhint("Pass the session's tenant as user_id, or NULL.")));
+}
+
+static void
+check_owner(SaveRequest *req, const char *tenant, const char *owner)
+{
+	if (tenant != NULL)
+	{
+		if (owner == NULL || strcmp(owner, tenant) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("thread \"%s\" is not accessible", text_to_cstring(req->thread_id)),
+					 errdetail("The thread belongs to another tenant.")));
+	}
+	else if (req->user_id != NULL &&
+			 (owner == NULL || strcmp(owner, text_to_cstring(req->user_id)) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("thread \"%s\" belongs to another user", text_to_cstring(req->thread_id)),
+				 errdetail("Messages can only be saved into a thread by its owner.")));
+}
+
+/*
  * The whole save.  Runs inside its own SPI connection; allocations that
  * must outlive it (final ids) are made in the caller's context.
  */
@@ -613,6 +811,7 @@ static void
 save_messages(SaveRequest *req, SaveResult *res)
 {
 	MemoryContext callcxt = CurrentMemoryContext;
+	const char *tenant;
 	char	   *owner = NULL;
 	int64		last_seq;
 	ChatMsgIn **rows;
@@ -621,16 +820,14 @@ save_messages(SaveRequest *req, SaveResult *res)
 	int			i;
 
 	memset(res, 0, sizeof(*res));
+	req->callcxt = callcxt;
+	tenant = chatstore_confined_tenant(req->nsp);
+	check_caller(req, tenant);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
 
 	last_seq = lock_thread(req, &owner);
-	if (req->user_id != NULL && owner != NULL &&
-		strcmp(owner, text_to_cstring(req->user_id)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("thread \"%s\" belongs to another user", text_to_cstring(req->thread_id)),
-				 errdetail("Messages can only be saved into a thread by its owner.")));
+	check_owner(req, tenant, owner);
 
 	skip_known_ids(req, last_seq);
 	for (i = 0; i < req->nmsgs; i++)
@@ -639,7 +836,7 @@ save_messages(SaveRequest *req, SaveResult *res)
 	if (any_idless && last_seq > 0)
 		skip_aligned_prefix(req);
 
-	rows = palloc(sizeof(ChatMsgIn *) * Max(req->nmsgs, 1));
+	rows = chatstore_alloc_array(sizeof(ChatMsgIn *), req->nmsgs, false);
 	for (i = 0; i < req->nmsgs; i++)
 	{
 		ChatMsgIn  *m = &req->msgs[i];
@@ -658,19 +855,35 @@ save_messages(SaveRequest *req, SaveResult *res)
 			m->final_id = new_uuid_text();
 			MemoryContextSwitchTo(old);
 		}
-		m->seq = last_seq + nrows + 1;
+		/*
+		 * seqs end below the bigint maximum: the history functions read the
+		 * seqs below a bound, at most that maximum
+		 */
+		if (pg_add_s64_overflow(last_seq, (int64) nrows + 1, &m->seq) ||
+			m->seq == PG_INT64_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("thread \"%s\" has no seq left for more messages",
+							text_to_cstring(req->thread_id)),
+					 errdetail("Its last seq is " INT64_FORMAT "; seqs end at " INT64_FORMAT ".",
+							   last_seq, PG_INT64_MAX - 1)));
 		rows[nrows++] = m;
 	}
 
 	if (nrows > 0)
 	{
 		insert_messages(req, rows, nrows);
-		update_thread(req, rows, nrows, last_seq + nrows);
+		update_thread(req, rows, nrows, rows[nrows - 1]->seq);
 		res->saved = nrows;
-		res->first_seq = last_seq + 1;
-		res->last_seq = last_seq + nrows;
+		res->first_seq = rows[0]->seq;
+		res->last_seq = rows[nrows - 1]->seq;
 		if (chatstore_notify)
 			notify_saved(req, res);
+	}
+	if (req->fp_ctx != NULL)
+	{
+		pg_cryptohash_free(req->fp_ctx);
+		req->fp_ctx = NULL;
 	}
 	SPI_finish();
 }
@@ -697,6 +910,11 @@ optional_user_id(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	t = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(t) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("user_id must not be empty"),
+				 errhint("Pass NULL for no user.")));
 	if (VARSIZE_ANY_EXHDR(t) > CHATSTORE_MAX_ID_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -741,7 +959,7 @@ chat_save_messages(PG_FUNCTION_ARGS)
 		int			nelems;
 
 		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elemnulls, &nelems);
-		req.hint_ids = palloc(sizeof(char *) * Max(nelems, 1));
+		req.hint_ids = chatstore_alloc_array(sizeof(char *), nelems, false);
 		for (i = 0; i < nelems; i++)
 			if (!elemnulls[i])
 				req.hint_ids[req.nhint++] = TextDatumGetCString(elems[i]);
@@ -754,7 +972,7 @@ chat_save_messages(PG_FUNCTION_ARGS)
 		elog(ERROR, "chatstore: chat_save_messages must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	ids = palloc(sizeof(Datum) * Max(res.saved, 1));
+	ids = chatstore_alloc_array(sizeof(Datum), res.saved, false);
 	for (i = 0; i < req.nmsgs; i++)
 		if (!req.msgs[i].skip)
 			ids[nids++] = CStringGetTextDatum(req.msgs[i].final_id);
@@ -839,7 +1057,10 @@ chat_add_message(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tool_calls must be a JSON array")));
 		if (JB_ROOT_COUNT(tc) > 0)
+		{
+			chatstore_check_tool_calls(&tc->root, -1);
 			m->tool_calls = tc;
+		}
 	}
 	m->tool_call_id = PG_ARGISNULL(9) ? NULL : PG_GETARG_TEXT_P(9);
 	if (!PG_ARGISNULL(10))
@@ -870,6 +1091,11 @@ chat_add_message(PG_FUNCTION_ARGS)
 	{
 		m->created_at = PG_GETARG_TIMESTAMPTZ(13);
 		m->has_created_at = true;
+		/* as in a batch, where only ISO 8601 timestamps pass */
+		if (TIMESTAMP_NOT_FINITE(m->created_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+					 errmsg("created_at must be a finite timestamp")));
 	}
 	if (m->content == NULL && m->tool_calls == NULL)
 		ereport(ERROR,

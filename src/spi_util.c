@@ -1,18 +1,71 @@
 /*
  * spi_util.c
  *		Extension schema lookup, kept SPI plans, array construction.
+ *
+ * Kept plans are built from SQL text that names the extension's schema
+ * ("@S@").  Their plan cache entries are re-analyzed from that text whenever
+ * PostgreSQL invalidates them, so after ALTER SCHEMA ... RENAME the text
+ * itself is wrong: a syscache callback on pg_namespace marks the plans
+ * stale, and the next chatstore_plan() prepares them again with the new
+ * name.  Stale plans may still be executing (an invalidation can arrive in
+ * the middle of a call, and a call can be nested in another through a
+ * trigger), so they are not freed at once but retired, and freed when the
+ * transaction ends.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "spi_util.h"
 
 static SPIPlanPtr kept_plans[CS_PLAN_COUNT];
 static Oid	kept_plans_nsp = InvalidOid;
+static uint32 kept_plans_nsp_hash = 0;	/* syscache hash of kept_plans_nsp */
+static bool kept_plans_stale = false;
+static int	kept_has_fpv = -1;	/* chatstore_has_fingerprint_version: -1 unknown */
+static List *retired_plans = NIL;	/* in TopMemoryContext */
+
+/* pg_namespace changed: our schema (renamed, ...) or, hashvalue 0, any */
+static void
+namespace_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (OidIsValid(kept_plans_nsp) &&
+		(hashvalue == 0 || hashvalue == kept_plans_nsp_hash))
+		kept_plans_stale = true;
+}
+
+/* free the retired plans once nothing of the transaction can use them */
+static void
+free_retired_plans(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (retired_plans == NIL)
+		return;
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	foreach(lc, retired_plans)
+		SPI_freeplan((SPIPlanPtr) lfirst(lc));
+	list_free(retired_plans);
+	retired_plans = NIL;
+}
+
+void
+chatstore_plans_init(void)
+{
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_changed, (Datum) 0);
+	RegisterXactCallback(free_retired_plans, NULL);
+}
 
 Oid
 chatstore_schema_of(FunctionCallInfo fcinfo)
@@ -51,23 +104,36 @@ expand_schema(const char *sql, Oid nsp)
 	return buf.data;
 }
 
+/* start a new generation of kept plans for nsp */
+static void
+check_kept_plans(Oid nsp)
+{
+	MemoryContext old;
+	int			i;
+
+	if (kept_plans_nsp == nsp && !kept_plans_stale)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	for (i = 0; i < CS_PLAN_COUNT; i++)
+	{
+		if (kept_plans[i] != NULL)
+			retired_plans = lappend(retired_plans, kept_plans[i]);
+		kept_plans[i] = NULL;
+	}
+	MemoryContextSwitchTo(old);
+	kept_plans_nsp = nsp;
+	kept_plans_nsp_hash = GetSysCacheHashValue1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	kept_plans_stale = false;
+	kept_has_fpv = -1;
+}
+
 SPIPlanPtr
 chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
 			   int nargs, const Oid *argtypes)
 {
 	SPIPlanPtr	plan;
-	int			i;
 
-	if (kept_plans_nsp != nsp)
-	{
-		for (i = 0; i < CS_PLAN_COUNT; i++)
-		{
-			if (kept_plans[i] != NULL)
-				SPI_freeplan(kept_plans[i]);
-			kept_plans[i] = NULL;
-		}
-		kept_plans_nsp = nsp;
-	}
+	check_kept_plans(nsp);
 	if (kept_plans[slot] != NULL)
 		return kept_plans[slot];
 
@@ -85,6 +151,24 @@ chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
 		elog(ERROR, "chatstore: SPI_keepplan failed");
 	kept_plans[slot] = plan;
 	return plan;
+}
+
+bool
+chatstore_has_fingerprint_version(Oid nsp)
+{
+	check_kept_plans(nsp);
+	if (kept_has_fpv < 0)
+	{
+		Oid			relid = get_relname_relid("chat_messages", nsp);
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"%s.chat_messages\" does not exist",
+							get_namespace_name(nsp))));
+		kept_has_fpv = get_attnum(relid, "fingerprint_version") != InvalidAttrNumber ? 1 : 0;
+	}
+	return kept_has_fpv == 1;
 }
 
 ArrayType *

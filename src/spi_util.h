@@ -28,17 +28,30 @@ typedef enum ChatPlanSlot
 	CS_PLAN_COUNT
 } ChatPlanSlot;
 
+/* once per backend (_PG_init): the invalidation and transaction callbacks */
+extern void chatstore_plans_init(void);
+
 /* the schema chatstore is installed in: the schema of the calling function */
 extern Oid	chatstore_schema_of(FunctionCallInfo fcinfo);
 
 /*
  * The kept plan in a slot, prepared on first use from sql, in which every
- * "@S@" stands for the quoted extension schema.  Plans are re-prepared when
- * the extension's schema changes (drop and re-create elsewhere).  Call inside
- * SPI_connect.
+ * "@S@" stands for the quoted extension schema.  Plans are prepared again
+ * when the extension's schema changes: another schema (drop and re-create
+ * elsewhere), or the same schema renamed (ALTER SCHEMA ... RENAME, seen
+ * through a syscache invalidation callback).  Call inside SPI_connect.  A
+ * plan returned stays valid until the end of the transaction, even when a
+ * later call replaces it.
  */
 extern SPIPlanPtr chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
 								 int nargs, const Oid *argtypes);
+
+/*
+ * Whether nsp.chat_messages has the column fingerprint_version (chatstore
+ * 1.2; a database still on 1.0 or 1.1 runs this library without it).
+ * Decided once per generation of kept plans.
+ */
+extern bool chatstore_has_fingerprint_version(Oid nsp);
 
 /* a one-dimensional array of elemtype from datums (nulls may be NULL) */
 extern ArrayType *chatstore_array(Datum *values, bool *nulls, int n, Oid elemtype);

@@ -70,6 +70,8 @@ CREATE TABLE @extschema@.chat_messages (
     user_id      text,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     fingerprint  bigint,
+    -- last, as ALTER TABLE ADD COLUMN puts it in a database updated from 1.1
+    fingerprint_version smallint,
     CONSTRAINT chat_messages_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_messages_thread_seq_key UNIQUE (thread_id, seq),
     CONSTRAINT chat_messages_thread_fkey FOREIGN KEY (thread_id)
@@ -87,7 +89,9 @@ CREATE TABLE @extschema@.chat_messages (
 COMMENT ON TABLE @extschema@.chat_messages IS
     'chatstore: one row per message; seq is gapless per thread and decides the order';
 COMMENT ON COLUMN @extschema@.chat_messages.fingerprint IS
-    'chatstore internal: hash of role, content, name, tool_call_id and tool_calls, used to align id-less re-sends';
+    'chatstore internal: digest of role, content (or parts), name, tool_call_id and tool_calls, used to align id-less re-sends';
+COMMENT ON COLUMN @extschema@.chat_messages.fingerprint_version IS
+    'chatstore internal: how fingerprint was computed: 2 = _chat_fingerprint (SHA-256 based, stable); NULL = a row written by chatstore 1.0 or 1.1, whose fingerprint is recomputed when needed';
 
 -- history is served by chat_messages_thread_seq_key (thread_id, seq)
 CREATE INDEX chat_messages_metadata_idx
@@ -112,7 +116,9 @@ CREATE TYPE @extschema@.chat_save_result AS (
     last_seq      bigint
 );
 
--- updated_at trigger (C): sets NEW.updated_at to now() on every UPDATE
+-- updated_at trigger (C): sets NEW.updated_at to the transaction time when
+-- an UPDATE changes a row without assigning updated_at itself (an UPDATE
+-- that assigns it keeps what it assigned; one that changes nothing leaves it)
 CREATE FUNCTION @extschema@.chat_set_updated_at_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'chat_set_updated_at_trigger' LANGUAGE C;
 

@@ -5,6 +5,78 @@
 -- search_path is ever called.  SQL functions use standard (BEGIN ATOMIC)
 -- bodies: their names are resolved once, when the extension is created.
 
+-- ---------------------------------------------------------------------------
+-- the write model (see doc: tenants and security)
+-- ---------------------------------------------------------------------------
+-- The functions that write are SECURITY DEFINER: an application role gets
+-- SELECT on the tables and EXECUTE on the functions (chat_grant_app_role),
+-- never INSERT, UPDATE or DELETE, so the invariants the functions keep
+-- (gapless seq, exact aggregates, fingerprints, owners, tenants) cannot be
+-- broken by plain DML.  Running as the owner, they are not subject to
+-- row-level security, so they confine a caller to its tenant themselves:
+-- _chat_tenant() (part 05) says whether row-level security would confine
+-- the calling role, and to which tenant.
+
+-- an owner is a non-empty string; no owner is NULL (1.0 and 1.1 accepted '')
+ALTER TABLE @extschema@.chat_threads
+    ADD CONSTRAINT chat_threads_user_id_not_empty_check CHECK (user_id OPERATOR(pg_catalog.<>) '');
+
+-- a user_id argument: NULL (no user) or a non-empty string.  Internal.
+CREATE FUNCTION @extschema@._chat_user_arg(user_id text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF user_id = '' THEN
+        RAISE EXCEPTION 'user_id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for no user.';
+    END IF;
+    RETURN user_id;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_user_arg(text) IS
+    'chatstore internal: a user_id argument, refusing the empty string (22023)';
+
+-- the tenant a write of the calling role is confined to: NULL when tenant
+-- isolation does not confine the caller; an error (42501) when it does and
+-- chatstore.tenant is not set.  Internal.
+CREATE FUNCTION @extschema@._chat_write_tenant()
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t text := @extschema@._chat_tenant();
+BEGIN
+    IF t = '' THEN
+        RAISE EXCEPTION 'chatstore.tenant is not set'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Tenant isolation is on: the current role can only write the rows of its tenant.',
+                  HINT = 'SET chatstore.tenant (SET LOCAL inside a transaction) before calling chatstore.';
+    END IF;
+    RETURN t;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_write_tenant() IS
+    'chatstore internal: the tenant a write is confined to (NULL: not confined); 42501 when confined and chatstore.tenant is unset';
+
+-- the tenant key of the key-value, list and agent-state rows a write
+-- touches: the confined tenant, else chatstore.tenant, else ''.  Internal.
+CREATE FUNCTION @extschema@._chat_tenant_key()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT COALESCE(@extschema@._chat_write_tenant(),
+                    pg_catalog.current_setting('chatstore.tenant', true), '');
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_tenant_key() IS
+    'chatstore internal: the tenant key a key-value, list or agent-state write uses';
+
 -- token sums of a usage object, by the rules the thread aggregates use:
 -- prompt = input_tokens | prompt_tokens, completion = output_tokens |
 -- completion_tokens, total = total_tokens, else prompt + completion
@@ -23,7 +95,7 @@ CREATE FUNCTION @extschema@.chat_save_messages(
     saved_ids text[] DEFAULT NULL)
 RETURNS @extschema@.chat_save_result
 AS 'MODULE_PATHNAME', 'chat_save_messages'
-LANGUAGE C VOLATILE PARALLEL UNSAFE
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION @extschema@.chat_save_messages(text, jsonb, text, text[]) IS
@@ -48,7 +120,7 @@ CREATE FUNCTION @extschema@.chat_add_message(
     OUT seq bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'chat_add_message'
-LANGUAGE C VOLATILE PARALLEL UNSAFE
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION @extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz) IS
@@ -97,7 +169,7 @@ BEGIN ATOMIC
         -- every message in the range
         SELECT m.* FROM @extschema@.chat_messages AS m
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NULL
-          AND m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+          AND m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
           AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
         UNION ALL
@@ -105,7 +177,7 @@ BEGIN ATOMIC
         -- subquery, so a false gate removes the branch from the plan)
         SELECT l.* FROM (
             SELECT m.* FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+            WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
             ORDER BY m.seq DESC
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
@@ -115,7 +187,7 @@ BEGIN ATOMIC
         -- forward paging: the first max_messages after after_seq
         SELECT f.* FROM (
             SELECT m.* FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id OPERATOR(pg_catalog.=) chat_history.thread_id
+            WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
             ORDER BY m.seq
@@ -124,7 +196,8 @@ BEGIN ATOMIC
           AND chat_history.after_seq IS NOT NULL
         UNION ALL
         -- a token budget
-        SELECT b.* FROM @extschema@._chat_history_budget(chat_history.thread_id,
+        SELECT b.* FROM @extschema@._chat_history_budget(
+                @extschema@._chat_required(chat_history.thread_id, 'thread_id'),
                 chat_history.max_messages, chat_history.before_seq,
                 chat_history.after_seq, chat_history.max_tokens) AS b
         WHERE chat_history.max_tokens IS NOT NULL
@@ -202,17 +275,19 @@ CREATE FUNCTION @extschema@.chat_create_thread(
     metadata jsonb DEFAULT '{}',
     state    jsonb DEFAULT '{}')
 RETURNS @extschema@.chat_threads
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t @extschema@.chat_threads;
+    t        @extschema@.chat_threads;
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_owner  text := @extschema@._chat_user_arg(chat_create_thread.user_id);
 BEGIN
     IF id = '' THEN
         RAISE EXCEPTION 'id must not be empty'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF octet_length(id) > 512 OR octet_length(user_id) > 512 THEN
+    IF octet_length(id) > 512 OR octet_length(v_owner) > 512 THEN
         RAISE EXCEPTION '% is too long', CASE WHEN octet_length(id) > 512 THEN 'id' ELSE 'user_id' END
             USING ERRCODE = 'program_limit_exceeded',
                   DETAIL = 'The limit is 512 bytes.';
@@ -222,9 +297,17 @@ BEGIN
                         CASE WHEN jsonb_typeof(metadata) <> 'object' THEN 'metadata' ELSE 'state' END
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF v_tenant IS NOT NULL THEN
+        IF v_owner IS NOT NULL AND v_owner <> v_tenant THEN
+            RAISE EXCEPTION 'user_id "%" is not the current tenant', v_owner
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Tenant isolation is on: threads are owned by the tenant set in chatstore.tenant.';
+        END IF;
+        v_owner := v_tenant;
+    END IF;
     INSERT INTO @extschema@.chat_threads AS c (id, user_id, title, metadata, state)
     VALUES (COALESCE(chat_create_thread.id, gen_random_uuid()::text),
-            chat_create_thread.user_id,
+            COALESCE(v_owner, NULLIF(current_setting('chatstore.tenant', true), '')),
             COALESCE(chat_create_thread.title, ''),
             COALESCE(chat_create_thread.metadata, '{}'::jsonb),
             COALESCE(chat_create_thread.state, '{}'::jsonb))
@@ -236,6 +319,10 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, jsonb) IS
     'create a thread (a uuid id when none is given); an existing id is an error (23505)';
 
+-- Owners.  A call that names a user reaches only that user's threads; a
+-- thread without an owner (user_id NULL) is reached only by calls that name
+-- no user (trusted code).  Tenant isolation confines further (part 80).
+
 -- one thread; no row when it does not exist or belongs to another user
 CREATE FUNCTION @extschema@.chat_get_thread(
     thread_id text,
@@ -244,8 +331,8 @@ RETURNS SETOF @extschema@.chat_threads
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT t.* FROM @extschema@.chat_threads AS t
-    WHERE t.id OPERATOR(pg_catalog.=) chat_get_thread.thread_id
-      AND (chat_get_thread.user_id IS NULL OR t.user_id IS NULL
+    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_thread.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_get_thread.user_id) IS NULL
            OR t.user_id OPERATOR(pg_catalog.=) chat_get_thread.user_id);
 END;
 
@@ -267,7 +354,7 @@ RETURNS SETOF @extschema@.chat_threads
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT t.* FROM @extschema@.chat_threads AS t
-    WHERE (chat_list_threads.user_id IS NULL
+    WHERE (@extschema@._chat_user_arg(chat_list_threads.user_id) IS NULL
            OR t.user_id OPERATOR(pg_catalog.=) chat_list_threads.user_id)
       AND (chat_list_threads.before_updated_at IS NULL
            OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
@@ -286,7 +373,8 @@ COMMENT ON FUNCTION @extschema@.chat_list_threads(text, integer, timestamptz, te
 
 -- title: replaced when given; metadata: merged (||) when given; state:
 -- replaced when given.  No row when the thread does not exist or is owned by
--- another user.
+-- another user.  A call that changes nothing writes nothing (updated_at is
+-- kept) and returns the thread as it is.
 CREATE FUNCTION @extschema@.chat_update_thread(
     thread_id text,
     title     text  DEFAULT NULL,
@@ -294,36 +382,65 @@ CREATE FUNCTION @extschema@.chat_update_thread(
     state     jsonb DEFAULT NULL,
     user_id   text  DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_threads
-LANGUAGE sql VOLATILE
-BEGIN ATOMIC
-    UPDATE @extschema@.chat_threads AS t
-    SET title    = COALESCE(chat_update_thread.title, t.title),
-        metadata = t.metadata OPERATOR(pg_catalog.||)
-                   COALESCE(chat_update_thread.metadata, '{}'::pg_catalog.jsonb),
-        state    = COALESCE(chat_update_thread.state, t.state)
-    WHERE t.id OPERATOR(pg_catalog.=) chat_update_thread.thread_id
-      AND (chat_update_thread.user_id IS NULL OR t.user_id IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_update_thread.user_id)
-    RETURNING t.*;
-END;
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(chat_update_thread.user_id);
+    t        @extschema@.chat_threads;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object'
+       OR state IS NOT NULL AND jsonb_typeof(state) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object',
+                        CASE WHEN jsonb_typeof(metadata) <> 'object' THEN 'metadata' ELSE 'state' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.* INTO t FROM @extschema@.chat_threads AS c
+    WHERE c.id = chat_update_thread.thread_id
+      AND (v_user IS NULL OR c.user_id = v_user)
+      AND (v_tenant IS NULL OR c.user_id = v_tenant)
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF (title IS NOT NULL AND title IS DISTINCT FROM t.title)
+       OR (metadata IS NOT NULL AND t.metadata || metadata IS DISTINCT FROM t.metadata)
+       OR (state IS NOT NULL AND state IS DISTINCT FROM t.state) THEN
+        UPDATE @extschema@.chat_threads AS c
+        SET title    = COALESCE(chat_update_thread.title, c.title),
+            metadata = c.metadata || COALESCE(chat_update_thread.metadata, '{}'::jsonb),
+            state    = COALESCE(chat_update_thread.state, c.state)
+        WHERE c.id = chat_update_thread.thread_id
+        RETURNING c.* INTO t;
+    END IF;
+    RETURN NEXT t;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_update_thread(text, text, jsonb, jsonb, text) IS
-    'set the title, merge into metadata, replace state; no row when not found or not the owner';
+    'set the title, merge into metadata, replace state (updated_at moves only when something changes); no row when not found or not the owner';
 
 CREATE FUNCTION @extschema@.chat_delete_thread(
     thread_id text,
     user_id   text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE sql VOLATILE
-BEGIN ATOMIC
-    WITH d AS (
-        DELETE FROM @extschema@.chat_threads AS t
-        WHERE t.id OPERATOR(pg_catalog.=) chat_delete_thread.thread_id
-          AND (chat_delete_thread.user_id IS NULL OR t.user_id IS NULL
-               OR t.user_id OPERATOR(pg_catalog.=) chat_delete_thread.user_id)
-        RETURNING 1)
-    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM d;
-END;
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(chat_delete_thread.user_id);
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    DELETE FROM @extschema@.chat_threads AS t
+    WHERE t.id = chat_delete_thread.thread_id
+      AND (v_user IS NULL OR t.user_id = v_user)
+      AND (v_tenant IS NULL OR t.user_id = v_tenant);
+    RETURN FOUND;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_thread(text, text) IS
     'delete a thread and its messages; false when not found or not the owner';
@@ -336,41 +453,47 @@ CREATE FUNCTION @extschema@.chat_fork_thread(
     up_to_seq     bigint DEFAULT NULL,
     user_id       text   DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    src   @extschema@.chat_threads;
-    newid text := coalesce(new_thread_id, gen_random_uuid()::text);
+    src      @extschema@.chat_threads;
+    newid    text := coalesce(new_thread_id, gen_random_uuid()::text);
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(chat_fork_thread.user_id);
 BEGIN
     IF thread_id IS NULL OR thread_id = '' THEN
         RAISE EXCEPTION 'thread_id must not be null or empty'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF new_thread_id = '' THEN
+        RAISE EXCEPTION 'new_thread_id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- a consistent cut: saves into the source wait for us, and we for them
     SELECT * INTO src FROM @extschema@.chat_threads AS t
     WHERE t.id = chat_fork_thread.thread_id FOR SHARE;
-    IF NOT FOUND THEN
+    IF NOT FOUND OR (v_tenant IS NOT NULL AND src.user_id IS DISTINCT FROM v_tenant) THEN
         RAISE EXCEPTION 'thread "%" does not exist', thread_id
             USING ERRCODE = 'no_data_found';
     END IF;
-    IF user_id IS NOT NULL AND src.user_id IS NOT NULL AND src.user_id <> user_id THEN
+    IF v_user IS NOT NULL AND src.user_id IS DISTINCT FROM v_user THEN
         RAISE EXCEPTION 'thread "%" belongs to another user', thread_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;
 
     INSERT INTO @extschema@.chat_threads (id, user_id, title, metadata, state)
-    VALUES (newid, coalesce(chat_fork_thread.user_id, src.user_id), src.title,
+    VALUES (newid, coalesce(v_user, src.user_id), src.title,
             src.metadata || jsonb_build_object('forked_from', src.id), src.state);
 
     INSERT INTO @extschema@.chat_messages
         (thread_id, id, seq, role, content, parts, name, model, tool_calls,
          tool_call_id, metadata, usage, token_count, parent_id, user_id,
-         created_at, fingerprint)
+         created_at, fingerprint, fingerprint_version)
     SELECT newid, m.id, row_number() OVER (ORDER BY m.seq), m.role, m.content,
            m.parts, m.name, m.model, m.tool_calls, m.tool_call_id, m.metadata,
            m.usage, m.token_count, m.parent_id, m.user_id, m.created_at,
-           m.fingerprint
+           m.fingerprint, m.fingerprint_version
     FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = chat_fork_thread.thread_id
       AND (up_to_seq IS NULL OR m.seq <= up_to_seq)

@@ -2,7 +2,7 @@
 --
 --   preferences   (Inference Gateway UI)   chat_get_preferences / chat_set_preferences
 --   key-value     (cipher)                 chat_kv_set / _get / _delete / _list
---   ordered lists (cipher)                 chat_list_append / _append_many / _range /
+--   ordered lists (cipher)                 chat_kvlist_append / _append_many / _range /
 --                                          _length / _trim / _delete / _info
 --   agent state   (Forge AI SDK)           chat_agent_state_save / _load / _delete /
 --                                          _list / _count, chat_health
@@ -54,7 +54,7 @@ RETURNS SETOF @extschema@.chat_user_preferences
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT p.* FROM @extschema@.chat_user_preferences AS p
-    WHERE p.user_id OPERATOR(pg_catalog.=) chat_get_preferences.user_id;
+    WHERE p.user_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_get_preferences(text) IS
@@ -69,10 +69,11 @@ CREATE FUNCTION @extschema@.chat_set_preferences(
     selected_model   text  DEFAULT NULL,
     settings         jsonb DEFAULT NULL)
 RETURNS @extschema@.chat_user_preferences
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
     v_owner text;
     result @extschema@.chat_user_preferences;
     nulls  text[];
@@ -85,15 +86,22 @@ BEGIN
         RAISE EXCEPTION 'settings must be a JSON object, not %', jsonb_typeof(settings)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF v_tenant IS NOT NULL AND user_id <> v_tenant THEN
+        RAISE EXCEPTION 'user_id "%" is not the current tenant', user_id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Tenant isolation is on: only the preferences of the tenant set in chatstore.tenant can be written.';
+    END IF;
     IF active_thread_id IS NOT NULL AND active_thread_id <> '' THEN
         SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t
         WHERE t.id = chat_set_preferences.active_thread_id;
-        IF NOT FOUND THEN
+        -- a confined role does not learn that another tenant's thread exists
+        IF NOT FOUND OR (v_tenant IS NOT NULL AND v_owner IS DISTINCT FROM v_tenant) THEN
             RAISE EXCEPTION 'active thread "%" does not exist', active_thread_id
                 USING ERRCODE = 'foreign_key_violation',
                       HINT = 'Create the thread first, or pass an empty string to clear the active thread.';
         END IF;
-        IF v_owner IS NOT NULL AND v_owner <> user_id THEN
+        -- a thread without an owner is nobody's active thread either
+        IF v_owner IS DISTINCT FROM user_id THEN
             RAISE EXCEPTION 'thread "%" belongs to another user', active_thread_id
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
@@ -156,10 +164,11 @@ CREATE FUNCTION @extschema@.chat_kv_set(
     value jsonb,
     ttl   interval DEFAULT NULL)
 RETURNS @extschema@.chat_kv
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    v_tenant text := @extschema@._chat_tenant_key();
     result @extschema@.chat_kv;
 BEGIN
     IF key IS NULL OR key = '' THEN
@@ -180,8 +189,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO @extschema@.chat_kv AS kv (tenant, key, value, expires_at)
-    VALUES (COALESCE(current_setting('chatstore.tenant', true), ''),
-            chat_kv_set.key, chat_kv_set.value, now() + chat_kv_set.ttl)
+    VALUES (v_tenant, chat_kv_set.key, chat_kv_set.value, now() + chat_kv_set.ttl)
     ON CONFLICT ON CONSTRAINT chat_kv_pkey DO UPDATE
     SET value      = excluded.value,
         expires_at = excluded.expires_at,
@@ -203,7 +211,7 @@ LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT kv.value FROM @extschema@.chat_kv AS kv
     WHERE kv.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND kv.key OPERATOR(pg_catalog.=) chat_kv_get.key
+      AND kv.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kv_get.key, 'key')
       AND (kv.expires_at IS NULL OR kv.expires_at OPERATOR(pg_catalog.>) pg_catalog.now());
 END;
 
@@ -212,12 +220,13 @@ COMMENT ON FUNCTION @extschema@.chat_kv_get(text) IS
 
 CREATE FUNCTION @extschema@.chat_kv_delete(key text)
 RETURNS boolean
-LANGUAGE sql VOLATILE
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH d AS (
         DELETE FROM @extschema@.chat_kv AS kv
-        WHERE kv.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND kv.key OPERATOR(pg_catalog.=) chat_kv_delete.key
+        WHERE kv.tenant OPERATOR(pg_catalog.=) @extschema@._chat_tenant_key()
+          AND kv.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kv_delete.key, 'key')
         RETURNING (kv.expires_at IS NULL OR kv.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) AS live)
     SELECT COALESCE(pg_catalog.bool_or(d.live), false) FROM d;
 END;
@@ -305,16 +314,16 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_lists', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_list_items', '');
 
 -- append the elements of a JSON array; returns the list's new length
-CREATE FUNCTION @extschema@.chat_list_append_many(
+CREATE FUNCTION @extschema@.chat_kvlist_append_many(
     key      text,
     "values" jsonb,
     metadata jsonb DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_tenant text := COALESCE(current_setting('chatstore.tenant', true), '');
+    v_tenant text := @extschema@._chat_tenant_key();
     n      bigint;
     hdr    @extschema@.chat_lists;
 BEGIN
@@ -329,7 +338,7 @@ BEGIN
     IF "values" IS NULL OR jsonb_typeof("values") <> 'array' THEN
         RAISE EXCEPTION 'values must be a JSON array, not %', coalesce(jsonb_typeof("values"), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use chat_list_append to append a single value.';
+                  HINT = 'Use chat_kvlist_append to append a single value.';
     END IF;
     IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object, not %', jsonb_typeof(metadata)
@@ -339,34 +348,34 @@ BEGIN
     IF n = 0 AND metadata IS NULL THEN
         RETURN coalesce((SELECT l.next_pos - l.head_pos FROM @extschema@.chat_lists AS l
                          WHERE l.tenant = v_tenant
-                           AND l.key = chat_list_append_many.key), 0);
+                           AND l.key = chat_kvlist_append_many.key), 0);
     END IF;
     -- reserve positions under the header's row lock
     INSERT INTO @extschema@.chat_lists AS l (tenant, key, metadata, next_pos)
-    VALUES (v_tenant, chat_list_append_many.key,
-            coalesce(chat_list_append_many.metadata, '{}'), n)
+    VALUES (v_tenant, chat_kvlist_append_many.key,
+            coalesce(chat_kvlist_append_many.metadata, '{}'), n)
     ON CONFLICT ON CONSTRAINT chat_lists_pkey DO UPDATE
     SET next_pos = l.next_pos + n,
-        metadata = l.metadata || coalesce(chat_list_append_many.metadata, '{}')
+        metadata = l.metadata || coalesce(chat_kvlist_append_many.metadata, '{}')
     RETURNING l.* INTO hdr;
 
     INSERT INTO @extschema@.chat_list_items (tenant, key, pos, value)
-    SELECT v_tenant, chat_list_append_many.key,
+    SELECT v_tenant, chat_kvlist_append_many.key,
            hdr.next_pos - n + e.ord - 1, e.value
     FROM jsonb_array_elements("values") WITH ORDINALITY AS e(value, ord);
     RETURN hdr.next_pos - hdr.head_pos;
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_list_append_many(text, jsonb, jsonb) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_append_many(text, jsonb, jsonb) IS
     'append the elements of a JSON array to a list (created when missing); returns the new length';
 
-CREATE FUNCTION @extschema@.chat_list_append(
+CREATE FUNCTION @extschema@.chat_kvlist_append(
     key      text,
     value    jsonb,
     metadata jsonb DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -375,14 +384,14 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Append the JSON value ''null''::jsonb to store a null.';
     END IF;
-    RETURN @extschema@.chat_list_append_many(key, jsonb_build_array(value), metadata);
+    RETURN @extschema@.chat_kvlist_append_many(key, jsonb_build_array(value), metadata);
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_list_append(text, jsonb, jsonb) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_append(text, jsonb, jsonb) IS
     'append one value to a list (created when missing); returns the new length';
 
-CREATE FUNCTION @extschema@.chat_list_length(key text)
+CREATE FUNCTION @extschema@.chat_kvlist_length(key text)
 RETURNS bigint
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -390,16 +399,16 @@ BEGIN ATOMIC
         SELECT l.next_pos OPERATOR(pg_catalog.-) l.head_pos
         FROM @extschema@.chat_lists AS l
         WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND l.key OPERATOR(pg_catalog.=) chat_list_length.key), 0);
+          AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_length.key, 'key')), 0);
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_list_length(text) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_length(text) IS
     'number of values in a list; 0 when the list does not exist';
 
 -- Redis LRANGE semantics: start and stop are 0-based and inclusive; negative
 -- indexes count from the end (-1 is the last value); out-of-range indexes are
 -- clamped; start > stop gives nothing.
-CREATE FUNCTION @extschema@.chat_list_range(
+CREATE FUNCTION @extschema@.chat_kvlist_range(
     key   text,
     start bigint DEFAULT 0,
     stop  bigint DEFAULT -1)
@@ -410,15 +419,15 @@ BEGIN ATOMIC
         SELECT l.tenant, l.key, l.head_pos, l.next_pos OPERATOR(pg_catalog.-) l.head_pos AS len
         FROM @extschema@.chat_lists AS l
         WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND l.key OPERATOR(pg_catalog.=) chat_list_range.key),
+          AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_range.key, 'key')),
     b AS (
         SELECT h.tenant, h.key, h.head_pos,
-               GREATEST(CASE WHEN chat_list_range.start OPERATOR(pg_catalog.<) 0
-                             THEN h.len OPERATOR(pg_catalog.+) chat_list_range.start
-                             ELSE chat_list_range.start END, 0) AS s,
-               LEAST(CASE WHEN chat_list_range.stop OPERATOR(pg_catalog.<) 0
-                          THEN h.len OPERATOR(pg_catalog.+) chat_list_range.stop
-                          ELSE chat_list_range.stop END, h.len OPERATOR(pg_catalog.-) 1) AS e
+               GREATEST(CASE WHEN chat_kvlist_range.start OPERATOR(pg_catalog.<) 0
+                             THEN h.len OPERATOR(pg_catalog.+) chat_kvlist_range.start
+                             ELSE chat_kvlist_range.start END, 0) AS s,
+               LEAST(CASE WHEN chat_kvlist_range.stop OPERATOR(pg_catalog.<) 0
+                          THEN h.len OPERATOR(pg_catalog.+) chat_kvlist_range.stop
+                          ELSE chat_kvlist_range.stop END, h.len OPERATOR(pg_catalog.-) 1) AS e
         FROM h)
     SELECT i.pos OPERATOR(pg_catalog.-) b.head_pos, i.value, i.created_at
     FROM b JOIN @extschema@.chat_list_items AS i
@@ -428,21 +437,22 @@ BEGIN ATOMIC
     ORDER BY i.pos;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_list_range(text, bigint, bigint) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_range(text, bigint, bigint) IS
     'values of a list from index start to stop inclusive (negative = from the end), in order';
 
 -- Redis LTRIM semantics: keep only indexes start..stop (inclusive, negative
 -- from the end); returns the new length.  Trimming a list to nothing keeps
 -- the (empty) list and its metadata.
-CREATE FUNCTION @extschema@.chat_list_trim(
+CREATE FUNCTION @extschema@.chat_kvlist_trim(
     key   text,
     start bigint,
     stop  bigint)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    v_tenant text := @extschema@._chat_tenant_key();
     hdr @extschema@.chat_lists;
     len bigint;
     s   bigint;
@@ -453,8 +463,8 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     SELECT * INTO hdr FROM @extschema@.chat_lists AS l
-    WHERE l.tenant = COALESCE(current_setting('chatstore.tenant', true), '')
-      AND l.key = chat_list_trim.key
+    WHERE l.tenant = v_tenant
+      AND l.key = @extschema@._chat_required(chat_kvlist_trim.key, 'key')
     FOR UPDATE;
     IF NOT FOUND THEN
         RETURN 0;
@@ -478,25 +488,26 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_list_trim(text, bigint, bigint) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_trim(text, bigint, bigint) IS
     'keep only the values from index start to stop inclusive (negative = from the end); returns the new length';
 
-CREATE FUNCTION @extschema@.chat_list_delete(key text)
+CREATE FUNCTION @extschema@.chat_kvlist_delete(key text)
 RETURNS boolean
-LANGUAGE sql VOLATILE
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH d AS (
         DELETE FROM @extschema@.chat_lists AS l
-        WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND l.key OPERATOR(pg_catalog.=) chat_list_delete.key
+        WHERE l.tenant OPERATOR(pg_catalog.=) @extschema@._chat_tenant_key()
+          AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_delete.key, 'key')
         RETURNING 1)
     SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM d;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_list_delete(text) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_delete(text) IS
     'delete a list and its values; false when it did not exist';
 
-CREATE FUNCTION @extschema@.chat_list_info(key text)
+CREATE FUNCTION @extschema@.chat_kvlist_info(key text)
 RETURNS TABLE (length bigint, metadata jsonb,
                created_at timestamptz, updated_at timestamptz)
 LANGUAGE sql STABLE
@@ -504,11 +515,74 @@ BEGIN ATOMIC
     SELECT l.next_pos OPERATOR(pg_catalog.-) l.head_pos, l.metadata, l.created_at, l.updated_at
     FROM @extschema@.chat_lists AS l
     WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND l.key OPERATOR(pg_catalog.=) chat_list_info.key;
+      AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_info.key, 'key');
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_list_info(text) IS
+COMMENT ON FUNCTION @extschema@.chat_kvlist_info(text) IS
     'a list''s length, metadata and timestamps; no row when it does not exist';
+
+-- The 1.0/1.1 names of the list functions (easily confused with
+-- chat_list_threads).  Deprecated: they call the chat_kvlist_* functions and
+-- go away in 1.3.
+CREATE FUNCTION @extschema@.chat_list_append_many(key text, "values" jsonb, metadata jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT @extschema@.chat_kvlist_append_many(chat_list_append_many.key, chat_list_append_many."values",
+                                               chat_list_append_many.metadata);
+END;
+
+CREATE FUNCTION @extschema@.chat_list_append(key text, value jsonb, metadata jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT @extschema@.chat_kvlist_append(chat_list_append.key, chat_list_append.value, chat_list_append.metadata);
+END;
+
+CREATE FUNCTION @extschema@.chat_list_length(key text)
+RETURNS bigint
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT @extschema@.chat_kvlist_length(chat_list_length.key);
+END;
+
+CREATE FUNCTION @extschema@.chat_list_range(key text, start bigint DEFAULT 0, stop bigint DEFAULT -1)
+RETURNS TABLE (idx bigint, value jsonb, created_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT r.idx, r.value, r.created_at
+    FROM @extschema@.chat_kvlist_range(chat_list_range.key, chat_list_range.start, chat_list_range.stop) AS r;
+END;
+
+CREATE FUNCTION @extschema@.chat_list_trim(key text, start bigint, stop bigint)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT @extschema@.chat_kvlist_trim(chat_list_trim.key, chat_list_trim.start, chat_list_trim.stop);
+END;
+
+CREATE FUNCTION @extschema@.chat_list_delete(key text)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT @extschema@.chat_kvlist_delete(chat_list_delete.key);
+END;
+
+CREATE FUNCTION @extschema@.chat_list_info(key text)
+RETURNS TABLE (length bigint, metadata jsonb, created_at timestamptz, updated_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT i.length, i.metadata, i.created_at, i.updated_at
+    FROM @extschema@.chat_kvlist_info(chat_list_info.key) AS i;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_list_append_many(text, jsonb, jsonb) IS 'deprecated (removed in 1.3): use chat_kvlist_append_many';
+COMMENT ON FUNCTION @extschema@.chat_list_append(text, jsonb, jsonb) IS 'deprecated (removed in 1.3): use chat_kvlist_append';
+COMMENT ON FUNCTION @extschema@.chat_list_length(text) IS 'deprecated (removed in 1.3): use chat_kvlist_length';
+COMMENT ON FUNCTION @extschema@.chat_list_range(text, bigint, bigint) IS 'deprecated (removed in 1.3): use chat_kvlist_range';
+COMMENT ON FUNCTION @extschema@.chat_list_trim(text, bigint, bigint) IS 'deprecated (removed in 1.3): use chat_kvlist_trim';
+COMMENT ON FUNCTION @extschema@.chat_list_delete(text) IS 'deprecated (removed in 1.3): use chat_kvlist_delete';
+COMMENT ON FUNCTION @extschema@.chat_list_info(text) IS 'deprecated (removed in 1.3): use chat_kvlist_info';
 
 -- ---------------------------------------------------------------------------
 -- agent state store
@@ -555,11 +629,11 @@ CREATE FUNCTION @extschema@.chat_agent_state_save(
     state            jsonb,
     expected_version bigint DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_tenant  text := COALESCE(current_setting('chatstore.tenant', true), '');
+    v_tenant  text;
     newver  bigint;
     v_current bigint;
 BEGIN
@@ -580,6 +654,7 @@ BEGIN
         RAISE EXCEPTION 'expected_version must not be negative, not %', expected_version
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    v_tenant := @extschema@._chat_tenant_key();
 
     IF expected_version IS NULL THEN
         INSERT INTO @extschema@.chat_agent_states AS s (tenant, agent_id, session_id, state)
@@ -608,11 +683,28 @@ BEGIN
         RETURN newver;
     END IF;
 
-    -- lost the race: say who won
+    -- lost the race: say who won.  FOR SHARE: under REPEATABLE READ or
+    -- SERIALIZABLE a row changed after this transaction's snapshot is a
+    -- serialization failure (40001: retrying the whole transaction helps),
+    -- not a stale version (reloading in this transaction would read the
+    -- same old version again).
     SELECT s.version INTO v_current FROM @extschema@.chat_agent_states AS s
     WHERE s.tenant = v_tenant
       AND s.agent_id = chat_agent_state_save.agent_id
-      AND s.session_id = chat_agent_state_save.session_id;
+      AND s.session_id = chat_agent_state_save.session_id
+    FOR SHARE;
+    IF v_current IS NULL AND current_setting('transaction_isolation') <> 'read committed' THEN
+        -- a state created after the snapshot is invisible to it: probe for
+        -- it with an insert (40001 when such a row exists), and take the
+        -- probe back when the state really does not exist
+        INSERT INTO @extschema@.chat_agent_states AS s (tenant, agent_id, session_id, state)
+        VALUES (v_tenant, chat_agent_state_save.agent_id, chat_agent_state_save.session_id, '{}')
+        ON CONFLICT ON CONSTRAINT chat_agent_states_pkey DO NOTHING;
+        DELETE FROM @extschema@.chat_agent_states AS s
+        WHERE s.tenant = v_tenant
+          AND s.agent_id = chat_agent_state_save.agent_id
+          AND s.session_id = chat_agent_state_save.session_id;
+    END IF;
     IF v_current IS NULL THEN
         RAISE EXCEPTION 'agent state "%"/"%" does not exist', agent_id, session_id
             USING ERRCODE = 'CS001',
@@ -637,8 +729,8 @@ BEGIN ATOMIC
     SELECT s.*
     FROM @extschema@.chat_agent_states AS s
     WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND s.agent_id OPERATOR(pg_catalog.=) chat_agent_state_load.agent_id
-      AND s.session_id OPERATOR(pg_catalog.=) chat_agent_state_load.session_id;
+      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id')
+      AND s.session_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_load(text, text) IS
@@ -646,13 +738,14 @@ COMMENT ON FUNCTION @extschema@.chat_agent_state_load(text, text) IS
 
 CREATE FUNCTION @extschema@.chat_agent_state_delete(agent_id text, session_id text)
 RETURNS boolean
-LANGUAGE sql VOLATILE
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH d AS (
         DELETE FROM @extschema@.chat_agent_states AS s
-        WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND s.agent_id OPERATOR(pg_catalog.=) chat_agent_state_delete.agent_id
-          AND s.session_id OPERATOR(pg_catalog.=) chat_agent_state_delete.session_id
+        WHERE s.tenant OPERATOR(pg_catalog.=) @extschema@._chat_tenant_key()
+          AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_delete.agent_id, 'agent_id')
+          AND s.session_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_delete.session_id, 'session_id')
         RETURNING 1)
     SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM d;
 END;
@@ -674,7 +767,7 @@ BEGIN ATOMIC
     SELECT s.*
     FROM @extschema@.chat_agent_states AS s
     WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND s.agent_id OPERATOR(pg_catalog.=) chat_agent_state_list.agent_id
+      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_list.agent_id, 'agent_id')
       AND (chat_agent_state_list.before_updated_at IS NULL
            OR (s.updated_at, s.session_id) OPERATOR(pg_catalog.<)
               (chat_agent_state_list.before_updated_at,
@@ -694,11 +787,23 @@ LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT pg_catalog.count(*) FROM @extschema@.chat_agent_states AS s
     WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND s.agent_id OPERATOR(pg_catalog.=) chat_agent_state_count.agent_id;
+      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_count.agent_id, 'agent_id');
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_count(text) IS
     'number of sessions with a stored state for an agent';
+
+-- every stored state of the current tenant, whatever the agent (Forge's Count())
+CREATE FUNCTION @extschema@.chat_agent_state_count_all()
+RETURNS bigint
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT pg_catalog.count(*) FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_agent_state_count_all() IS
+    'number of stored agent states of the current tenant, over all agents';
 
 -- ---------------------------------------------------------------------------
 -- usage
@@ -712,8 +817,8 @@ BEGIN ATOMIC
     SELECT t.message_count, t.prompt_tokens, t.completion_tokens, t.total_tokens,
            t.last_message_at
     FROM @extschema@.chat_threads AS t
-    WHERE t.id OPERATOR(pg_catalog.=) chat_thread_usage.thread_id
-      AND (chat_thread_usage.user_id IS NULL OR t.user_id IS NULL
+    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_thread_usage.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_thread_usage.user_id) IS NULL
            OR t.user_id OPERATOR(pg_catalog.=) chat_thread_usage.user_id);
 END;
 
@@ -736,7 +841,7 @@ BEGIN ATOMIC
            COALESCE(pg_catalog.sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint
     FROM @extschema@.chat_threads AS t
     JOIN @extschema@.chat_messages AS m ON m.thread_id OPERATOR(pg_catalog.=) t.id
-    WHERE t.user_id OPERATOR(pg_catalog.=) chat_user_usage.user_id
+    WHERE t.user_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_user_usage.user_id, 'user_id')
       AND (chat_user_usage.from_time IS NULL OR m.created_at OPERATOR(pg_catalog.>=) chat_user_usage.from_time)
       AND (chat_user_usage.to_time IS NULL OR m.created_at OPERATOR(pg_catalog.<) chat_user_usage.to_time);
 END;
@@ -753,6 +858,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.-) 'fingerprint'::pg_catalog.text
+                                  OPERATOR(pg_catalog.-) 'fingerprint_version'::pg_catalog.text
                                   OPERATOR(pg_catalog.-) 'thread_id'::pg_catalog.text;
 END;
 
@@ -774,8 +880,8 @@ BEGIN ATOMIC
                                 '[]'::pg_catalog.jsonb)
                 FROM @extschema@.chat_history(t.id, chat_get_thread_with_messages.max_messages) AS h))
     FROM @extschema@.chat_threads AS t
-    WHERE t.id OPERATOR(pg_catalog.=) chat_get_thread_with_messages.thread_id
-      AND (chat_get_thread_with_messages.user_id IS NULL OR t.user_id IS NULL
+    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_thread_with_messages.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_get_thread_with_messages.user_id) IS NULL
            OR t.user_id OPERATOR(pg_catalog.=) chat_get_thread_with_messages.user_id);
 END;
 
@@ -855,7 +961,7 @@ BEGIN
          ORDER BY t.%I %s NULLS LAST, t.id %s
          OFFSET $5 LIMIT $6',
         '@extschema@.chat_threads'::regclass, sort_by, dir, dir)
-    USING user_id, thread_ids, metadata_filter, state_filter,
+    USING @extschema@._chat_user_arg(user_id), thread_ids, metadata_filter, state_filter,
           coalesce(page_offset, 0), max_threads;
 END
 $fn$;

@@ -15,7 +15,7 @@
 -- Timestamps without a time zone in the source are taken as UTC.
 
 -- a source value that may hold JSON as text: parsed; JSON null: SQL NULL
-CREATE FUNCTION @extschema@.chat_import_json(v jsonb)
+CREATE FUNCTION @extschema@._chat_import_json(v jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -25,12 +25,12 @@ BEGIN ATOMIC
                ELSE v END;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_import_json(jsonb) IS
+COMMENT ON FUNCTION @extschema@._chat_import_json(jsonb) IS
     'importer helper: a JSON value that may be stored as text, parsed; JSON null becomes NULL';
 
 -- a source message row (as JSON) in chat_save_messages input form; keys of
 -- the usual names are picked, absent or null ones left out
-CREATE FUNCTION @extschema@.chat_import_message(r jsonb)
+CREATE FUNCTION @extschema@._chat_import_message(r jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -41,10 +41,10 @@ BEGIN ATOMIC
         'content',      r OPERATOR(pg_catalog.->) 'content',
         'name',         r OPERATOR(pg_catalog.->) 'name',
         'model',        r OPERATOR(pg_catalog.->) 'model',
-        'tool_calls',   @extschema@.chat_import_json(r OPERATOR(pg_catalog.->) 'tool_calls'),
+        'tool_calls',   @extschema@._chat_import_json(r OPERATOR(pg_catalog.->) 'tool_calls'),
         'tool_call_id', r OPERATOR(pg_catalog.->) 'tool_call_id',
-        'metadata',     @extschema@.chat_import_json(r OPERATOR(pg_catalog.->) 'metadata'),
-        'usage',        @extschema@.chat_import_json(COALESCE(r OPERATOR(pg_catalog.->) 'usage',
+        'metadata',     @extschema@._chat_import_json(r OPERATOR(pg_catalog.->) 'metadata'),
+        'usage',        @extschema@._chat_import_json(COALESCE(r OPERATOR(pg_catalog.->) 'usage',
                                                               r OPERATOR(pg_catalog.->) 'usage_metadata')),
         'token_count',  r OPERATOR(pg_catalog.->) 'token_count',
         'parent_id',    r OPERATOR(pg_catalog.->) 'parent_id',
@@ -52,7 +52,7 @@ BEGIN ATOMIC
     WHERE e.value IS NOT NULL AND e.value OPERATOR(pg_catalog.<>) 'null'::pg_catalog.jsonb;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_import_message(jsonb) IS
+COMMENT ON FUNCTION @extschema@._chat_import_message(jsonb) IS
     'importer helper: a source message row as JSON, in chat_save_messages input form';
 
 -- Import one thread: thread is an object with id, user_id, title, metadata,
@@ -60,7 +60,7 @@ COMMENT ON FUNCTION @extschema@.chat_import_message(jsonb) IS
 -- completion_tokens, total_tokens (session totals kept when larger than what
 -- the messages' usage adds up to); messages is an array for
 -- chat_save_messages, in order.
-CREATE FUNCTION @extschema@.chat_import_thread(
+CREATE FUNCTION @extschema@._chat_import_thread(
     thread   jsonb,
     messages jsonb,
     OUT created       boolean,
@@ -73,7 +73,7 @@ SET TimeZone = 'UTC'
 AS $fn$
 DECLARE
     tid         text := thread->>'id';
-    v_owner     text := thread->>'user_id';
+    v_owner     text := NULLIF(thread->>'user_id', '');  -- a source's '' is no owner
     src_created timestamptz := (thread->>'created_at')::timestamptz;
     src_updated timestamptz := (thread->>'updated_at')::timestamptz;
     v_old       record;
@@ -98,8 +98,8 @@ BEGIN
         INSERT INTO @extschema@.chat_threads AS t (id, user_id, title, metadata, state, created_at, updated_at)
         VALUES (tid, v_owner,
                 coalesce(thread->>'title', ''),
-                coalesce(@extschema@.chat_import_json(thread->'metadata'), '{}'),
-                coalesce(@extschema@.chat_import_json(thread->'state'), '{}'),
+                coalesce(@extschema@._chat_import_json(thread->'metadata'), '{}'),
+                coalesce(@extschema@._chat_import_json(thread->'state'), '{}'),
                 coalesce(src_created, now()),
                 coalesce(src_updated, src_created, now()))
         ON CONFLICT (id) DO NOTHING;
@@ -109,7 +109,7 @@ BEGIN
             FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
         END IF;
     END IF;
-    IF NOT created AND v_old.user_id IS NOT NULL AND v_owner IS NOT NULL AND v_old.user_id <> v_owner THEN
+    IF NOT created AND v_owner IS NOT NULL AND v_old.user_id IS DISTINCT FROM v_owner THEN
         RAISE EXCEPTION 'thread "%" already exists and belongs to another user', tid
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('The source thread belongs to "%s".', v_owner);
@@ -149,11 +149,11 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_import_thread(jsonb, jsonb) IS
+COMMENT ON FUNCTION @extschema@._chat_import_thread(jsonb, jsonb) IS
     'importer core: create a thread when missing (keeping its timestamps) and save the messages it lacks';
 
 -- checks shared by the importers
-CREATE FUNCTION @extschema@.chat_import_check_source(source_schema text, tables text[])
+CREATE FUNCTION @extschema@._chat_import_check_source(source_schema text, tables text[])
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -179,7 +179,7 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_import_check_source(text, text[]) IS
+COMMENT ON FUNCTION @extschema@._chat_import_check_source(text, text[]) IS
     'importer helper: the source schema and its tables exist';
 
 -- langmiddle: chat_threads(id, user_id, title, metadata, custom_state,
@@ -197,7 +197,7 @@ DECLARE
     r   record;
     res record;
 BEGIN
-    PERFORM @extschema@.chat_import_check_source(source_schema, ARRAY['chat_threads', 'chat_messages']);
+    PERFORM @extschema@._chat_import_check_source(source_schema, ARRAY['chat_threads', 'chat_messages']);
     threads_created := 0; threads_seen := 0; messages_saved := 0; messages_skipped := 0;
     FOR r IN EXECUTE format(
         $q$SELECT jsonb_build_object(
@@ -205,13 +205,13 @@ BEGIN
                       'metadata', tj->'metadata',
                       'state', coalesce(tj->'custom_state', tj->'state'),
                       'created_at', tj->'created_at', 'updated_at', tj->'updated_at') AS thread,
-                  (SELECT coalesce(jsonb_agg(@extschema@.chat_import_message(to_jsonb(m))
+                  (SELECT coalesce(jsonb_agg(@extschema@._chat_import_message(to_jsonb(m))
                                              ORDER BY m.created_at, m.ctid), '[]')
                    FROM %1$I.chat_messages AS m WHERE m.thread_id = t.id) AS messages
            FROM %1$I.chat_threads AS t, LATERAL to_jsonb(t) AS tj
            ORDER BY t.created_at, t.id$q$, source_schema)
     LOOP
-        res := @extschema@.chat_import_thread(r.thread, r.messages);
+        res := @extschema@._chat_import_thread(r.thread, r.messages);
         threads_seen := threads_seen + 1;
         threads_created := threads_created + res.created::int;
         messages_saved := messages_saved + res.saved_count;
@@ -245,7 +245,7 @@ DECLARE
     msgs     text;
     seqorder text := '';
 BEGIN
-    PERFORM @extschema@.chat_import_check_source(source_schema, ARRAY['chat_sessions']);
+    PERFORM @extschema@._chat_import_check_source(source_schema, ARRAY['chat_sessions']);
     threads_created := 0; threads_seen := 0; messages_saved := 0; messages_skipped := 0;
     preferences_imported := 0;
 
@@ -264,12 +264,12 @@ BEGIN
             seqorder := 'm.sequence_number, ';
         END IF;
         msgs := format(
-            $q$(SELECT coalesce(jsonb_agg(@extschema@.chat_import_message(to_jsonb(m))
+            $q$(SELECT coalesce(jsonb_agg(@extschema@._chat_import_message(to_jsonb(m))
                                           ORDER BY %3$s m.created_at, m.ctid), '[]')
                 FROM %1$I.messages AS m WHERE m.%2$I = s.id)$q$, source_schema, fk, seqorder);
     ELSE
         -- messages without a time of their own get the session's
-        msgs := $q$(SELECT coalesce(jsonb_agg(@extschema@.chat_import_message(
+        msgs := $q$(SELECT coalesce(jsonb_agg(@extschema@._chat_import_message(
                                         jsonb_build_object('created_at', sj->'created_at') || e.value)
                                       ORDER BY e.n), '[]')
                     FROM jsonb_array_elements(CASE jsonb_typeof(sj->'messages') WHEN 'array'
@@ -288,7 +288,7 @@ BEGIN
            FROM %1$I.chat_sessions AS s, LATERAL to_jsonb(s) AS sj
            ORDER BY s.created_at, s.id$q$, source_schema, msgs)
     LOOP
-        res := @extschema@.chat_import_thread(jsonb_strip_nulls(r.thread), r.messages);
+        res := @extschema@._chat_import_thread(jsonb_strip_nulls(r.thread), r.messages);
         threads_seen := threads_seen + 1;
         threads_created := threads_created + res.created::int;
         messages_saved := messages_saved + res.saved_count;
@@ -308,7 +308,7 @@ BEGIN
                    SELECT src.pj->>'user_id',
                           (SELECT t.id FROM @extschema@.chat_threads AS t
                            WHERE t.id = src.pj->>'active_chat_id'
-                             AND (t.user_id IS NULL OR t.user_id = src.pj->>'user_id')),
+                             AND t.user_id = src.pj->>'user_id'),
                           src.pj->>'selected_model',
                           coalesce((src.pj->>'created_at')::timestamptz, now()),
                           coalesce((src.pj->>'updated_at')::timestamptz, (src.pj->>'created_at')::timestamptz, now())
@@ -340,21 +340,21 @@ DECLARE
     r   record;
     res record;
 BEGIN
-    PERFORM @extschema@.chat_import_check_source(source_schema, ARRAY['sessions', 'messages']);
+    PERFORM @extschema@._chat_import_check_source(source_schema, ARRAY['sessions', 'messages']);
     threads_created := 0; threads_seen := 0; messages_saved := 0; messages_skipped := 0;
     FOR r IN EXECUTE format(
         $q$SELECT jsonb_build_object(
                       'id', sj->>'id', 'user_id', $1, 'title', sj->>'title',
                       'metadata', sj->'metadata',
                       'created_at', sj->'created_at', 'updated_at', sj->'updated_at') AS thread,
-                  (SELECT coalesce(jsonb_agg(@extschema@.chat_import_message(to_jsonb(m))
-                                             ORDER BY m.created_at, m.id), '[]')
+                  (SELECT coalesce(jsonb_agg(@extschema@._chat_import_message(to_jsonb(m))
+                                             ORDER BY m.created_at, m.ctid), '[]')
                    FROM %1$I.messages AS m WHERE m.session_id = s.id) AS messages
            FROM %1$I.sessions AS s, LATERAL to_jsonb(s) AS sj
            ORDER BY s.created_at, s.id$q$, source_schema)
         USING user_id
     LOOP
-        res := @extschema@.chat_import_thread(r.thread, r.messages);
+        res := @extschema@._chat_import_thread(r.thread, r.messages);
         threads_seen := threads_seen + 1;
         threads_created := threads_created + res.created::int;
         messages_saved := messages_saved + res.saved_count;

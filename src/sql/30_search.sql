@@ -110,7 +110,7 @@ BEGIN
         LIMIT $12$q$, '%CFG%', cfg);
 
     RETURN QUERY EXECUTE sql
-        USING q, user_id, thread_id, roles, since, until,
+        USING q, @extschema@._chat_user_arg(user_id), thread_id, roles, since, until,
               after_rank, after_thread_id, after_seq,
               coalesce(include_archived, false), opts, max_results;
 END
@@ -132,11 +132,23 @@ BEGIN ATOMIC
         'CREATE INDEX IF NOT EXISTS %I ON %I.chat_messages USING gin '
         '(pg_catalog.to_tsvector(%L::pg_catalog.regconfig, pg_catalog.left(content, 100000))) '
         'WHERE content IS NOT NULL',
-        pg_catalog.left('chat_messages_content_fts_' OPERATOR(pg_catalog.||)
-                        pg_catalog.regexp_replace(c.cfgname::pg_catalog.text, '[^a-zA-Z0-9_]', '_', 'g'),
-                        55) OPERATOR(pg_catalog.||) '_idx',
+        -- a configuration of pg_catalog: chat_messages_content_fts_<name>_idx;
+        -- any other: its schema and name and a digest of both (so that
+        -- public.english and pg_catalog.english get different indexes)
+        CASE WHEN c.cfgnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+             THEN pg_catalog.left('chat_messages_content_fts_' OPERATOR(pg_catalog.||)
+                                  pg_catalog.regexp_replace(c.cfgname::pg_catalog.text, '[^a-zA-Z0-9_]', '_', 'g'),
+                                  55) OPERATOR(pg_catalog.||) '_idx'
+             ELSE 'chat_messages_content_fts_' OPERATOR(pg_catalog.||)
+                  pg_catalog.left(pg_catalog.regexp_replace(cn.nspname::pg_catalog.text OPERATOR(pg_catalog.||) '_'
+                                                            OPERATOR(pg_catalog.||) c.cfgname::pg_catalog.text,
+                                                            '[^a-zA-Z0-9_]', '_', 'g'), 24)
+                  OPERATOR(pg_catalog.||) '_'
+                  OPERATOR(pg_catalog.||) pg_catalog.left(pg_catalog.md5(pg_catalog.format('%I.%I', cn.nspname, c.cfgname)), 8)
+                  OPERATOR(pg_catalog.||) '_idx' END,
         n.nspname, chat_search_index_ddl.config::pg_catalog.text)
-    FROM pg_catalog.pg_ts_config AS c,
+    FROM pg_catalog.pg_ts_config AS c
+         JOIN pg_catalog.pg_namespace AS cn ON cn.oid OPERATOR(pg_catalog.=) c.cfgnamespace,
          pg_catalog.pg_class AS r
          JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
     WHERE c.oid OPERATOR(pg_catalog.=) chat_search_index_ddl.config::pg_catalog.oid
@@ -164,7 +176,7 @@ COMMENT ON TABLE @extschema@.chat_search_index_config IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_search_index_config', '');
 
 -- a row inserted (by chat_create_search_index or pg_restore): create its index
-CREATE FUNCTION @extschema@.chat_search_index_config_trigger()
+CREATE FUNCTION @extschema@._chat_search_index_config_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -175,25 +187,25 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_search_index_config_trigger() IS
+COMMENT ON FUNCTION @extschema@._chat_search_index_config_trigger() IS
     'chatstore internal: creates the search index of a configuration when its row is inserted (by chat_create_search_index or pg_restore)';
 
 CREATE TRIGGER chat_search_index_config_apply
     AFTER INSERT OR UPDATE ON @extschema@.chat_search_index_config
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.chat_search_index_config_trigger();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._chat_search_index_config_trigger();
 
 -- the schema-qualified name of a text-search configuration.  Internal.
-CREATE FUNCTION @extschema@.chat_search_config_name(config regconfig)
+CREATE FUNCTION @extschema@._chat_search_config_name(config regconfig)
 RETURNS text
 LANGUAGE sql STABLE STRICT
 BEGIN ATOMIC
     SELECT pg_catalog.format('%I.%I', n.nspname, c.cfgname)
     FROM pg_catalog.pg_ts_config AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) c.cfgnamespace
-    WHERE c.oid OPERATOR(pg_catalog.=) chat_search_config_name.config::pg_catalog.oid;
+    WHERE c.oid OPERATOR(pg_catalog.=) _chat_search_config_name.config::pg_catalog.oid;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_search_config_name(regconfig) IS
+COMMENT ON FUNCTION @extschema@._chat_search_config_name(regconfig) IS
     'chatstore internal: the schema-qualified name of a text-search configuration';
 
 CREATE FUNCTION @extschema@.chat_create_search_index(config regconfig)
@@ -208,7 +220,7 @@ BEGIN
     END IF;
     -- the trigger creates the index (again, when it was dropped by hand)
     INSERT INTO @extschema@.chat_search_index_config AS s (config)
-    VALUES (@extschema@.chat_search_config_name(chat_create_search_index.config))
+    VALUES (@extschema@._chat_search_config_name(chat_create_search_index.config))
     ON CONFLICT ON CONSTRAINT chat_search_index_config_pkey DO UPDATE SET created_at = s.created_at;
     RETURN substring(@extschema@.chat_search_index_ddl(config) from '^CREATE INDEX IF NOT EXISTS (\S+) ');
 END
@@ -233,7 +245,7 @@ BEGIN
     idx := '@extschema@.' || substring(@extschema@.chat_search_index_ddl(config)
                                        from '^CREATE INDEX IF NOT EXISTS (\S+) ');
     DELETE FROM @extschema@.chat_search_index_config AS s
-    WHERE s.config = @extschema@.chat_search_config_name(chat_drop_search_index.config);
+    WHERE s.config = @extschema@._chat_search_config_name(chat_drop_search_index.config);
     dropped := FOUND;
     IF pg_catalog.to_regclass(idx) IS NOT NULL THEN
         EXECUTE 'DROP INDEX ' || idx;

@@ -8,9 +8,9 @@
 -- thread's last_seq stays, so the next message continues after it.
 --
 -- Trimming a thread does not make it "recently active": its updated_at is
--- kept (chat_retention_delete_range runs with chatstore.touch_updated_at
--- off), so list order and idle retention are not disturbed by a retention
--- run.
+-- kept (_chat_retention_delete_range assigns it its own value, which the
+-- updated_at trigger respects), so list order and idle retention are not
+-- disturbed by a retention run.
 
 -- what a trim removed from one thread
 CREATE TYPE @extschema@.chat_trim_result AS (
@@ -26,14 +26,13 @@ COMMENT ON TYPE @extschema@.chat_trim_result IS
 -- Delete one thread's messages with from_seq <= seq < to_seq and correct
 -- the thread's count and token sums, under the thread row lock (the callers
 -- hold it already; taking it again costs nothing).  Internal.
-CREATE FUNCTION @extschema@.chat_retention_delete_range(
+CREATE FUNCTION @extschema@._chat_retention_delete_range(
     thread_id text,
     from_seq  bigint,
     to_seq    bigint)
 RETURNS @extschema@.chat_trim_result
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET chatstore.touch_updated_at = off
 AS $fn$
 DECLARE
     n   bigint;
@@ -43,10 +42,10 @@ DECLARE
     res @extschema@.chat_trim_result;
 BEGIN
     PERFORM 1 FROM @extschema@.chat_threads AS t
-    WHERE t.id = chat_retention_delete_range.thread_id FOR UPDATE;
+    WHERE t.id = _chat_retention_delete_range.thread_id FOR UPDATE;
     WITH d AS (
         DELETE FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = chat_retention_delete_range.thread_id
+        WHERE m.thread_id = _chat_retention_delete_range.thread_id
           AND m.seq >= from_seq AND m.seq < to_seq
         RETURNING m.usage)
     SELECT count(*),
@@ -56,47 +55,48 @@ BEGIN
     INTO n, p, c, tot
     FROM d;
 
-    res.thread_id := chat_retention_delete_range.thread_id;
+    res.thread_id := _chat_retention_delete_range.thread_id;
     res.deleted_count := n;
     IF n > 0 THEN
         UPDATE @extschema@.chat_threads AS t
         SET message_count     = t.message_count - n,
             prompt_tokens     = greatest(t.prompt_tokens - p, 0),
             completion_tokens = greatest(t.completion_tokens - c, 0),
-            total_tokens      = greatest(t.total_tokens - tot, 0)
-        WHERE t.id = chat_retention_delete_range.thread_id
+            total_tokens      = greatest(t.total_tokens - tot, 0),
+            updated_at        = t.updated_at    -- a trim is not activity
+        WHERE t.id = _chat_retention_delete_range.thread_id
         RETURNING t.message_count INTO res.kept_count;
     ELSE
         SELECT t.message_count INTO res.kept_count
         FROM @extschema@.chat_threads AS t
-        WHERE t.id = chat_retention_delete_range.thread_id;
+        WHERE t.id = _chat_retention_delete_range.thread_id;
     END IF;
     SELECT min(m.seq) INTO res.first_kept_seq
     FROM @extschema@.chat_messages AS m
-    WHERE m.thread_id = chat_retention_delete_range.thread_id;
+    WHERE m.thread_id = _chat_retention_delete_range.thread_id;
     RETURN res;
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_retention_delete_range(text, bigint, bigint) IS
+COMMENT ON FUNCTION @extschema@._chat_retention_delete_range(text, bigint, bigint) IS
     'chatstore internal: delete a seq range of a locked thread and correct its aggregates';
 
 -- first seq after the thread's leading system/developer messages (1 when
 -- the thread does not start with one)
-CREATE FUNCTION @extschema@.chat_retention_first_non_system(thread_id text)
+CREATE FUNCTION @extschema@._chat_retention_first_non_system(thread_id text)
 RETURNS bigint
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT COALESCE(
         (SELECT m.seq FROM @extschema@.chat_messages AS m
-         WHERE m.thread_id OPERATOR(pg_catalog.=) chat_retention_first_non_system.thread_id
+         WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_retention_first_non_system.thread_id
            AND m.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer']::pg_catalog.text[])
          ORDER BY m.seq LIMIT 1),
         (SELECT t.last_seq OPERATOR(pg_catalog.+) 1 FROM @extschema@.chat_threads AS t
-         WHERE t.id OPERATOR(pg_catalog.=) chat_retention_first_non_system.thread_id));
+         WHERE t.id OPERATOR(pg_catalog.=) _chat_retention_first_non_system.thread_id));
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_retention_first_non_system(text) IS
+COMMENT ON FUNCTION @extschema@._chat_retention_first_non_system(text) IS
     'chatstore internal: seq of the first message that is not part of the thread''s leading system messages';
 
 -- messages by creation time: daily usage analytics (part 40) and
@@ -122,6 +122,7 @@ AS $fn$
 DECLARE
     cutoff timestamptz;
 BEGIN
+    PERFORM @extschema@._chat_user_arg(chat_retention_delete_idle_threads.user_id);
     IF older_than IS NULL THEN
         RAISE EXCEPTION 'older_than must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -175,7 +176,7 @@ COMMENT ON FUNCTION @extschema@.chat_retention_delete_idle_threads(interval, tex
 -- and the cut found again under the lock (a save may have come in between).
 -- Returns NULL when there is nothing to delete or the thread is gone.
 -- Internal.
-CREATE FUNCTION @extschema@.chat_retention_trim_thread(
+CREATE FUNCTION @extschema@._chat_retention_trim_thread(
     thread_id    text,
     max_messages integer,
     cutoff       timestamptz,
@@ -185,14 +186,14 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tid     text := chat_retention_trim_thread.thread_id;
+    tid     text := _chat_retention_trim_thread.thread_id;
     sys_end bigint;     -- first seq after the leading system messages
     cut     bigint;     -- first seq kept after them; NULL: nothing to delete
     locked  boolean := false;
 BEGIN
     LOOP
         sys_end := CASE WHEN keep_system
-                        THEN @extschema@.chat_retention_first_non_system(tid)
+                        THEN @extschema@._chat_retention_first_non_system(tid)
                         ELSE 0 END;
         IF max_messages IS NULL THEN
             -- the first message at or after cutoff
@@ -229,11 +230,11 @@ BEGIN
         END IF;
         locked := true;
     END LOOP;
-    RETURN @extschema@.chat_retention_delete_range(tid, sys_end, cut);
+    RETURN @extschema@._chat_retention_delete_range(tid, sys_end, cut);
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_retention_trim_thread(text, integer, timestamptz, boolean) IS
+COMMENT ON FUNCTION @extschema@._chat_retention_trim_thread(text, integer, timestamptz, boolean) IS
     'chatstore internal: find, under the thread lock, the run of messages a retention trim deletes from one thread and delete it';
 
 -- Trim the candidate threads of one call, in thread id order, at most
@@ -243,7 +244,7 @@ COMMENT ON FUNCTION @extschema@.chat_retention_trim_thread(text, integer, timest
 -- holding a message created before cutoff, through the created_at index.
 -- Internal: the body of chat_retention_keep_last and
 -- chat_retention_delete_old_messages.
-CREATE FUNCTION @extschema@.chat_retention_trim_threads(
+CREATE FUNCTION @extschema@._chat_retention_trim_threads(
     max_messages integer,
     cutoff       timestamptz,
     thread_id    text,
@@ -259,6 +260,7 @@ DECLARE
     done integer := 0;
     r    @extschema@.chat_trim_result;
 BEGIN
+    PERFORM @extschema@._chat_user_arg(_chat_retention_trim_threads.user_id);
     IF max_threads IS NOT NULL AND max_threads < 0 THEN
         RAISE EXCEPTION 'max_threads must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
@@ -268,23 +270,23 @@ BEGIN
         SELECT c.id FROM @extschema@.chat_threads AS c
         WHERE max_messages IS NOT NULL
           AND c.message_count > max_messages
-          AND (chat_retention_trim_threads.thread_id IS NULL
-               OR c.id = chat_retention_trim_threads.thread_id)
-          AND (chat_retention_trim_threads.user_id IS NULL
-               OR c.user_id = chat_retention_trim_threads.user_id)
+          AND (_chat_retention_trim_threads.thread_id IS NULL
+               OR c.id = _chat_retention_trim_threads.thread_id)
+          AND (_chat_retention_trim_threads.user_id IS NULL
+               OR c.user_id = _chat_retention_trim_threads.user_id)
         UNION ALL
         SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
         JOIN @extschema@.chat_threads AS c ON c.id = m.thread_id
         WHERE max_messages IS NULL
           AND m.created_at < cutoff
-          AND (chat_retention_trim_threads.thread_id IS NULL
-               OR m.thread_id = chat_retention_trim_threads.thread_id)
-          AND (chat_retention_trim_threads.user_id IS NULL
-               OR c.user_id = chat_retention_trim_threads.user_id)
+          AND (_chat_retention_trim_threads.thread_id IS NULL
+               OR m.thread_id = _chat_retention_trim_threads.thread_id)
+          AND (_chat_retention_trim_threads.user_id IS NULL
+               OR c.user_id = _chat_retention_trim_threads.user_id)
         ORDER BY 1
     LOOP
         EXIT WHEN done >= max_threads;
-        r := @extschema@.chat_retention_trim_thread(tid, max_messages, cutoff, keep_system);
+        r := @extschema@._chat_retention_trim_thread(tid, max_messages, cutoff, keep_system);
         IF r.deleted_count > 0 THEN
             done := done + 1;
             RETURN NEXT r;
@@ -293,7 +295,7 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_retention_trim_threads(integer, timestamptz, text, text, boolean, integer) IS
+COMMENT ON FUNCTION @extschema@._chat_retention_trim_threads(integer, timestamptz, text, text, boolean, integer) IS
     'chatstore internal: trim the candidate threads of chat_retention_keep_last or chat_retention_delete_old_messages';
 
 -- ---------------------------------------------------------------------------
@@ -315,7 +317,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The value given was %s.', coalesce(max_messages::text, 'null'));
     END IF;
-    RETURN QUERY SELECT * FROM @extschema@.chat_retention_trim_threads(
+    RETURN QUERY SELECT * FROM @extschema@._chat_retention_trim_threads(
         max_messages, NULL, thread_id, user_id, keep_system, max_threads);
 END
 $fn$;
@@ -346,7 +348,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The value given was %s.', older_than);
     END IF;
-    RETURN QUERY SELECT * FROM @extschema@.chat_retention_trim_threads(
+    RETURN QUERY SELECT * FROM @extschema@._chat_retention_trim_threads(
         NULL, now() - older_than, thread_id, user_id, keep_system, max_threads);
 END
 $fn$;
@@ -362,10 +364,14 @@ CREATE FUNCTION @extschema@.chat_archive_thread(
     archived  boolean DEFAULT true,
     user_id   text    DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(chat_archive_thread.user_id);
 BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     IF archived IS NULL THEN
         RAISE EXCEPTION 'archived must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -373,8 +379,8 @@ BEGIN
     UPDATE @extschema@.chat_threads AS t
     SET archived = chat_archive_thread.archived
     WHERE t.id = chat_archive_thread.thread_id
-      AND (chat_archive_thread.user_id IS NULL OR t.user_id IS NULL
-           OR t.user_id = chat_archive_thread.user_id);
+      AND (v_user IS NULL OR t.user_id = v_user)
+      AND (v_tenant IS NULL OR t.user_id = v_tenant);
     RETURN FOUND;
 END
 $fn$;

@@ -33,6 +33,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    PERFORM @extschema@._chat_user_arg(chat_usage_daily.user_id);
     IF time_zone IS NULL THEN
         RAISE EXCEPTION 'time_zone must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -86,6 +87,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    PERFORM @extschema@._chat_user_arg(chat_usage_totals.user_id);
     IF since IS NOT NULL AND until IS NOT NULL AND until < since THEN
         RAISE EXCEPTION 'until must not be earlier than since'
             USING ERRCODE = 'invalid_parameter_value';
@@ -129,7 +131,7 @@ RETURNS SETOF @extschema@.chat_threads
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT t.* FROM @extschema@.chat_threads AS t
-    WHERE (chat_top_threads.user_id IS NULL
+    WHERE (@extschema@._chat_user_arg(chat_top_threads.user_id) IS NULL
            OR t.user_id OPERATOR(pg_catalog.=) chat_top_threads.user_id)
       AND (chat_top_threads.since IS NULL
            OR t.updated_at OPERATOR(pg_catalog.>=) chat_top_threads.since)

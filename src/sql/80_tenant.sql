@@ -46,7 +46,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_tenant_isolation_co
 -- Every table and sequence of the extension except its configuration tables
 -- (chat_tenant_isolation_config, chat_search_index_config: no tenant data,
 -- nothing an application touches).  Internal.
-CREATE FUNCTION @extschema@.chat_data_relations()
+CREATE FUNCTION @extschema@._chat_data_relations()
 RETURNS TABLE (rel regclass, relname name, relkind "char")
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -64,10 +64,10 @@ BEGIN ATOMIC
     ORDER BY c.relname;
 END;
 
-COMMENT ON FUNCTION @extschema@.chat_data_relations() IS
+COMMENT ON FUNCTION @extschema@._chat_data_relations() IS
     'chatstore internal: every table and sequence of the extension but its configuration tables';
 
-CREATE FUNCTION @extschema@.chat_tenant_isolation_apply(force boolean)
+CREATE FUNCTION @extschema@._chat_tenant_isolation_apply(force boolean)
 RETURNS TABLE (table_name regclass, keyed_on text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -103,7 +103,7 @@ BEGIN
                EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
                        WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'user_id'
                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_user
-        FROM @extschema@.chat_data_relations() AS t
+        FROM @extschema@._chat_data_relations() AS t
         JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.rel
         WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
         ORDER BY c.relname
@@ -158,7 +158,7 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_apply(boolean) IS
+COMMENT ON FUNCTION @extschema@._chat_tenant_isolation_apply(boolean) IS
     'chatstore internal: put the tenant policy and row-level security on every chatstore table (use chat_enable_tenant_isolation)';
 
 CREATE FUNCTION @extschema@.chat_enable_tenant_isolation(force boolean DEFAULT false)
@@ -169,7 +169,7 @@ AS $fn$
 BEGIN
     -- the tables first (only their owner can), then the switch, which pg_dump keeps
     RETURN QUERY SELECT a.table_name, a.keyed_on
-                 FROM @extschema@.chat_tenant_isolation_apply(COALESCE(force, false)) AS a;
+                 FROM @extschema@._chat_tenant_isolation_apply(COALESCE(force, false)) AS a;
     INSERT INTO @extschema@.chat_tenant_isolation_config AS c (singleton, force, enabled_at)
     VALUES (true, COALESCE(chat_enable_tenant_isolation.force, false), pg_catalog.now())
     ON CONFLICT (singleton) DO UPDATE SET force = excluded.force, enabled_at = excluded.enabled_at;
@@ -180,24 +180,24 @@ COMMENT ON FUNCTION @extschema@.chat_enable_tenant_isolation(boolean) IS
     'switch on row-level security on every chatstore table, keyed on the session setting chatstore.tenant (empty sees nothing); force also confines the table owner';
 
 -- pg_restore loads the switch's row: switch isolation on in the new database
-CREATE FUNCTION @extschema@.chat_tenant_isolation_config_trigger()
+CREATE FUNCTION @extschema@._chat_tenant_isolation_config_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    PERFORM @extschema@.chat_tenant_isolation_apply(
+    PERFORM @extschema@._chat_tenant_isolation_apply(
         NEW.force AND COALESCE(pg_catalog.current_setting('row_security', true), 'on') OPERATOR(pg_catalog.<>) 'off');
     RETURN NULL;
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_config_trigger() IS
+COMMENT ON FUNCTION @extschema@._chat_tenant_isolation_config_trigger() IS
     'chatstore internal: re-applies tenant isolation when its switch row is inserted (by chat_enable_tenant_isolation or pg_restore)';
 
 CREATE TRIGGER chat_tenant_isolation_config_apply
     AFTER INSERT OR UPDATE ON @extschema@.chat_tenant_isolation_config
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.chat_tenant_isolation_config_trigger();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._chat_tenant_isolation_config_trigger();
 
 CREATE FUNCTION @extschema@.chat_disable_tenant_isolation()
 RETURNS TABLE (table_name regclass)
@@ -209,7 +209,7 @@ DECLARE
 BEGIN
     DELETE FROM @extschema@.chat_tenant_isolation_config;
     FOR r IN
-        SELECT t.rel FROM @extschema@.chat_data_relations() AS t
+        SELECT t.rel FROM @extschema@._chat_data_relations() AS t
         WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
         ORDER BY t.relname
     LOOP
@@ -239,7 +239,7 @@ BEGIN ATOMIC
            EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
                      AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation')
-    FROM @extschema@.chat_data_relations() AS t
+    FROM @extschema@._chat_data_relations() AS t
     JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.rel
     WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
     ORDER BY c.relname;
@@ -248,10 +248,16 @@ END;
 COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_status() IS
     'every chatstore table holding tenant data, with whether row-level security is enabled and forced and whether the tenant policy is on it';
 
--- the grants an application role needs to use chatstore (see README, Tenant isolation):
--- USAGE on the extension schema, SELECT/INSERT/UPDATE/DELETE on every
--- chatstore table, USAGE/SELECT/UPDATE on every chatstore sequence.  EXECUTE
--- on the functions is granted to PUBLIC by default.  Run it as the owner.
+-- The grants an application role needs to use chatstore (see the
+-- documentation, Tenants and security): USAGE on the extension schema,
+-- SELECT on every chatstore table and sequence (reads go through row-level
+-- security when tenant isolation is on), and EXECUTE on the functions an
+-- application calls.  No INSERT, UPDATE or DELETE: every write goes through
+-- a SECURITY DEFINER function, which keeps the invariants.  Not granted:
+-- the maintenance functions (retention, importers, tenant isolation, search
+-- indexes, chat_delete_user_data, chat_kv_purge_expired), which the owner
+-- runs, and the internal helpers the application does not call.  Run it as
+-- the owner; running it again is harmless.
 CREATE FUNCTION @extschema@.chat_grant_app_role(role_name regrole)
 RETURNS TABLE (object_name text, privileges text)
 LANGUAGE plpgsql VOLATILE
@@ -274,17 +280,22 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     FOR r IN
-        SELECT t.rel, t.relkind FROM @extschema@.chat_data_relations() AS t
+        SELECT t.rel, t.relkind FROM @extschema@._chat_data_relations() AS t
         ORDER BY t.relkind, t.relname
     LOOP
-        IF r.relkind OPERATOR(pg_catalog.=) 'S' THEN
-            privileges := 'USAGE, SELECT, UPDATE';
-            EXECUTE pg_catalog.format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO %s', r.rel, role_name);
-        ELSE
-            privileges := 'SELECT, INSERT, UPDATE, DELETE';
-            EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %s TO %s', r.rel, role_name);
-        END IF;
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s %s TO %s',
+                                  CASE WHEN r.relkind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                                  r.rel, role_name);
         object_name := r.rel::text;
+        privileges := 'SELECT';
+        RETURN NEXT;
+    END LOOP;
+    FOR r IN
+        SELECT f.fn FROM @extschema@._chat_app_functions() AS f ORDER BY f.fn::text
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', r.fn, role_name);
+        object_name := r.fn::text;
+        privileges := 'EXECUTE';
         RETURN NEXT;
     END LOOP;
     RETURN;
@@ -292,4 +303,37 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_grant_app_role(regrole) IS
-    'grant a role what an application needs on every chatstore table, sequence and the schema (run as the owner)';
+    'grant a role what an application needs: USAGE on the schema, SELECT on the tables, EXECUTE on the application functions (run as the owner)';
+
+-- The functions an application role may execute: every function of the
+-- extension but the maintenance functions, the trigger functions and the
+-- internal helpers (names starting with _) other than those the
+-- application's own calls run (inlined SQL functions call them as the
+-- caller).  Internal.
+CREATE FUNCTION @extschema@._chat_app_functions()
+RETURNS TABLE (fn regprocedure)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT p.oid::pg_catalog.regprocedure
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+    JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) d.objid
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.deptype OPERATOR(pg_catalog.=) 'e'
+      AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+      AND p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.trigger'::pg_catalog.regtype
+      AND (p.proname OPERATOR(pg_catalog.!~~) '\_%'
+           OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
+                                                         '_chat_required', '_chat_user_arg']::pg_catalog.name[]))
+      AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY[
+            'chat_grant_app_role', 'chat_enable_tenant_isolation', 'chat_disable_tenant_isolation',
+            'chat_retention_keep_last', 'chat_retention_delete_old_messages',
+            'chat_retention_delete_idle_threads', 'chat_kv_purge_expired',
+            'chat_import_langmiddle', 'chat_import_inference_gateway', 'chat_import_flux_rag',
+            'chat_create_search_index', 'chat_drop_search_index', 'chat_search_index_ddl',
+            'chat_delete_user_data']::pg_catalog.name[]);
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_app_functions() IS
+    'chatstore internal: the functions chat_grant_app_role grants EXECUTE on';

@@ -41,14 +41,14 @@ SELECT chat_archive_thread('t3') IS NOT NULL;
 SELECT chat_set_preferences('alice', 't1', 'gpt-x', '{"theme": "dark"}') IS NOT NULL;
 SELECT chat_kv_set('cfg/a', '{"v": 1}') IS NOT NULL;
 SELECT chat_kv_set('cfg/b', '[1, 2, 3]', '1 day') IS NOT NULL;
-SELECT chat_list_append_many('hist', '[1, 2, 3, 4, 5]', '{"kind": "numbers"}');
-SELECT chat_list_trim('hist', 2, -1);
+SELECT chat_kvlist_append_many('hist', '[1, 2, 3, 4, 5]', '{"kind": "numbers"}');
+SELECT chat_kvlist_trim('hist', 2, -1);
 SELECT chat_agent_state_save('agent1', 's1', '{"n": 1}');
 SELECT chat_agent_state_save('agent1', 's1', '{"n": 2}', 1);
 SELECT chat_agent_state_save('agent1', 's1', '{"n": 3}', 2);
 SET chatstore.tenant = 'tenant_b';
 SELECT chat_kv_set('cfg/a', '"tenant b value"') IS NOT NULL;
-SELECT chat_list_append('hist', '"b item"');
+SELECT chat_kvlist_append('hist', '"b item"');
 SELECT chat_agent_state_save('agent1', 's1', '{"b": true}');
 RESET chatstore.tenant;
 -- an extra search index, tenant isolation, a grant
@@ -141,8 +141,8 @@ for my $db (qw(dst_custom dst_plain))
 		"$db: search with the extra configuration works");
 	is($node->safe_psql($db, q{SELECT chat_agent_state_save('agent1', 's1', '{"n": 4}', 3)}), '4',
 		"$db: agent state versions continue");
-	is($node->safe_psql($db, q{SELECT chat_list_append('hist', '6')}), '4', "$db: list append after the trim");
-	is($node->safe_psql($db, q{SELECT string_agg(value::text, ',' ORDER BY idx) FROM chat_list_range('hist')}), '3,4,5,6',
+	is($node->safe_psql($db, q{SELECT chat_kvlist_append('hist', '6')}), '4', "$db: list append after the trim");
+	is($node->safe_psql($db, q{SELECT string_agg(value::text, ',' ORDER BY idx) FROM chat_kvlist_range('hist')}), '3,4,5,6',
 		"$db: the list continues after its trimmed items");
 	is($node->safe_psql($db, q{SET chatstore.tenant = 'tenant_b'; SELECT chat_kv_get('cfg/a')}), '"tenant b value"',
 		"$db: key-values keep their tenant");

@@ -67,6 +67,12 @@ SELECT string_agg(s, E'\n' ORDER BY s) FROM (
     SELECT format('function %s', pg_get_functiondef(p.oid))
     FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid AND p.prokind IN ('f', 'p')
     UNION ALL
+    SELECT format('function acl %s %s security_definer=%s', p.oid::regprocedure, p.proacl, p.prosecdef)
+    FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+    UNION ALL
+    SELECT format('relation acl %s %s', c.relname, c.relacl)
+    FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+    UNION ALL
     SELECT format('config %s %s', c.relname, x.cond)
     FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(rel, cond), pg_class c
     WHERE e.extname = 'chatstore' AND c.oid = x.rel
@@ -77,7 +83,7 @@ my $populate_sql = q{
 SELECT saved_count FROM chat_save_messages('up1', '[
   {"id": "a", "role": "system", "content": "sys"},
   {"id": "b", "role": "user", "content": "hello", "metadata": {"k": "v"}},
-  {"id": "c", "role": "assistant", "content": null, "tool_calls": [{"id": "t1", "type": "function"}],
+  {"id": "c", "role": "assistant", "content": null, "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
    "usage": {"prompt_tokens": 3, "completion_tokens": 4}},
   {"id": "d", "role": "tool", "tool_call_id": "t1", "content": "42"}]', 'alice');
 SELECT saved_count FROM chat_save_messages('up2', (SELECT jsonb_agg(jsonb_build_object('role', 'user', 'content', 'm' || i)) FROM generate_series(1, 50) i), 'bob');
@@ -140,11 +146,61 @@ for my $p (@paths)
 	is($node->safe_psql($db,
 		q{SELECT saved_count || '/' || skipped_count || '/' || first_seq FROM chat_save_messages('up1', '[{"id": "a", "role": "system", "content": "x"}, {"id": "e", "role": "user", "content": "after update"}]', 'alice')}),
 		'1/1/5', "$source -> $target: saving continues the thread");
+	# id-less messages saved before the update (their fingerprints are the
+	# old version's) are still recognized when a client re-sends them
+	is($node->safe_psql($db,
+		q{SELECT saved_count || '/' || skipped_count FROM chat_save_messages('up2', (SELECT jsonb_agg(jsonb_build_object('role', 'user', 'content', 'm' || i)) FROM generate_series(1, 50) i), 'bob')}),
+		'0/50', "$source -> $target: an id-less re-send of messages saved before the update stores nothing");
 	if (exists $signature{$target})
 	{
 		is($node->safe_psql($db, $signature_sql), $signature{$target},
 			"$source -> $target: the updated installation equals a fresh install of $target");
 	}
+}
+
+# What an update does to data that the new version no longer accepts or
+# keeps elsewhere, from every version that has an update path to the default:
+# a thread owned by '' loses its owner; an extra search index made before
+# 1.2 is registered (so pg_dump keeps it) and, for a configuration outside
+# pg_catalog, renamed; a role given INSERT/UPDATE/DELETE by an older
+# chat_grant_app_role keeps working through SELECT and EXECUTE instead.
+for my $p (grep { / \Q$default\E / } @paths)
+{
+	my ($source) = split / /, $p;
+	next if $source eq $default;
+	my $db = fresh_db($source);
+	$node->safe_psql($db, q{
+		-- (directly: the installed library refuses '' whatever the SQL version)
+		INSERT INTO chat_threads (id, user_id) VALUES ('empty-owner', '');
+		-- a fractional token count, as 1.0 and 1.1 stored it (and summed it rounded)
+		INSERT INTO chat_threads (id, message_count, last_seq, prompt_tokens, completion_tokens, total_tokens)
+		VALUES ('fractional', 1, 1, 2, 2, 4);
+		INSERT INTO chat_messages (thread_id, id, seq, role, content, usage)
+		VALUES ('fractional', 'f1', 1, 'user', 'x', '{"prompt_tokens": 1.5, "completion_tokens": 2, "cost": 0.25}');
+		CREATE TEXT SEARCH CONFIGURATION public.english (COPY = pg_catalog.english);
+		SELECT chat_create_search_index('pg_catalog.german');
+		SELECT chat_create_search_index('public.english');
+		CREATE ROLE app_before_update_} . $db . q{;
+		SELECT chat_grant_app_role('app_before_update_} . $db . q{');
+	});
+	$node->safe_psql($db, "ALTER EXTENSION chatstore UPDATE TO '$default'");
+	is($node->safe_psql($db, q{SELECT coalesce(user_id, '(none)') FROM chat_threads WHERE id = 'empty-owner'}), '(none)',
+		"$source -> $default: a thread owned by '' has no owner");
+	is($node->safe_psql($db, q{SELECT usage::text FROM chat_messages WHERE thread_id = 'fractional'}),
+		'{"cost": 0.25, "prompt_tokens": 2, "completion_tokens": 2}',
+		"$source -> $default: a fractional token count becomes the integer it was summed as; other keys are kept");
+	$node->safe_psql($db, q{SELECT chat_fork_thread('fractional', 'fractional-copy')});
+	is($node->safe_psql($db, q{SELECT prompt_tokens || '/' || total_tokens FROM chat_threads WHERE id = 'fractional-copy'}),
+		'2/4', "$source -> $default: and the thread's messages can be copied (totals recomputed) as before");
+	is($node->safe_psql($db, q{SELECT string_agg(config, ' ' ORDER BY config) FROM chat_search_index_config}),
+		'pg_catalog.german public.english', "$source -> $default: the search indexes made before are registered");
+	my $ddl = $node->safe_psql($db, q{SELECT string_agg(substring(chat_search_index_ddl(c::regconfig) from '^CREATE INDEX IF NOT EXISTS (\S+) '), ' ' ORDER BY c) FROM unnest(ARRAY['pg_catalog.german', 'public.english']) c});
+	is($node->safe_psql($db, q{SELECT string_agg(indexname, ' ' ORDER BY CASE WHEN indexname LIKE '%public%' THEN 2 ELSE 1 END) FROM pg_indexes WHERE tablename = 'chat_messages' AND indexname LIKE 'chat_messages_content_fts_%_idx'}),
+		$ddl, "$source -> $default: and carry the names 1.2 gives them (one per configuration)");
+	is($node->safe_psql($db, qq{SELECT has_table_privilege('app_before_update_$db', 'chat_messages', 'INSERT')::text || '/' || has_table_privilege('app_before_update_$db', 'chat_messages', 'SELECT')::text || '/' || has_function_privilege('app_before_update_$db', 'chat_save_messages(text, jsonb, text, text[])', 'EXECUTE')::text}),
+		'false/true/true', "$source -> $default: an application role keeps reading and saving, but not plain DML");
+	is($node->safe_psql($db, qq{SET ROLE app_before_update_$db; SELECT saved_count FROM chat_save_messages('by-app', '[{"role": "user", "content": "x"}]', 'u')}),
+		'1', "$source -> $default: the application role saves through the functions");
 }
 
 # every update script is on some path

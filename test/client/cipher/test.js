@@ -34,21 +34,21 @@ class CipherStore {
     return (await this.db.query('SELECT key FROM chat_kv_list($1, NULL)', [prefix])).rows.map(r => r.key);
   }
   async append(key, ...values) {
-    const r = await this.db.query('SELECT chat_list_append_many($1, $2::jsonb) AS n', [key, JSON.stringify(values)]);
+    const r = await this.db.query('SELECT chat_kvlist_append_many($1, $2::jsonb) AS n', [key, JSON.stringify(values)]);
     return Number(r.rows[0].n);
   }
   async range(key, start = 0, stop = -1) {
-    const r = await this.db.query('SELECT value FROM chat_list_range($1, $2, $3)', [key, start, stop]);
+    const r = await this.db.query('SELECT value FROM chat_kvlist_range($1, $2, $3)', [key, start, stop]);
     return r.rows.map(x => x.value);
   }
   async length(key) {
-    return Number((await this.db.query('SELECT chat_list_length($1) AS n', [key])).rows[0].n);
+    return Number((await this.db.query('SELECT chat_kvlist_length($1) AS n', [key])).rows[0].n);
   }
   async trim(key, start, stop) {
-    return Number((await this.db.query('SELECT chat_list_trim($1, $2, $3) AS n', [key, start, stop])).rows[0].n);
+    return Number((await this.db.query('SELECT chat_kvlist_trim($1, $2, $3) AS n', [key, start, stop])).rows[0].n);
   }
   async deleteList(key) {
-    return (await this.db.query('SELECT chat_list_delete($1) AS d', [key])).rows[0].d;
+    return (await this.db.query('SELECT chat_kvlist_delete($1) AS d', [key])).rows[0].d;
   }
 }
 

@@ -44,7 +44,8 @@ func (s *ChatstoreStateStore) SaveIfVersion(ctx context.Context, agentID, sessio
 	var v int64
 	err := s.db.QueryRow(ctx, "SELECT chat_agent_state_save($1, $2, $3, $4)", agentID, sessionID, state, expected).Scan(&v)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "40001" {
+	// CS001: chatstore's "stale version" (1.0 and 1.1 raised 40001)
+	if errors.As(err, &pgErr) && pgErr.Code == "CS001" {
 		return 0, fmt.Errorf("%w: %s (%s)", ErrConflict, pgErr.Message, pgErr.Detail)
 	}
 	return v, err
