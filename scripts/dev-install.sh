@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-exec flock /tmp/chatstore-build.lock make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+# warnings are errors in the project's own builds (the Makefile alone only
+# turns on -Wall -Wextra)
+exec flock /tmp/chatstore-build.lock make -s PG_CONFIG="$PG_CONFIG" COPT=-Werror install >/dev/null

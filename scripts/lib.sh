@@ -25,8 +25,11 @@ as_pg() {
 
 # Install the Debian packages the build and the tests need (idempotent).
 cs_setup_packages() {
+    # (debhelper, postgresql-server-dev-all, dpkg-dev: the Debian
+    # package that test/client/package builds)
     local pkgs="postgresql-server-dev-15 libipc-run-perl python3-psycopg
-        postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev"
+        postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev
+        debhelper postgresql-server-dev-all dpkg-dev"
     local missing=""
     # Node.js may come from another packager that bundles npm: only ask
     # Debian for it when the commands are missing
@@ -49,14 +52,15 @@ cs_setup_packages() {
     fi
 }
 
-# Build (warnings are errors) and install the extension.
+# Build (warnings are errors: the project's own builds pass COPT=-Werror, the
+# Makefile itself only turns on -Wall -Wextra) and install the extension.
 cs_build_install() {
     log "building and installing chatstore"
     # one build at a time in a tree (scripts/dev-install.sh takes the same lock)
     flock /tmp/chatstore-build.lock sh -c '
         make -C "$1" -s PG_CONFIG="$2" clean >/dev/null &&
-        make -C "$1" -s PG_CONFIG="$2" &&
-        make -C "$1" -s PG_CONFIG="$2" install >/dev/null' sh "$CS_ROOT" "$PG_CONFIG"
+        make -C "$1" -s PG_CONFIG="$2" COPT=-Werror &&
+        make -C "$1" -s PG_CONFIG="$2" COPT=-Werror install >/dev/null' sh "$CS_ROOT" "$PG_CONFIG"
 }
 
 # Start a throwaway cluster (unix socket only) and export PGHOST/PGPORT/PGUSER.

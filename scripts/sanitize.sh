@@ -81,9 +81,10 @@ rm -f "$WORK/root$pkglibdir"/chatstore.so "$WORK/root$sharedir"/extension/chatst
 log "building chatstore with $SAN_FLAGS ($CC_SAN)"
 (cd "$CS_ROOT" && git ls-files -z --cached --others --exclude-standard) |
     (cd "$CS_ROOT" && xargs -0 cp --parents -t "$WORK/src" 2>/dev/null || true)
-make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS" clean >/dev/null
-make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS"
-make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS" DESTDIR="$WORK/root" install >/dev/null
+# (-Werror: warnings are errors in the project's own builds, as in scripts/lib.sh)
+make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS -Werror" clean >/dev/null
+make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS -Werror"
+make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS -Werror" DESTDIR="$WORK/root" install >/dev/null
 so="$WORK/root$pkglibdir/chatstore.so"
 if ! readelf -d "$so" 2>/dev/null | grep -Eq 'NEEDED.*(libasan|libubsan)'; then
     echo "chatstore.so is not instrumented: $so" >&2
