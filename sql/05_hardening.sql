@@ -57,6 +57,18 @@ FROM unnest(ARRAY['infinity', '-infinity', 'now', 'today', 'tomorrow', 'yesterda
 -- SQLSTATE (22008, 22009) and names the element
 SELECT ts AS out_of_range, pg_temp.created_at(ts) AS error
 FROM unnest(ARRAY['2024-05-01T25:00:00Z', '2024-02-30', '2024-05-01T10:00:00+25:00']) AS ts;
+-- a query cancel while a batch's created_at values are read stays a cancel
+-- (57014, not "invalid created_at"), and nothing is written
+CREATE TEMP TABLE h1_big AS
+SELECT jsonb_agg(jsonb_build_object('role', 'user', 'content', 'm' || i, 'created_at', '2024-05-01T10:00:00Z')) AS b
+FROM generate_series(1, 100000) AS i;
+\set VERBOSITY terse
+SET statement_timeout = '20ms';
+SELECT saved_count FROM chat_save_messages('h1-cancel', (SELECT b FROM h1_big));
+RESET statement_timeout;
+\set VERBOSITY default
+SELECT count(*) AS nothing_written FROM chat_threads WHERE id = 'h1-cancel';
+DROP TABLE h1_big;
 -- chat_add_message: a timestamptz, but finite
 SELECT regress.try($$SELECT chat_add_message('h1-time', 'user', 'x', created_at => 'infinity')$$);
 SELECT regress.try($$SELECT chat_add_message('h1-time', 'user', 'x', created_at => '-infinity')$$);
