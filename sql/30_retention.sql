@@ -69,7 +69,7 @@ DELETE FROM chat_threads WHERE id = 'ret-touch';
 SELECT * FROM chat_retention_keep_last(3, thread_id => 'ret-k1');
 -- seq is never reused: the next message continues after last_seq
 SELECT id, seq FROM chat_add_message('ret-k1', 'user', 'again', message_id => 'u4');
--- a deleted id can be saved again (dedup only knows stored messages)
+-- a deleted id is not saved again (1.3): its tombstone makes a re-send skip it
 SELECT saved_count, skipped_count, first_seq FROM chat_save_messages('ret-k1', '[{"id": "u1", "role": "user", "content": "one"}]');
 
 -- keep 4 of ret-k2: a2 (the tool call), t1, a3, u3 stay together

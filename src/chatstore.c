@@ -31,6 +31,7 @@ PG_MODULE_MAGIC;
 
 int			chatstore_max_batch_messages = 100000;
 int			chatstore_max_message_bytes = 32 * 1024 * 1024;
+int			chatstore_tombstone_retention = 30 * 24 * 3600;	/* seconds */
 bool		chatstore_notify = false;
 char	   *chatstore_tenant = NULL;
 
@@ -60,6 +61,13 @@ _PG_init(void)
 							&chatstore_max_message_bytes,
 							32 * 1024 * 1024, 1024, 512 * 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatstore.tombstone_retention",
+							"How long chat_retention_purge_tombstones keeps the tombstones of deleted messages and threads.",
+							"A re-send of a deleted message, or a save into a deleted thread, is recognized "
+							"while its tombstone is kept.",
+							&chatstore_tombstone_retention,
+							30 * 24 * 3600, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("chatstore.notify",
 							 "Send a NOTIFY on channel chatstore_messages for every save that inserts messages.",
 							 NULL,

@@ -29,6 +29,10 @@
 /* settings (chatstore.c) */
 extern int	chatstore_max_batch_messages;
 extern int	chatstore_max_message_bytes;
+extern int	chatstore_tombstone_retention;
+
+/* chatstore's own SQLSTATEs (class CS; doc/limits-errors-settings.md) */
+#define ERRCODE_CHATSTORE_THREAD_DELETED MAKE_SQLSTATE('C', 'S', '0', '0', '2')
 extern bool chatstore_notify;
 extern char *chatstore_tenant;
 

@@ -120,23 +120,40 @@ fingerprint(SaveRequest *req, ChatMsgIn *m)
 
 /*
  * Lock the thread row, creating the thread when missing.  Returns the
- * thread's last_seq; *owner is its user_id (NULL when none).
+ * thread's last_seq; *owner is its user_id (NULL when none), *tombstones
+ * its number of tombstones (deleted messages).  A thread that was deleted
+ * (it has a tombstone) is not created again: that is an error, CS002.
  */
 static int64
-lock_thread(SaveRequest *req, char **owner)
+lock_thread(SaveRequest *req, char **owner, int64 *tombstones)
 {
 	static const Oid lock_types[] = {TEXTOID};
 	static const Oid create_types[] = {TEXTOID, TEXTOID};
 	SPIPlanPtr	lock_plan,
-				create_plan;
+				create_plan,
+				deleted_plan = NULL;
 	Datum		args[2];
 	char		nulls[2];
 	int			attempt;
+	bool		has_tombstones = chatstore_has_tombstones(req->nsp);
 
-	lock_plan = chatstore_plan(CS_PLAN_LOCK_THREAD, req->nsp,
-							   "SELECT user_id, last_seq FROM @S@.chat_threads "
-							   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-							   1, lock_types);
+	if (has_tombstones)
+	{
+		lock_plan = chatstore_plan(CS_PLAN_LOCK_THREAD_TOMBSTONES, req->nsp,
+								   "SELECT user_id, last_seq, tombstone_count FROM @S@.chat_threads "
+								   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+								   1, lock_types);
+		deleted_plan = chatstore_plan(CS_PLAN_THREAD_DELETED, req->nsp,
+									  "SELECT deleted_at FROM @S@.chat_thread_tombstones "
+									  "WHERE id OPERATOR(pg_catalog.=) $1",
+									  1, lock_types);
+	}
+	else
+		lock_plan = chatstore_plan(CS_PLAN_LOCK_THREAD, req->nsp,
+								   "SELECT user_id, last_seq FROM @S@.chat_threads "
+								   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+								   1, lock_types);
+	*tombstones = 0;
 	create_plan = chatstore_plan(CS_PLAN_CREATE_THREAD, req->nsp,
 								 "INSERT INTO @S@.chat_threads (id, user_id) "
 								 "VALUES ($1, COALESCE($2, NULLIF(pg_catalog.current_setting("
@@ -163,8 +180,22 @@ lock_thread(SaveRequest *req, char **owner)
 
 			d = SPI_getbinval(tup, desc, 1, &isnull);
 			*owner = isnull ? NULL : text_to_cstring(DatumGetTextPP(d));
+			if (has_tombstones)
+				*tombstones = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 			d = SPI_getbinval(tup, desc, 2, &isnull);
 			return DatumGetInt64(d);
+		}
+		/* a deleted thread stays deleted: only chat_create_thread makes it again */
+		if (has_tombstones)
+		{
+			rc = SPI_execute_plan(deleted_plan, args, NULL, false, 1);
+			chatstore_spi_check(rc, SPI_OK_SELECT, "looking up a deleted thread");
+			if (SPI_processed > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CHATSTORE_THREAD_DELETED),
+						 errmsg("thread \"%s\" was deleted", text_to_cstring(req->thread_id)),
+						 errdetail("A save does not create a deleted thread again (its tombstone is kept for chatstore.tombstone_retention)."),
+						 errhint("To start a new thread with this id, call chat_create_thread first.")));
 		}
 		rc = SPI_execute_plan(create_plan, args, nulls, false, 0);
 		chatstore_spi_check(rc, SPI_OK_INSERT, "creating the thread");
@@ -209,6 +240,20 @@ mark_stored(SaveRequest *req, ChatMsgIn *m)
 	m->skip = true;
 }
 
+/* a batch message whose id is a deleted message's (a tombstone) */
+static void
+mark_tombstoned(SaveRequest *req, ChatMsgIn *m)
+{
+	if (req->id_must_be_new)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("message \"%s\" was deleted from thread \"%s\"",
+						m->id, text_to_cstring(req->thread_id)),
+				 errdetail("The id of a deleted message is not used again while its tombstone is kept "
+						   "(chatstore.tombstone_retention).")));
+	m->skip = true;
+}
+
 /* mark every batch message that is among the ids in SPI_tuptable */
 static void
 mark_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
@@ -238,6 +283,10 @@ mark_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
 #define TAIL_ID_PASS_MIN 16
 #define TAIL_ID_PASS_MAX 10000
 
+static void lookup_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid, int ncand,
+							  int64 last_seq);
+static void skip_tombstoned_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid);
+
 /*
  * Mark the messages whose id is stored already, repeated earlier in the
  * batch, or listed in the saved_ids hint.  Stored ids are looked up in one
@@ -248,15 +297,14 @@ mark_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
  *  - otherwise first among the thread's newest messages (one range scan of
  *    (thread_id, seq): a re-sent tail is found there) when the batch has
  *    many ids, then whatever is left with one index probe per id.
+ * A thread with tombstones (deleted messages) is then probed for the ids
+ * still unknown among them: those are skipped as well.
  */
 static void
-skip_known_ids(SaveRequest *req, int64 last_seq)
+skip_known_ids(SaveRequest *req, int64 last_seq, int64 tombstones)
 {
 	static const Oid thread_types[] = {TEXTOID};
-	static const Oid tail_types[] = {TEXTOID, INT8OID};
-	static const Oid any_types[] = {TEXTOID, TEXTARRAYOID};
 	ChatMsgIn **byid;
-	Datum	   *candidates;
 	int			nbyid = 0;
 	int			ncand = 0;
 	int			i,
@@ -305,8 +353,27 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 		rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's ids");
 		mark_stored_ids(req, byid, nbyid);
-		return;
 	}
+	else
+		lookup_stored_ids(req, byid, nbyid, ncand, last_seq);
+
+	/* the ids of deleted messages: skipped, never stored again */
+	if (tombstones > 0)
+		skip_tombstoned_ids(req, byid, nbyid);
+}
+
+/*
+ * The stored ids of a thread longer than the batch: first among its newest
+ * messages, then one probe per id still unknown (see skip_known_ids).
+ */
+static void
+lookup_stored_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid, int ncand, int64 last_seq)
+{
+	static const Oid tail_types[] = {TEXTOID, INT8OID};
+	static const Oid any_types[] = {TEXTOID, TEXTARRAYOID};
+	Datum	   *candidates;
+	int			i,
+				rc;
 
 	/* pass 1: the thread's newest ids */
 	if (ncand > TAIL_ID_PASS_MIN)
@@ -356,6 +423,49 @@ skip_known_ids(SaveRequest *req, int64 last_seq)
 	}
 }
 
+/* the batch ids (not skipped yet) that are tombstones of the thread */
+static void
+skip_tombstoned_ids(SaveRequest *req, ChatMsgIn **byid, int nbyid)
+{
+	static const Oid any_types[] = {TEXTOID, TEXTARRAYOID};
+	SPIPlanPtr	plan;
+	Datum		args[2];
+	Datum	   *candidates;
+	int			ncand = 0;
+	int			i,
+				rc;
+	uint64		r;
+
+	candidates = chatstore_alloc_array(sizeof(Datum), nbyid, false);
+	for (i = 0; i < nbyid; i++)
+		if (!byid[i]->skip)
+			candidates[ncand++] = CStringGetTextDatum(byid[i]->id);
+	if (ncand == 0)
+		return;
+	elog(DEBUG1, "chatstore: tombstoned ids: a probe of %d ids", ncand);
+	plan = chatstore_plan(CS_PLAN_TOMBSTONED_IDS, req->nsp,
+						  "SELECT id FROM @S@.chat_message_tombstones "
+						  "WHERE thread_id OPERATOR(pg_catalog.=) $1 "
+						  "AND id OPERATOR(pg_catalog.=) ANY ($2)",
+						  2, any_types);
+	args[0] = PointerGetDatum(req->thread_id);
+	args[1] = PointerGetDatum(chatstore_array(candidates, NULL, ncand, TEXTOID));
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	chatstore_spi_check(rc, SPI_OK_SELECT, "looking up deleted ids");
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *id = TextDatumGetCString(d);
+		ChatMsgIn  *m = find_by_id(byid, nbyid, id);
+
+		if (m != NULL && !m->skip)
+			mark_tombstoned(req, m);
+		pfree(id);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
 /*
  * The stored tail's fingerprints.  Rows written by chatstore 1.2 carry a
  * version 2 fingerprint (fingerprint_version = 2); older rows (1.0 and 1.1
@@ -375,6 +485,24 @@ static const char *const tail_sql =
 TAIL_LEGACY("role") ", " TAIL_LEGACY("content") ", " TAIL_LEGACY("parts") ", "
 TAIL_LEGACY("name") ", " TAIL_LEGACY("tool_call_id") ", " TAIL_LEGACY("tool_calls") " "
 TAIL_FROM;
+/*
+ * A thread with tombstones: the deleted messages take their place in the
+ * tail (by seq) with their stored version 2 fingerprint, so a client that
+ * re-sends its whole conversation after a trim is aligned against what it
+ * holds: the deleted messages are not stored again.
+ */
+static const char *const tail_sql_tombstones =
+"SELECT u.cur, u.fp, u.role, u.content, u.parts, u.name, u.tool_call_id, u.tool_calls FROM ("
+"(SELECT m.seq, COALESCE(" TAIL_CURRENT ", false) AS cur, m.fingerprint AS fp, "
+TAIL_LEGACY("role") " AS role, " TAIL_LEGACY("content") " AS content, "
+TAIL_LEGACY("parts") " AS parts, " TAIL_LEGACY("name") " AS name, "
+TAIL_LEGACY("tool_call_id") " AS tool_call_id, " TAIL_LEGACY("tool_calls") " AS tool_calls "
+TAIL_FROM ") UNION ALL "
+"(SELECT x.seq, true, x.fingerprint, NULL::pg_catalog.text, NULL::pg_catalog.text, "
+"NULL::pg_catalog.jsonb, NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb "
+"FROM @S@.chat_message_tombstones AS x WHERE x.thread_id OPERATOR(pg_catalog.=) $1 "
+"ORDER BY x.seq DESC LIMIT $2)"
+") AS u ORDER BY u.seq DESC LIMIT $2";
 static const char *const tail_sql_legacy =
 "SELECT false, m.fingerprint, m.role, m.content, m.parts, m.name, m.tool_call_id, "
 "m.tool_calls " TAIL_FROM;
@@ -442,7 +570,7 @@ tail_fingerprint(SaveRequest *req, HeapTuple tup, TupleDesc desc, int64 *fp)
  * a later turn is not at the front of such an overlap, so it is stored.
  */
 static void
-skip_aligned_prefix(SaveRequest *req)
+skip_aligned_prefix(SaveRequest *req, int64 tombstones)
 {
 	static const Oid types[] = {TEXTOID, INT4OID};
 	SPIPlanPtr	plan;
@@ -459,9 +587,16 @@ skip_aligned_prefix(SaveRequest *req)
 	MemoryContext rowcxt,
 				oldcxt;
 
-	plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS, req->nsp,
-						  chatstore_has_fingerprint_version(req->nsp) ? tail_sql : tail_sql_legacy,
-						  2, types);
+	if (tombstones > 0)
+	{
+		elog(DEBUG1, "chatstore: id-less alignment: the tail with tombstones");
+		plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS_TOMBSTONES, req->nsp,
+							  tail_sql_tombstones, 2, types);
+	}
+	else
+		plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS, req->nsp,
+							  chatstore_has_fingerprint_version(req->nsp) ? tail_sql : tail_sql_legacy,
+							  2, types);
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = Int32GetDatum(n);
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
@@ -814,6 +949,7 @@ save_messages(SaveRequest *req, SaveResult *res)
 	const char *tenant;
 	char	   *owner = NULL;
 	int64		last_seq;
+	int64		tombstones;
 	ChatMsgIn **rows;
 	int			nrows = 0;
 	bool		any_idless = false;
@@ -826,15 +962,15 @@ save_messages(SaveRequest *req, SaveResult *res)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
 
-	last_seq = lock_thread(req, &owner);
+	last_seq = lock_thread(req, &owner, &tombstones);
 	check_owner(req, tenant, owner);
 
-	skip_known_ids(req, last_seq);
+	skip_known_ids(req, last_seq, tombstones);
 	for (i = 0; i < req->nmsgs; i++)
 		if (req->msgs[i].id == NULL)
 			any_idless = true;
 	if (any_idless && last_seq > 0)
-		skip_aligned_prefix(req);
+		skip_aligned_prefix(req, tombstones);
 
 	rows = chatstore_alloc_array(sizeof(ChatMsgIn *), req->nmsgs, false);
 	for (i = 0; i < req->nmsgs; i++)

@@ -31,6 +31,7 @@ static Oid	kept_plans_nsp = InvalidOid;
 static uint32 kept_plans_nsp_hash = 0;	/* syscache hash of kept_plans_nsp */
 static bool kept_plans_stale = false;
 static int	kept_has_fpv = -1;	/* chatstore_has_fingerprint_version: -1 unknown */
+static int	kept_has_tombstones = -1;	/* chatstore_has_tombstones: -1 unknown */
 static List *retired_plans = NIL;	/* in TopMemoryContext */
 
 /* pg_namespace changed: our schema (renamed, ...) or, hashvalue 0, any */
@@ -125,6 +126,7 @@ check_kept_plans(Oid nsp)
 	kept_plans_nsp_hash = GetSysCacheHashValue1(NAMESPACEOID, ObjectIdGetDatum(nsp));
 	kept_plans_stale = false;
 	kept_has_fpv = -1;
+	kept_has_tombstones = -1;
 }
 
 SPIPlanPtr
@@ -169,6 +171,17 @@ chatstore_has_fingerprint_version(Oid nsp)
 		kept_has_fpv = get_attnum(relid, "fingerprint_version") != InvalidAttrNumber ? 1 : 0;
 	}
 	return kept_has_fpv == 1;
+}
+
+/* the schema has the tombstone tables (chatstore 1.3 and later) */
+bool
+chatstore_has_tombstones(Oid nsp)
+{
+	check_kept_plans(nsp);
+	if (kept_has_tombstones < 0)
+		kept_has_tombstones = OidIsValid(get_relname_relid("chat_message_tombstones", nsp)) &&
+			OidIsValid(get_relname_relid("chat_thread_tombstones", nsp)) ? 1 : 0;
+	return kept_has_tombstones == 1;
 }
 
 ArrayType *

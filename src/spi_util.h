@@ -18,6 +18,10 @@ typedef enum ChatPlanSlot
 	CS_PLAN_TAIL_IDS,
 	CS_PLAN_EXISTING_IDS,
 	CS_PLAN_TAIL_FINGERPRINTS,
+	CS_PLAN_LOCK_THREAD_TOMBSTONES,
+	CS_PLAN_THREAD_DELETED,
+	CS_PLAN_TOMBSTONED_IDS,
+	CS_PLAN_TAIL_FINGERPRINTS_TOMBSTONES,
 	CS_PLAN_INSERT_MESSAGES,
 	CS_PLAN_UPDATE_THREAD,
 	CS_PLAN_HISTORY_RANGE,
@@ -52,6 +56,7 @@ extern SPIPlanPtr chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
  * Decided once per generation of kept plans.
  */
 extern bool chatstore_has_fingerprint_version(Oid nsp);
+extern bool chatstore_has_tombstones(Oid nsp);
 
 /* a one-dimensional array of elemtype from datums (nulls may be NULL) */
 extern ArrayType *chatstore_array(Datum *values, bool *nulls, int n, Oid elemtype);

@@ -24,6 +24,8 @@ CREATE TABLE @extschema@.chat_threads (
     archived          boolean     NOT NULL DEFAULT false,
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- last, as ALTER TABLE ADD COLUMN puts it in a database updated from 1.2
+    tombstone_count   bigint      NOT NULL DEFAULT 0,
     CONSTRAINT chat_threads_pkey PRIMARY KEY (id),
     CONSTRAINT chat_threads_id_check
         CHECK (id OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(id) OPERATOR(pg_catalog.<=) 512),
@@ -107,6 +109,44 @@ CREATE INDEX chat_messages_content_fts_idx
                                       pg_catalog.left(content, 100000)))
     WHERE content IS NOT NULL;
 
+-- ---------------------------------------------------------------------------
+-- tombstones: deleted messages and threads, remembered by id so that a
+-- client re-sending its conversation, or a write arriving late, does not
+-- bring them back (doc/data-model.md#tombstones)
+-- ---------------------------------------------------------------------------
+CREATE TABLE @extschema@.chat_message_tombstones (
+    thread_id           text        NOT NULL,
+    seq                 bigint      NOT NULL,
+    id                  text        NOT NULL,
+    fingerprint         bigint,
+    deleted_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_message_tombstones_pkey PRIMARY KEY (thread_id, seq),
+    CONSTRAINT chat_message_tombstones_thread_id_key UNIQUE (thread_id, id),
+    CONSTRAINT chat_message_tombstones_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE
+);
+
+COMMENT ON TABLE @extschema@.chat_message_tombstones IS
+    'chatstore: messages deleted from a thread (by retention), by id and seq: a re-send skips them; purged by chat_retention_purge_tombstones';
+COMMENT ON COLUMN @extschema@.chat_message_tombstones.fingerprint IS
+    'chatstore internal: the version 2 fingerprint of the deleted message, so an id-less re-send aligns against it';
+
+CREATE INDEX chat_message_tombstones_deleted_at_idx
+    ON @extschema@.chat_message_tombstones (deleted_at);
+
+CREATE TABLE @extschema@.chat_thread_tombstones (
+    id         text        NOT NULL,
+    user_id    text,
+    deleted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_thread_tombstones_pkey PRIMARY KEY (id)
+);
+
+COMMENT ON TABLE @extschema@.chat_thread_tombstones IS
+    'chatstore: deleted threads, by id: a save into one is refused (CS002) until chat_create_thread makes it again; purged by chat_retention_purge_tombstones';
+
+CREATE INDEX chat_thread_tombstones_deleted_at_idx
+    ON @extschema@.chat_thread_tombstones (deleted_at);
+
 -- the result of chat_save_messages
 CREATE TYPE @extschema@.chat_save_result AS (
     saved_count   integer,
@@ -128,3 +168,5 @@ CREATE TRIGGER chat_threads_updated_at
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_threads', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_messages', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_message_tombstones', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_thread_tombstones', '');

@@ -312,12 +312,14 @@ BEGIN
             COALESCE(chat_create_thread.metadata, '{}'::jsonb),
             COALESCE(chat_create_thread.state, '{}'::jsonb))
     RETURNING c.* INTO t;
+    -- asked for explicitly: a thread deleted under this id may be made again
+    DELETE FROM @extschema@.chat_thread_tombstones AS x WHERE x.id = t.id;
     RETURN t;
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, jsonb) IS
-    'create a thread (a uuid id when none is given); an existing id is an error (23505)';
+    'create a thread (a uuid id when none is given; also the id of a deleted thread); an existing id is an error (23505)';
 
 -- Owners.  A call that names a user reaches only that user's threads; a
 -- thread without an owner (user_id NULL) is reached only by calls that name
@@ -443,7 +445,33 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_thread(text, text) IS
-    'delete a thread and its messages; false when not found or not the owner';
+    'delete a thread and its messages (a save into it is refused from then on, CS002); false when not found or not the owner';
+
+-- Every deleted thread leaves a tombstone (its id and owner), whatever
+-- deleted it (chat_delete_thread, retention, a DELETE by the owner): a save
+-- into it is refused (CS002) until chat_create_thread makes it again.
+-- Statement-level, one INSERT per DELETE statement.  Internal.
+CREATE FUNCTION @extschema@._chat_thread_tombstone_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO @extschema@.chat_thread_tombstones AS x (id, user_id)
+    SELECT o.id, o.user_id FROM deleted_threads AS o
+    ON CONFLICT ON CONSTRAINT chat_thread_tombstones_pkey
+    DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at;
+    RETURN NULL;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_thread_tombstone_trigger() IS
+    'chatstore internal: records the threads a DELETE removed in chat_thread_tombstones';
+
+CREATE TRIGGER chat_threads_tombstone
+    AFTER DELETE ON @extschema@.chat_threads
+    REFERENCING OLD TABLE AS deleted_threads
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._chat_thread_tombstone_trigger();
 
 -- fork: copy a thread's messages up to a seq (ids kept, seq renumbered from 1)
 -- into a new thread.
@@ -485,6 +513,8 @@ BEGIN
     INSERT INTO @extschema@.chat_threads (id, user_id, title, metadata, state)
     VALUES (newid, coalesce(v_user, src.user_id), src.title,
             src.metadata || jsonb_build_object('forked_from', src.id), src.state);
+    -- the new id was named explicitly: a thread deleted under it is made again
+    DELETE FROM @extschema@.chat_thread_tombstones AS x WHERE x.id = newid;
 
     INSERT INTO @extschema@.chat_messages
         (thread_id, id, seq, role, content, parts, name, model, tool_calls,

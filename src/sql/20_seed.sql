@@ -874,7 +874,8 @@ CREATE FUNCTION @extschema@.chat_get_thread_with_messages(
 RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+    SELECT (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'tombstone_count'::pg_catalog.text)
+           OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
                'messages',
                (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
                                 '[]'::pg_catalog.jsonb)
@@ -901,7 +902,8 @@ RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT COALESCE(pg_catalog.jsonb_agg(
-               pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+               (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'tombstone_count'::pg_catalog.text)
+               OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
                    'messages',
                    (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
                                     '[]'::pg_catalog.jsonb)

@@ -104,6 +104,8 @@ BEGIN
                 coalesce(src_updated, src_created, now()))
         ON CONFLICT (id) DO NOTHING;
         created := FOUND;
+        -- an import is explicit: a thread deleted under this id is made again
+        DELETE FROM @extschema@.chat_thread_tombstones AS x WHERE x.id = tid;
         IF NOT created THEN   -- created concurrently: treat as existing
             SELECT t.user_id, t.updated_at INTO v_old
             FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;

@@ -39,20 +39,34 @@ DECLARE
     p   bigint;
     c   bigint;
     tot bigint;
+    nt  bigint;
     res @extschema@.chat_trim_result;
 BEGIN
     PERFORM 1 FROM @extschema@.chat_threads AS t
     WHERE t.id = _chat_retention_delete_range.thread_id FOR UPDATE;
+    -- the deleted messages become tombstones (id, seq and fingerprint), so a
+    -- client re-sending its conversation does not store them again
     WITH d AS (
         DELETE FROM @extschema@.chat_messages AS m
         WHERE m.thread_id = _chat_retention_delete_range.thread_id
           AND m.seq >= from_seq AND m.seq < to_seq
-        RETURNING m.usage)
+        RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
+                  m.parts, m.name, m.tool_call_id, m.tool_calls),
+    tomb AS (
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint)
+        SELECT _chat_retention_delete_range.thread_id, d.seq, d.id,
+               CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
+                    ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
+                                                       d.tool_call_id, d.tool_calls) END
+        FROM d
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
     SELECT count(*),
            coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'prompt')), 0),
            coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'completion')), 0),
-           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0)
-    INTO n, p, c, tot
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0),
+           (SELECT count(*) FROM tomb)
+    INTO n, p, c, tot, nt
     FROM d;
 
     res.thread_id := _chat_retention_delete_range.thread_id;
@@ -63,6 +77,7 @@ BEGIN
             prompt_tokens     = greatest(t.prompt_tokens - p, 0),
             completion_tokens = greatest(t.completion_tokens - c, 0),
             total_tokens      = greatest(t.total_tokens - tot, 0),
+            tombstone_count   = t.tombstone_count + nt,
             updated_at        = t.updated_at    -- a trim is not activity
         WHERE t.id = _chat_retention_delete_range.thread_id
         RETURNING t.message_count INTO res.kept_count;
@@ -79,7 +94,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_retention_delete_range(text, bigint, bigint) IS
-    'chatstore internal: delete a seq range of a locked thread and correct its aggregates';
+    'chatstore internal: delete a seq range of a locked thread (leaving tombstones) and correct its aggregates';
 
 -- first seq after the thread's leading system/developer messages (1 when
 -- the thread does not start with one)
@@ -387,6 +402,52 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_archive_thread(text, boolean, text) IS
     'set or clear a thread''s archived flag (archived threads are hidden from lists and search by default); false when not found or not the owner';
+
+-- Tombstones older than older_than (default: the setting
+-- chatstore.tombstone_retention, 30 days) are purged: after that a re-send of
+-- such a message stores it again and a save into such a thread creates it.
+-- Each thread's tombstone_count is corrected (it keeps updated_at).
+CREATE FUNCTION @extschema@.chat_retention_purge_tombstones(older_than interval DEFAULT NULL)
+RETURNS TABLE (message_tombstones bigint, thread_tombstones bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    keep   interval := COALESCE(older_than,
+                                pg_catalog.current_setting('chatstore.tombstone_retention')::interval);
+    cutoff timestamptz;
+BEGIN
+    IF keep < interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The value given was %s.', keep);
+    END IF;
+    cutoff := now() - keep;
+    WITH d AS (
+        DELETE FROM @extschema@.chat_message_tombstones AS x
+        WHERE x.deleted_at < cutoff
+        RETURNING x.thread_id),
+    per_thread AS (
+        SELECT d.thread_id, count(*) AS n FROM d GROUP BY d.thread_id),
+    fixed AS (
+        UPDATE @extschema@.chat_threads AS t
+        SET tombstone_count = greatest(t.tombstone_count - p.n, 0),
+            updated_at      = t.updated_at    -- not activity
+        FROM per_thread AS p
+        WHERE t.id = p.thread_id
+        RETURNING 1)
+    SELECT coalesce(sum(p.n), 0)::bigint INTO message_tombstones FROM per_thread AS p;
+    WITH d AS (
+        DELETE FROM @extschema@.chat_thread_tombstones AS x
+        WHERE x.deleted_at < cutoff
+        RETURNING 1)
+    SELECT count(*) INTO thread_tombstones FROM d;
+    RETURN NEXT;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_retention_purge_tombstones(interval) IS
+    'purge the tombstones of deleted messages and threads older than older_than (default chatstore.tombstone_retention); returns the counts';
 
 -- ---------------------------------------------------------------------------
 -- expired key-values (chat_kv, part 20)

@@ -35,6 +35,9 @@ BEGIN
         WHERE t.user_id = chat_delete_user_data.user_id
         RETURNING 1)
     SELECT count(*) INTO n_threads FROM d;
+    -- no trace of the user is kept: not even the ids of their deleted threads
+    DELETE FROM @extschema@.chat_thread_tombstones AS x
+    WHERE x.user_id = chat_delete_user_data.user_id;
     WITH d AS (
         DELETE FROM @extschema@.chat_user_preferences AS p
         WHERE p.user_id = chat_delete_user_data.user_id

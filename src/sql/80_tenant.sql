@@ -329,7 +329,7 @@ BEGIN ATOMIC
       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY[
             'chat_grant_app_role', 'chat_enable_tenant_isolation', 'chat_disable_tenant_isolation',
             'chat_retention_keep_last', 'chat_retention_delete_old_messages',
-            'chat_retention_delete_idle_threads', 'chat_kv_purge_expired',
+            'chat_retention_delete_idle_threads', 'chat_retention_purge_tombstones', 'chat_kv_purge_expired',
             'chat_import_langmiddle', 'chat_import_inference_gateway', 'chat_import_flux_rag',
             'chat_create_search_index', 'chat_drop_search_index', 'chat_search_index_ddl',
             'chat_delete_user_data']::pg_catalog.name[]);

@@ -166,8 +166,13 @@ def balanced(text, start):
 
 
 def raised_in_c(root, macros, problems):
-    """{sqlstate: {places}} of ereport(ERROR-or-above, errcode(ERRCODE_*))."""
+    """{sqlstate: {places}} of ereport(ERROR-or-above, errcode(ERRCODE_*)).
+    chatstore's own codes are ERRCODE_CHATSTORE_* macros of src/*.h."""
     found = {}
+    macros = dict(macros)
+    for path in sorted(glob.glob(os.path.join(root, "src", "*.h"))):
+        for m in re.finditer(r"#define\s+(ERRCODE_\w+)\s+MAKE_SQLSTATE\(([^)]*)\)", read(path)):
+            macros[m.group(1)] = "".join(re.findall(r"'(.)'", m.group(2)))
     for path in sorted(glob.glob(os.path.join(root, "src", "*.c"))):
         text = read(path)
         for m in re.finditer(r"\bereport\s*\(", text):

@@ -92,10 +92,20 @@ for i in $(seq 1 20); do q -c "SELECT count(*) FROM chat_search('nebulight', use
 echo "# 20 user-scoped searches for a word in 10% of messages: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
 # --- retention at scale, with concurrent saves ----------------------------------
+# a save into a thread that the idle-thread retention deleted meanwhile is
+# refused with CS002 (a deleted thread stays deleted, 1.3): the clients count
+# those refusals, any other error fails the test
+q -c "CREATE TABLE sc_refused (thread_id text)" >/dev/null
+q -c "CREATE FUNCTION sc_save(tid text, mid text) RETURNS void LANGUAGE plpgsql AS \$f\$
+BEGIN
+    PERFORM chat_save_messages(tid, ('[{\"id\": \"c' || mid || 'a\", \"role\": \"user\", \"content\": \"late\"}, {\"id\": \"c' || mid || 'b\", \"role\": \"assistant\", \"content\": \"late\", \"usage\": {\"prompt_tokens\": 5, \"completion_tokens\": 1}}]')::jsonb);
+EXCEPTION WHEN SQLSTATE 'CS002' THEN
+    INSERT INTO sc_refused VALUES (tid);
+END \$f\$" >/dev/null
 cat > "$work/save.sql" <<'SQL'
 \set t random(1, 1000)
 \set r random(1, 2000000000)
-SELECT chat_save_messages('sc-' || :t, ('[{"id": "c' || :r || 'a", "role": "user", "content": "late"}, {"id": "c' || :r || 'b", "role": "assistant", "content": "late", "usage": {"prompt_tokens": 5, "completion_tokens": 1}}]')::jsonb);
+SELECT sc_save('sc-' || :t, :r::text);
 SQL
 pgbench -n -c 2 -j 2 -T 4 -f "$work/save.sql" "$db" > "$work/pgbench.out" 2>&1 &
 bench=$!
@@ -113,6 +123,9 @@ done
 wait "$bench" || { bad "pgbench failed"; cat "$work/pgbench.out"; }
 grep -E 'number of (transactions actually processed|failed)' "$work/pgbench.out" | sed 's/^/# pgbench: /'
 if grep -qiE 'error|aborted' "$work/pgbench.out"; then bad "concurrent saves had errors"; cat "$work/pgbench.out"; else ok "concurrent saves ran without error"; fi
+refused=$(q -c "SELECT count(*) || ' refused, all into deleted threads: ' || bool_and(NOT EXISTS (SELECT 1 FROM chat_threads t WHERE t.id = r.thread_id) AND EXISTS (SELECT 1 FROM chat_thread_tombstones x WHERE x.id = r.thread_id)) FROM sc_refused r")
+echo "# saves into threads deleted meanwhile (CS002): $refused"
+[[ "$refused" == "0 refused"* || "$refused" == *": true" ]] && ok "a save into a deleted thread is refused, never creates it again" || bad "refusals: $refused"
 # a save during the run may have made an old thread active again (then it stays)
 left_old=$(q -c "SELECT count(*) FROM chat_threads WHERE updated_at < now() - interval '365 days'")
 [ "$left_old" = 0 ] && ok "idle threads deleted in batches ($deleted)" || bad "$left_old idle threads left"
@@ -133,7 +146,7 @@ SQL
 )
 [ "$bad_threads" = 0 ] && ok "every thread's aggregates equal its stored messages" || bad "$bad_threads threads with wrong aggregates"
 # once the saves have stopped, a second run leaves at most 20 in every
-# thread (threads deleted as idle and created again by a save hold fewer)
+# thread
 q -c "SELECT count(*) FROM chat_retention_keep_last(20)" >/dev/null
 counts=$(q -c "SELECT max(message_count) || ' ' || count(*) FILTER (WHERE message_count = 20) FROM chat_threads WHERE id LIKE 'sc-%'")
 [[ "$counts" == "20 "* && ${counts#20 } -ge 700 ]] && ok "keep_last(20) leaves at most 20 messages a thread ($counts)" || bad "message counts after keep_last: $counts"
