@@ -45,6 +45,8 @@ CS_HEADERS = src/chatstore.h \
 SQL_PARTS   = src/sql/00_schema.sql \
               src/sql/05_internal.sql \
               src/sql/10_core.sql \
+              src/sql/15_branches.sql \
+              src/sql/16_messages.sql \
               src/sql/20_seed.sql \
               src/sql/25_import.sql \
               src/sql/30_search.sql \

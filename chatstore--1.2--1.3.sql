@@ -2,15 +2,36 @@
 --
 -- Tombstones: deleted messages and threads are remembered by id, so a
 -- re-send or a late write does not bring them back; CHANGELOG.md says what
--- changes for users.  What this script does to existing data: nothing is
--- rewritten.  chat_threads gets the column tombstone_count (a constant
--- default: catalog only), the two tombstone tables are created empty (so
--- what was deleted before the update is not remembered), and, when tenant
--- isolation is on, they get its policy like every other table.
+-- changes for users.  Branches: a message tree inside a thread (part 15)
+-- and one-message operations (part 16).  What this script does to existing
+-- data: nothing is rewritten.  chat_threads gets tombstone_count (a
+-- constant default) and active_path (NULL: every existing thread stays one
+-- line, exactly as it reads today), chat_messages gets parent_seq and
+-- edited_at (NULL): catalog changes only; the partial index on parent_seq
+-- is built by one scan of chat_messages (no row qualifies yet).  The two
+-- tombstone tables are created empty (what was deleted before the update
+-- is not remembered) and, when tenant isolation is on, get its policy like
+-- every other table.
 
 \echo Use "ALTER EXTENSION chatstore UPDATE TO '1.3'" to load this file. \quit
 
 ALTER TABLE @extschema@.chat_threads ADD COLUMN tombstone_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.chat_threads ADD COLUMN active_path int8multirange;
+ALTER TABLE @extschema@.chat_messages ADD COLUMN parent_seq bigint;
+ALTER TABLE @extschema@.chat_messages ADD COLUMN edited_at timestamptz;
+-- (built by one scan of chat_messages; no row has a parent_seq yet)
+CREATE INDEX chat_messages_parent_idx
+    ON @extschema@.chat_messages (thread_id, parent_seq)
+    WHERE parent_seq IS NOT NULL;
+COMMENT ON COLUMN @extschema@.chat_messages.parent_seq IS
+    'chatstore: the seq of the parent message in a branched thread (NULL for a root, and in a thread that never branched, where the parent is the message before)';
+COMMENT ON COLUMN @extschema@.chat_messages.edited_at IS
+    'chatstore: when chat_update_message last changed the message in place (NULL: never)';
+COMMENT ON COLUMN @extschema@.chat_threads.active_path IS
+    'chatstore: the seqs of the active path of a branched thread, from the root to the active leaf (NULL: the thread never branched and reads as one line)';
+COMMENT ON COLUMN @extschema@.chat_threads.tombstone_count IS
+    'chatstore internal: the number of the thread''s rows in chat_message_tombstones';
+
 
 -- ---------------------------------------------------------------------------
 -- tombstones: deleted messages and threads, remembered by id so that a
@@ -220,6 +241,10 @@ BEGIN ATOMIC
           AND m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
           AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+          AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
+                '{(,)}'::pg_catalog.int8multirange)
         UNION ALL
         -- the latest max_messages (the gate stands outside the LIMIT
         -- subquery, so a false gate removes the branch from the plan)
@@ -227,6 +252,10 @@ BEGIN ATOMIC
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
+                    '{(,)}'::pg_catalog.int8multirange)
             ORDER BY m.seq DESC
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
@@ -238,6 +267,10 @@ BEGIN ATOMIC
             WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
+                    '{(,)}'::pg_catalog.int8multirange)
             ORDER BY m.seq
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS f
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
@@ -254,7 +287,7 @@ BEGIN ATOMIC
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
-    'messages of a thread in seq order, optionally paged and cut to a token budget';
+    'messages of a thread''s active path (all of a thread that never branched) in seq order, optionally paged and cut to a token budget';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_context(
     thread_id    text,
@@ -543,6 +576,8 @@ BEGIN
     FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = chat_fork_thread.thread_id
       AND (up_to_seq IS NULL OR m.seq <= up_to_seq)
+      -- a branched thread: its active path only (the copy is one line)
+      AND (src.active_path IS NULL OR m.seq <@ src.active_path)
     ORDER BY m.seq;
 
     UPDATE @extschema@.chat_threads AS t
@@ -565,7 +600,540 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_fork_thread(text, text, bigint, text) IS
-    'copy a thread''s messages up to a seq into a new thread (ids kept) and return the new id';
+    'copy a thread''s messages (its active path) up to a seq into a new thread (ids kept) and return the new id';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_branch_thread(thread_id text, user_id text)
+RETURNS @extschema@.chat_threads
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(_chat_branch_thread.user_id);
+    t        @extschema@.chat_threads;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    SELECT * INTO t FROM @extschema@.chat_threads AS c
+    WHERE c.id = _chat_branch_thread.thread_id FOR UPDATE;
+    -- another user's or tenant's thread does not exist for this caller
+    IF NOT FOUND
+       OR (v_user IS NOT NULL AND t.user_id IS DISTINCT FROM v_user)
+       OR (v_tenant IS NOT NULL AND t.user_id IS DISTINCT FROM v_tenant) THEN
+        RAISE EXCEPTION 'thread "%" does not exist', thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN t;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_branch_thread(text, text) IS
+    'chatstore internal: lock the thread a branching call changes, after the owner and tenant checks';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_branch_message(t @extschema@.chat_threads, message_id text,
+                                                 OUT seq bigint, OUT parent_seq bigint, OUT role text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_required(message_id, 'message_id');
+    SELECT m.seq, m.parent_seq, m.role INTO seq, parent_seq, role
+    FROM @extschema@.chat_messages AS m
+    WHERE m.thread_id = t.id AND m.id = _chat_branch_message.message_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message "%" does not exist in thread "%"', message_id, t.id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF t.active_path IS NULL THEN
+        SELECT max(m.seq) INTO parent_seq FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = t.id AND m.seq < _chat_branch_message.seq;
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_branch_message(@extschema@.chat_threads, text) IS
+    'chatstore internal: seq, parent seq and role of a message of a locked thread (P0002 when missing)';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_branch_start(t @extschema@.chat_threads)
+RETURNS pg_catalog.int8multirange
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    path int8multirange;
+BEGIN
+    IF t.active_path IS NOT NULL THEN
+        RETURN t.active_path;
+    END IF;
+    UPDATE @extschema@.chat_messages AS m
+    SET parent_seq = p.prev
+    FROM (SELECT c.seq, lag(c.seq) OVER (ORDER BY c.seq) AS prev
+          FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id) AS p
+    WHERE m.thread_id = t.id AND m.seq = p.seq AND p.prev IS NOT NULL;
+    -- every seq so far (deleted ones included: their tombstones stay on the path)
+    path := CASE WHEN t.last_seq > 0 THEN int8multirange(int8range(1, t.last_seq, '[]'))
+                 ELSE '{}'::int8multirange END;
+    UPDATE @extschema@.chat_threads AS c SET active_path = path WHERE c.id = t.id;
+    RETURN path;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_branch_start(@extschema@.chat_threads) IS
+    'chatstore internal: write the parent_seq of a one-line thread''s messages and give it an active path';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_path_to(thread_id text, seq bigint)
+RETURNS pg_catalog.int8multirange
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH RECURSIVE up(seq, parent_seq) AS (
+        SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+          AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+        UNION ALL
+        SELECT m.seq, m.parent_seq FROM up
+        JOIN @extschema@.chat_messages AS m
+          ON m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+         AND m.seq OPERATOR(pg_catalog.=) up.parent_seq)
+    SELECT COALESCE(pg_catalog.range_agg(pg_catalog.int8range(up.seq, up.seq, '[]')),
+                    '{}'::pg_catalog.int8multirange)
+    FROM up;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_path_to(text, bigint) IS
+    'chatstore internal: the seqs of the path from the root to a message of a branched thread';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_newest_leaf(thread_id text, seq bigint)
+RETURNS bigint
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH RECURSIVE down(seq) AS (
+        SELECT _chat_newest_leaf.seq
+        UNION ALL
+        SELECT (SELECT pg_catalog.max(c.seq) FROM @extschema@.chat_messages AS c
+                WHERE c.thread_id OPERATOR(pg_catalog.=) _chat_newest_leaf.thread_id
+                  AND c.parent_seq OPERATOR(pg_catalog.=) down.seq)
+        FROM down WHERE down.seq IS NOT NULL)
+    SELECT pg_catalog.max(down.seq) FROM down;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_newest_leaf(text, bigint) IS
+    'chatstore internal: the leaf reached from a message by always taking the newest child';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_add_sibling(t @extschema@.chat_threads, parent_seq bigint,
+                                              message jsonb, user_id text,
+                                              OUT id text, OUT seq bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r @extschema@.chat_save_result;
+BEGIN
+    PERFORM @extschema@._chat_branch_start(t);
+    -- the active leaf becomes the parent: the save appends below it
+    UPDATE @extschema@.chat_threads AS c
+    SET active_path = CASE WHEN _chat_add_sibling.parent_seq IS NULL THEN '{}'::int8multirange
+                           ELSE @extschema@._chat_path_to(t.id, _chat_add_sibling.parent_seq) END
+    WHERE c.id = t.id;
+    -- with an id, so that the save never takes it for a re-sent message
+    IF message->>'id' IS NULL THEN
+        message := message || jsonb_build_object('id', gen_random_uuid()::text);
+    END IF;
+    SELECT * INTO r FROM @extschema@.chat_save_messages(t.id, jsonb_build_array(message), user_id);
+    IF r.saved_count <> 1 THEN
+        RAISE EXCEPTION 'message "%" already exists in thread "%"', message->>'id', t.id
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    id := r.saved_ids[1];
+    seq := r.first_seq;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_add_sibling(@extschema@.chat_threads, bigint, jsonb, text) IS
+    'chatstore internal: save a message as a new child of parent_seq and make it the active leaf';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_edit_message(
+    thread_id      text,
+    message_id     text,
+    content        text,
+    user_id        text  DEFAULT NULL,
+    metadata       jsonb DEFAULT NULL,
+    new_message_id text  DEFAULT NULL,
+    OUT id  text,
+    OUT seq bigint)
+RETURNS record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    old record := @extschema@._chat_branch_message(t, message_id);
+    s   record;
+BEGIN
+    IF content IS NULL THEN
+        RAISE EXCEPTION 'content must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    s := @extschema@._chat_add_sibling(t, old.parent_seq,
+            jsonb_strip_nulls(jsonb_build_object('id', new_message_id, 'role', old.role,
+                                                 'content', content, 'metadata', metadata)),
+            user_id);
+    id := s.id;
+    seq := s.seq;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_edit_message(text, text, text, text, jsonb, text) IS
+    'a new version of a message (a sibling with the same role and new content) that becomes the active branch';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_regenerate_message(
+    thread_id  text,
+    message_id text,
+    message    jsonb,
+    user_id    text DEFAULT NULL,
+    OUT id  text,
+    OUT seq bigint)
+RETURNS record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    old record := @extschema@._chat_branch_message(t, message_id);
+    s   record;
+BEGIN
+    IF old.role <> 'assistant' THEN
+        RAISE EXCEPTION 'message "%" is not an assistant reply (its role is %)', message_id, old.role
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To change a message of another role, use chat_edit_message.';
+    END IF;
+    IF message IS NULL OR jsonb_typeof(message) <> 'object' THEN
+        RAISE EXCEPTION 'message must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF message->>'role' IS DISTINCT FROM 'assistant' THEN
+        RAISE EXCEPTION 'the new reply must have the role assistant'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    s := @extschema@._chat_add_sibling(t, old.parent_seq, message, user_id);
+    id := s.id;
+    seq := s.seq;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_regenerate_message(text, text, jsonb, text) IS
+    'another assistant reply: a sibling of an assistant message that becomes the active branch';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_switch_branch(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL,
+    OUT leaf_id  text,
+    OUT leaf_seq bigint)
+RETURNS record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg  record := @extschema@._chat_branch_message(t, message_id);
+BEGIN
+    PERFORM @extschema@._chat_branch_start(t);
+    leaf_seq := @extschema@._chat_newest_leaf(t.id, msg.seq);
+    UPDATE @extschema@.chat_threads AS c
+    SET active_path = @extschema@._chat_path_to(t.id, leaf_seq)
+    WHERE c.id = t.id;
+    SELECT m.id INTO leaf_id FROM @extschema@.chat_messages AS m
+    WHERE m.thread_id = t.id AND m.seq = leaf_seq;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_switch_branch(text, text, text) IS
+    'make the branch through a message active (down to its newest leaf); returns the new active leaf';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_message_siblings(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL)
+RETURNS TABLE (id text, seq bigint, role text, content text, "position" integer,
+               total integer, active boolean, created_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT s.id, s.seq, s.role, s.content,
+           (pg_catalog.row_number() OVER (ORDER BY s.seq))::integer,
+           (pg_catalog.count(*) OVER ())::integer,
+           (t.active_path IS NULL OR s.seq OPERATOR(pg_catalog.<@) t.active_path),
+           s.created_at
+    FROM @extschema@.chat_threads AS t
+    JOIN @extschema@.chat_messages AS me
+      ON me.thread_id OPERATOR(pg_catalog.=) t.id
+     AND me.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_message_siblings.message_id, 'message_id')
+    JOIN @extschema@.chat_messages AS s
+      ON s.thread_id OPERATOR(pg_catalog.=) t.id
+     AND (CASE WHEN t.active_path IS NULL THEN s.seq OPERATOR(pg_catalog.=) me.seq
+               ELSE s.parent_seq IS NOT DISTINCT FROM me.parent_seq END)
+    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_message_siblings.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_message_siblings.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_message_siblings.user_id)
+    ORDER BY s.seq;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_message_siblings(text, text, text) IS
+    'the versions of a message (it and its siblings) with their position, total and which is active; no row when not found or not the owner';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_thread_tree(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS TABLE (id text, seq bigint, parent_id text, parent_seq bigint, role text, content text,
+               "position" integer, total integer, active boolean, created_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT n.id, n.seq, p.id, n.parent, n.role, n.content,
+           (pg_catalog.row_number() OVER (PARTITION BY n.parent ORDER BY n.seq))::integer,
+           (pg_catalog.count(*) OVER (PARTITION BY n.parent))::integer,
+           n.active, n.created_at
+    FROM (SELECT m.id, m.seq, m.role, m.content, m.created_at,
+                 CASE WHEN t.active_path IS NULL
+                      THEN pg_catalog.lag(m.seq) OVER (ORDER BY m.seq)
+                      ELSE m.parent_seq END AS parent,
+                 (t.active_path IS NULL OR m.seq OPERATOR(pg_catalog.<@) t.active_path) AS active,
+                 t.id AS tid
+          FROM @extschema@.chat_threads AS t
+          JOIN @extschema@.chat_messages AS m ON m.thread_id OPERATOR(pg_catalog.=) t.id
+          WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_thread_tree.thread_id, 'thread_id')
+            AND (@extschema@._chat_user_arg(chat_thread_tree.user_id) IS NULL
+                 OR t.user_id OPERATOR(pg_catalog.=) chat_thread_tree.user_id)) AS n
+    LEFT JOIN @extschema@.chat_messages AS p
+      ON p.thread_id OPERATOR(pg_catalog.=) n.tid AND p.seq OPERATOR(pg_catalog.=) n.parent
+    ORDER BY n.seq;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_thread_tree(text, text) IS
+    'every message of a thread (all branches) with its parent, its position among its siblings and whether it is on the active path';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_messages(thread_id text, seqs bigint[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n   bigint;
+    p   bigint;
+    c   bigint;
+    tot bigint;
+    nt  bigint;
+BEGIN
+    WITH d AS (
+        DELETE FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = _chat_delete_messages.thread_id AND m.seq = ANY (seqs)
+        RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
+                  m.parts, m.name, m.tool_call_id, m.tool_calls),
+    tomb AS (
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint)
+        SELECT _chat_delete_messages.thread_id, d.seq, d.id,
+               CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
+                    ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
+                                                       d.tool_call_id, d.tool_calls) END
+        FROM d
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT count(*),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'prompt')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'completion')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0),
+           (SELECT count(*) FROM tomb)
+    INTO n, p, c, tot, nt
+    FROM d;
+    IF n > 0 THEN
+        UPDATE @extschema@.chat_threads AS t
+        SET message_count     = t.message_count - n,
+            prompt_tokens     = greatest(t.prompt_tokens - p, 0),
+            completion_tokens = greatest(t.completion_tokens - c, 0),
+            total_tokens      = greatest(t.total_tokens - tot, 0),
+            tombstone_count   = t.tombstone_count + nt
+        WHERE t.id = _chat_delete_messages.thread_id;
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[]) IS
+    'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_subtree(t @extschema@.chat_threads, seq bigint)
+RETURNS bigint[]
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH RECURSIVE down(seq) AS (
+        SELECT _chat_subtree.seq
+        UNION ALL
+        SELECT c.seq FROM down
+        JOIN @extschema@.chat_messages AS c
+          ON c.thread_id OPERATOR(pg_catalog.=) t.id AND c.parent_seq OPERATOR(pg_catalog.=) down.seq
+        WHERE t.active_path IS NOT NULL)
+    SELECT CASE WHEN t.active_path IS NULL
+                THEN (SELECT pg_catalog.array_agg(m.seq) FROM @extschema@.chat_messages AS m
+                      WHERE m.thread_id OPERATOR(pg_catalog.=) t.id
+                        AND m.seq OPERATOR(pg_catalog.>=) _chat_subtree.seq)
+                ELSE (SELECT pg_catalog.array_agg(down.seq) FROM down) END;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_subtree(@extschema@.chat_threads, bigint) IS
+    'chatstore internal: the seqs of a message and of every message below it';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_get_message(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT m.* FROM @extschema@.chat_messages AS m
+    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) m.thread_id
+    WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.thread_id, 'thread_id')
+      AND m.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.message_id, 'message_id')
+      AND (@extschema@._chat_user_arg(chat_get_message.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_get_message.user_id);
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_get_message(text, text, text) IS
+    'one message of a thread; no row when not found or not the owner';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_update_message(
+    thread_id  text,
+    message_id text,
+    content    text  DEFAULT NULL,
+    metadata   jsonb DEFAULT NULL,
+    user_id    text  DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg record := @extschema@._chat_branch_message(t, message_id);
+    r   @extschema@.chat_messages;
+BEGIN
+    IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(content) > pg_size_bytes(current_setting('chatstore.max_message_bytes')) THEN
+        RAISE EXCEPTION 'content is too long'
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('It has %s bytes; chatstore.max_message_bytes is %s.',
+                                  octet_length(content), current_setting('chatstore.max_message_bytes'));
+    END IF;
+    UPDATE @extschema@.chat_messages AS m
+    SET content    = COALESCE(chat_update_message.content, m.content),
+        parts      = CASE WHEN chat_update_message.content IS NULL THEN m.parts END,
+        metadata   = m.metadata || COALESCE(chat_update_message.metadata, '{}'::jsonb),
+        edited_at  = now()
+    WHERE m.thread_id = t.id AND m.seq = msg.seq
+    RETURNING m.* INTO r;
+    -- the fingerprint follows the content (an id-less re-send of the edited
+    -- conversation aligns against it)
+    UPDATE @extschema@.chat_messages AS m
+    SET fingerprint = @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
+                                                    m.tool_call_id, m.tool_calls),
+        fingerprint_version = 2
+    WHERE m.thread_id = t.id AND m.seq = msg.seq
+    RETURNING m.* INTO r;
+    -- an edit is activity
+    UPDATE @extschema@.chat_threads AS c SET updated_at = now() WHERE c.id = t.id;
+    RETURN NEXT r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_update_message(text, text, text, jsonb, text) IS
+    'change a message in place (content, metadata merged in) and set its edited_at; P0002 when not found';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_delete_message(
+    thread_id    text,
+    message_id   text,
+    user_id      text    DEFAULT NULL,
+    with_replies boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg  record := @extschema@._chat_branch_message(t, message_id);
+    seqs bigint[];
+    n    bigint;
+BEGIN
+    IF with_replies IS NULL THEN
+        RAISE EXCEPTION 'with_replies must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF with_replies THEN
+        seqs := @extschema@._chat_subtree(t, msg.seq);
+    ELSE
+        seqs := ARRAY[msg.seq];
+        IF t.active_path IS NOT NULL THEN
+            UPDATE @extschema@.chat_messages AS m SET parent_seq = msg.parent_seq
+            WHERE m.thread_id = t.id AND m.parent_seq = msg.seq;
+        END IF;
+    END IF;
+    n := @extschema@._chat_delete_messages(t.id, seqs);
+    -- The active path keeps the seqs of deleted messages that were on it
+    -- (their tombstones align an id-less re-send), but it always ends at a
+    -- stored message, the active leaf: when the leaf went (or, with
+    -- with_replies, the part of the path below the message), the path ends
+    -- at the message's parent.
+    IF t.active_path IS NOT NULL AND msg.seq <@ t.active_path
+       AND (with_replies OR msg.seq = upper(t.active_path) - 1) THEN
+        UPDATE @extschema@.chat_threads AS c
+        SET active_path = CASE WHEN msg.parent_seq IS NULL THEN '{}'::int8multirange
+                               ELSE c.active_path * int8multirange(int8range(NULL, msg.parent_seq, '[]')) END
+        WHERE c.id = t.id;
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_message(text, text, text, boolean) IS
+    'delete one message (its replies move up to its parent, or go with it with with_replies); returns how many were deleted';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_delete_messages_after(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t     @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg   record := @extschema@._chat_branch_message(t, message_id);
+    child bigint;
+    n     bigint := 0;
+BEGIN
+    IF t.active_path IS NULL THEN
+        SELECT min(m.seq) INTO child FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = t.id AND m.seq > msg.seq;
+    ELSE
+        IF NOT msg.seq <@ t.active_path THEN
+            RAISE EXCEPTION 'message "%" is not on the active path of thread "%"', message_id, t.id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Switch to its branch first (chat_switch_branch).';
+        END IF;
+        SELECT min(m.seq) INTO child FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = t.id AND m.parent_seq = msg.seq AND m.seq <@ t.active_path;
+    END IF;
+    IF child IS NOT NULL THEN
+        n := @extschema@._chat_delete_messages(t.id, @extschema@._chat_subtree(t, child));
+    END IF;
+    IF t.active_path IS NOT NULL THEN
+        UPDATE @extschema@.chat_threads AS c
+        SET active_path = c.active_path * int8multirange(int8range(NULL, msg.seq, '[]'))
+        WHERE c.id = t.id;
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_messages_after(text, text, text) IS
+    'delete the messages after one on the active path (with what branches below them); returns how many were deleted';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_get_preferences(user_id text)
 RETURNS SETOF @extschema@.chat_user_preferences
@@ -1253,7 +1821,7 @@ CREATE OR REPLACE FUNCTION @extschema@.chat_get_thread_with_messages(
 RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'tombstone_count'::pg_catalog.text)
+    SELECT (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) '{tombstone_count,active_path}'::pg_catalog.text[])
            OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
                'messages',
                (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
@@ -1280,7 +1848,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT COALESCE(pg_catalog.jsonb_agg(
-               (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'tombstone_count'::pg_catalog.text)
+               (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) '{tombstone_count,active_path}'::pg_catalog.text[])
                OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
                    'messages',
                    (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),

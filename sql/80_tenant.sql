@@ -170,6 +170,15 @@ SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"us
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"x1","role":"user","content":"intrusion"}]')$$);
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_b1', '[{"id":"b1m1","role":"user","content":"probe"}]')$$);
 SELECT pg_temp.try($$SELECT chat_add_message('ten_b1', 'user', 'intrusion')$$);
+-- the branch and single-message functions (1.3): B's thread does not exist for A
+SELECT pg_temp.try($$SELECT chat_edit_message('ten_b1', 'b1m1', 'edited by A')$$);
+SELECT pg_temp.try($$SELECT chat_switch_branch('ten_b1', 'b1m1')$$);
+SELECT pg_temp.try($$SELECT chat_update_message('ten_b1', 'b1m1', 'changed by A')$$);
+SELECT pg_temp.try($$SELECT chat_delete_message('ten_b1', 'b1m1')$$);
+SELECT pg_temp.try($$SELECT chat_delete_messages_after('ten_b1', 'b1m1')$$);
+SELECT count(*) AS b_message_unseen FROM chat_get_message('ten_b1', 'b1m1');
+SELECT count(*) AS b_siblings_unseen FROM chat_message_siblings('ten_b1', 'b1m1');
+SELECT count(*) AS b_tree_unseen FROM chat_thread_tree('ten_b1');
 SELECT count(*) AS b_updated FROM chat_update_thread('ten_b1', title => 'hacked', state => '{"x":1}');
 SELECT chat_delete_thread('ten_b1') AS b_deleted;
 SELECT pg_temp.try($$SELECT chat_fork_thread('ten_b1', 'ten_a_stolen')$$);

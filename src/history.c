@@ -29,9 +29,14 @@
 	"COALESCE(pg_catalog.octet_length(tool_calls::pg_catalog.text), 0) OPERATOR(pg_catalog.+) 3) " \
 	"OPERATOR(pg_catalog./) 4), " \
 	"tool_calls IS NOT NULL FROM @S@.chat_messages "
-#define IN_RANGE \
+#define IN_RANGE_LOG \
 	"WHERE thread_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>) $2 " \
 	"AND seq OPERATOR(pg_catalog.<) $3 "
+/* chatstore 1.3: a branched thread's history is its active path */
+#define IN_RANGE_PATH IN_RANGE_LOG \
+	"AND seq OPERATOR(pg_catalog.<@) COALESCE((SELECT t.active_path FROM @S@.chat_threads AS t " \
+	"WHERE t.id OPERATOR(pg_catalog.=) $1), '{(,)}'::pg_catalog.int8multirange) "
+#define IN_RANGE(v13, head, tail) ((v13) ? head IN_RANGE_PATH tail : head IN_RANGE_LOG tail)
 
 static const Oid range_types[] = {TEXTOID, INT8OID, INT8OID, INT8OID};
 
@@ -204,7 +209,7 @@ emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
 	if (empty_range(lo, hi))
 		return;
 	plan = chatstore_plan(CS_PLAN_HISTORY_RANGE, nsp,
-						  MSG_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
+						  IN_RANGE(chatstore_has_tombstones(nsp), MSG_COLUMNS, "ORDER BY seq"), 3, range_types);
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(lo);
 	args[2] = Int64GetDatum(hi);
@@ -229,7 +234,7 @@ leading_system(Oid nsp, Datum thread_id, int64 hi, int64 *prefix_last)
 
 	*prefix_last = 0;
 	plan = chatstore_plan(CS_PLAN_LIGHT_ASC, nsp,
-						  LIGHT_COLUMNS IN_RANGE "ORDER BY seq", 3, range_types);
+						  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq"), 3, range_types);
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(0);
 	args[2] = Int64GetDatum(hi);
@@ -298,10 +303,10 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 
 		if (first)
 			plan = chatstore_plan(CS_PLAN_LIGHT_FIRST, nsp,
-								  LIGHT_COLUMNS IN_RANGE "ORDER BY seq LIMIT $4", 4, range_types);
+								  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq LIMIT $4"), 4, range_types);
 		else
 			plan = chatstore_plan(CS_PLAN_LIGHT_LAST, nsp,
-								  LIGHT_COLUMNS IN_RANGE "ORDER BY seq DESC LIMIT $4", 4, range_types);
+								  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq DESC LIMIT $4"), 4, range_types);
 		rc = SPI_execute_plan(plan, args, NULL, true, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
 		nrows = (int64) SPI_processed;
@@ -325,7 +330,7 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 		Portal		portal;
 
 		plan = chatstore_plan(CS_PLAN_LIGHT_DESC, nsp,
-							  LIGHT_COLUMNS IN_RANGE "ORDER BY seq DESC", 3, range_types);
+							  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq DESC"), 3, range_types);
 		args[1] = Int64GetDatum(Max(lo, prefix_last));
 		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
 		while (!b.stopped)

@@ -44,6 +44,12 @@ typedef struct SaveRequest
 	bool		id_must_be_new; /* chat_add_message: an existing id is an error */
 	pg_cryptohash_ctx *fp_ctx;	/* for the fingerprints of one call, or NULL */
 	MemoryContext callcxt;		/* the context of the call (outlives SPI) */
+	/* read under the thread lock (chatstore 1.3 schemas) */
+	bool		v13;			/* the schema has tombstones and message trees */
+	int64		tombstones;		/* the thread's tombstone_count */
+	bool		tree;			/* the thread has an active path (it branched) */
+	bool		has_leaf;		/* tree: the active path is not empty */
+	int64		leaf_seq;		/* tree: the last seq of the active path */
 } SaveRequest;
 
 typedef struct SaveResult
@@ -125,7 +131,7 @@ fingerprint(SaveRequest *req, ChatMsgIn *m)
  * (it has a tombstone) is not created again: that is an error, CS002.
  */
 static int64
-lock_thread(SaveRequest *req, char **owner, int64 *tombstones)
+lock_thread(SaveRequest *req, char **owner)
 {
 	static const Oid lock_types[] = {TEXTOID};
 	static const Oid create_types[] = {TEXTOID, TEXTOID};
@@ -137,10 +143,16 @@ lock_thread(SaveRequest *req, char **owner, int64 *tombstones)
 	int			attempt;
 	bool		has_tombstones = chatstore_has_tombstones(req->nsp);
 
+	req->v13 = has_tombstones;
+	req->tombstones = 0;
+	req->tree = req->has_leaf = false;
+	req->leaf_seq = 0;
 	if (has_tombstones)
 	{
 		lock_plan = chatstore_plan(CS_PLAN_LOCK_THREAD_TOMBSTONES, req->nsp,
-								   "SELECT user_id, last_seq, tombstone_count FROM @S@.chat_threads "
+								   "SELECT user_id, last_seq, tombstone_count, active_path IS NOT NULL, "
+								   "pg_catalog.upper(active_path) OPERATOR(pg_catalog.-) 1 "
+								   "FROM @S@.chat_threads "
 								   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								   1, lock_types);
 		deleted_plan = chatstore_plan(CS_PLAN_THREAD_DELETED, req->nsp,
@@ -153,7 +165,6 @@ lock_thread(SaveRequest *req, char **owner, int64 *tombstones)
 								   "SELECT user_id, last_seq FROM @S@.chat_threads "
 								   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								   1, lock_types);
-	*tombstones = 0;
 	create_plan = chatstore_plan(CS_PLAN_CREATE_THREAD, req->nsp,
 								 "INSERT INTO @S@.chat_threads (id, user_id) "
 								 "VALUES ($1, COALESCE($2, NULLIF(pg_catalog.current_setting("
@@ -181,7 +192,13 @@ lock_thread(SaveRequest *req, char **owner, int64 *tombstones)
 			d = SPI_getbinval(tup, desc, 1, &isnull);
 			*owner = isnull ? NULL : text_to_cstring(DatumGetTextPP(d));
 			if (has_tombstones)
-				*tombstones = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			{
+				req->tombstones = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+				req->tree = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+				d = SPI_getbinval(tup, desc, 5, &isnull);
+				req->has_leaf = !isnull;
+				req->leaf_seq = isnull ? 0 : DatumGetInt64(d);
+			}
 			d = SPI_getbinval(tup, desc, 2, &isnull);
 			return DatumGetInt64(d);
 		}
@@ -485,6 +502,13 @@ static const char *const tail_sql =
 TAIL_LEGACY("role") ", " TAIL_LEGACY("content") ", " TAIL_LEGACY("parts") ", "
 TAIL_LEGACY("name") ", " TAIL_LEGACY("tool_call_id") ", " TAIL_LEGACY("tool_calls") " "
 TAIL_FROM;
+/* a branched thread's tail is the tail of its active path */
+#define TAIL_PATH_WHERE(a) \
+	"WHERE " a ".thread_id OPERATOR(pg_catalog.=) $1 AND " a ".seq OPERATOR(pg_catalog.<@) " \
+	"COALESCE((SELECT t.active_path FROM @S@.chat_threads AS t WHERE t.id OPERATOR(pg_catalog.=) $1), " \
+	"'{(,)}'::pg_catalog.int8multirange) "
+#define TAIL_PATH_FROM(a) "FROM @S@.chat_messages AS " a " " TAIL_PATH_WHERE(a) "ORDER BY " a ".seq DESC LIMIT $2"
+
 /*
  * A thread with tombstones: the deleted messages take their place in the
  * tail (by seq) with their stored version 2 fingerprint, so a client that
@@ -497,10 +521,10 @@ static const char *const tail_sql_tombstones =
 TAIL_LEGACY("role") " AS role, " TAIL_LEGACY("content") " AS content, "
 TAIL_LEGACY("parts") " AS parts, " TAIL_LEGACY("name") " AS name, "
 TAIL_LEGACY("tool_call_id") " AS tool_call_id, " TAIL_LEGACY("tool_calls") " AS tool_calls "
-TAIL_FROM ") UNION ALL "
+TAIL_PATH_FROM("m") ") UNION ALL "
 "(SELECT x.seq, true, x.fingerprint, NULL::pg_catalog.text, NULL::pg_catalog.text, "
 "NULL::pg_catalog.jsonb, NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb "
-"FROM @S@.chat_message_tombstones AS x WHERE x.thread_id OPERATOR(pg_catalog.=) $1 "
+"FROM @S@.chat_message_tombstones AS x " TAIL_PATH_WHERE("x")
 "ORDER BY x.seq DESC LIMIT $2)"
 ") AS u ORDER BY u.seq DESC LIMIT $2";
 static const char *const tail_sql_legacy =
@@ -570,7 +594,7 @@ tail_fingerprint(SaveRequest *req, HeapTuple tup, TupleDesc desc, int64 *fp)
  * a later turn is not at the front of such an overlap, so it is stored.
  */
 static void
-skip_aligned_prefix(SaveRequest *req, int64 tombstones)
+skip_aligned_prefix(SaveRequest *req)
 {
 	static const Oid types[] = {TEXTOID, INT4OID};
 	SPIPlanPtr	plan;
@@ -587,9 +611,9 @@ skip_aligned_prefix(SaveRequest *req, int64 tombstones)
 	MemoryContext rowcxt,
 				oldcxt;
 
-	if (tombstones > 0)
+	if (req->tombstones > 0 || req->tree)
 	{
-		elog(DEBUG1, "chatstore: id-less alignment: the tail with tombstones");
+		elog(DEBUG1, "chatstore: id-less alignment: the active path's tail, with tombstones");
 		plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS_TOMBSTONES, req->nsp,
 							  tail_sql_tombstones, 2, types);
 	}
@@ -655,6 +679,54 @@ skip_aligned_prefix(SaveRequest *req, int64 tombstones)
 			req->msgs[i].skip = true;
 }
 
+/*
+ * A branched thread: a batch whose first new message follows a stored
+ * message (by id) other than the active leaf continues that message's
+ * branch (a client re-sending an older branch and going on from there): the
+ * active path becomes the path to that message, and the new messages are
+ * appended below it.
+ */
+static void
+continue_branch(SaveRequest *req)
+{
+	static const Oid seq_types[] = {TEXTOID, TEXTOID};
+	static const Oid path_types[] = {TEXTOID, INT8OID};
+	SPIPlanPtr	plan;
+	Datum		args[2];
+	bool		isnull;
+	int64		seq;
+	int			k,
+				rc;
+
+	for (k = 0; k < req->nmsgs && req->msgs[k].skip; k++)
+		;
+	if (k == 0 || k == req->nmsgs || req->msgs[k - 1].id == NULL)
+		return;
+	plan = chatstore_plan(CS_PLAN_MESSAGE_SEQ, req->nsp,
+						  "SELECT seq FROM @S@.chat_messages "
+						  "WHERE thread_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+						  2, seq_types);
+	args[0] = PointerGetDatum(req->thread_id);
+	args[1] = CStringGetTextDatum(req->msgs[k - 1].id);
+	rc = SPI_execute_plan(plan, args, NULL, false, 1);
+	chatstore_spi_check(rc, SPI_OK_SELECT, "looking up the message a batch continues");
+	if (SPI_processed == 0)
+		return;					/* not stored (a hint, a tombstone): the active leaf */
+	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (req->has_leaf && seq == req->leaf_seq)
+		return;
+	elog(DEBUG1, "chatstore: the batch continues the branch of seq " INT64_FORMAT, seq);
+	plan = chatstore_plan(CS_PLAN_SET_PATH, req->nsp,
+						  "UPDATE @S@.chat_threads SET active_path = @S@._chat_path_to($1, $2) "
+						  "WHERE id OPERATOR(pg_catalog.=) $1",
+						  2, path_types);
+	args[1] = Int64GetDatum(seq);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	chatstore_spi_check(rc, SPI_OK_UPDATE, "switching to the branch a batch continues");
+	req->has_leaf = true;
+	req->leaf_seq = seq;
+}
+
 /* one text datum per role name (roles are few; rows are many) */
 static Datum
 role_text(const char *role, Datum *cache)
@@ -682,17 +754,17 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 		JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-		TIMESTAMPTZARRAYOID, INT8ARRAYOID
+		TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID
 	};
 	enum
 	{
 		C_ID, C_SEQ, C_ROLE, C_CONTENT, C_PARTS, C_NAME, C_MODEL, C_TOOL_CALLS,
 		C_TOOL_CALL_ID, C_METADATA, C_USAGE, C_TOKENS, C_PARENT, C_CREATED,
-		C_FP, NCOLS
+		C_FP, C_PARENT_SEQ, NCOLS
 	};
 	static const Oid elemtypes[NCOLS] = {
 		TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID,
-		TEXTOID, JSONBOID, JSONBOID, INT4OID, TEXTOID, TIMESTAMPTZOID, INT8OID
+		TEXTOID, JSONBOID, JSONBOID, INT4OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID
 	};
 	SPIPlanPtr	plan;
 	Datum	   *vals[NCOLS];
@@ -726,12 +798,19 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	"pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
 	"pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), " \
 	"pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), " \
-	"pg_catalog.unnest($17)) AS u(id, seq, role, content, parts, name, model, " \
+	"pg_catalog.unnest($17), pg_catalog.unnest($18)) AS u(id, seq, role, content, parts, name, model, " \
 	"tool_calls, tool_call_id, metadata, usage, token_count, parent_id, " \
-	"created_at, fp)"
+	"created_at, fp, parent_seq)"
 	bool		has_fpv = chatstore_has_fingerprint_version(req->nsp);
 
+	/*
+	 * parent_seq: only a branched thread's messages have one (the active
+	 * leaf, then each the one before it); a one-line thread's stay NULL
+	 */
 	plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
+						  req->v13 ?
+						  INSERT_COLUMNS ", fingerprint_version, parent_seq) " INSERT_VALUES
+						  ", 2::pg_catalog.int2, u.parent_seq " INSERT_FROM :
 						  has_fpv ?
 						  INSERT_COLUMNS ", fingerprint_version) " INSERT_VALUES ", 2::pg_catalog.int2 " INSERT_FROM :
 						  INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM,
@@ -777,6 +856,10 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		vals[C_CREATED][i] = TimestampTzGetDatum(m->created_at);
 		isnull[C_CREATED][i] = !m->has_created_at;
 		vals[C_FP][i] = Int64GetDatum(fingerprint(req, m));
+		if (req->tree && (i > 0 || req->has_leaf))
+			vals[C_PARENT_SEQ][i] = Int64GetDatum(i > 0 ? rows[i - 1]->seq : req->leaf_seq);
+		else
+			isnull[C_PARENT_SEQ][i] = true;
 	}
 #undef PUT
 #undef INSERT_COLUMNS
@@ -849,17 +932,25 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 			break;
 		}
 
+#define UPDATE_THREAD_SET \
+	"UPDATE @S@.chat_threads SET " \
+	"updated_at = pg_catalog.now(), " \
+	"message_count = message_count OPERATOR(pg_catalog.+) $2, " \
+	"last_seq = $3, " \
+	"prompt_tokens = prompt_tokens OPERATOR(pg_catalog.+) $4, " \
+	"completion_tokens = completion_tokens OPERATOR(pg_catalog.+) $5, " \
+	"total_tokens = total_tokens OPERATOR(pg_catalog.+) $6, " \
+	"last_message_at = GREATEST(last_message_at, $7) "
+	/* a branched thread's active path goes on through the new messages */
 	plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
-						  "UPDATE @S@.chat_threads SET "
-						  "updated_at = pg_catalog.now(), "
-						  "message_count = message_count OPERATOR(pg_catalog.+) $2, "
-						  "last_seq = $3, "
-						  "prompt_tokens = prompt_tokens OPERATOR(pg_catalog.+) $4, "
-						  "completion_tokens = completion_tokens OPERATOR(pg_catalog.+) $5, "
-						  "total_tokens = total_tokens OPERATOR(pg_catalog.+) $6, "
-						  "last_message_at = GREATEST(last_message_at, $7) "
-						  "WHERE id OPERATOR(pg_catalog.=) $1",
+						  req->v13 ?
+						  UPDATE_THREAD_SET
+						  ", active_path = active_path OPERATOR(pg_catalog.+) pg_catalog.int8multirange("
+						  "pg_catalog.int8range($3 OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) 1, $3, '[]')) "
+						  "WHERE id OPERATOR(pg_catalog.=) $1" :
+						  UPDATE_THREAD_SET "WHERE id OPERATOR(pg_catalog.=) $1",
 						  7, types);
+#undef UPDATE_THREAD_SET
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = Int64GetDatum(nrows);
 	args[2] = Int64GetDatum(last_seq);
@@ -949,7 +1040,6 @@ save_messages(SaveRequest *req, SaveResult *res)
 	const char *tenant;
 	char	   *owner = NULL;
 	int64		last_seq;
-	int64		tombstones;
 	ChatMsgIn **rows;
 	int			nrows = 0;
 	bool		any_idless = false;
@@ -962,15 +1052,17 @@ save_messages(SaveRequest *req, SaveResult *res)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
 
-	last_seq = lock_thread(req, &owner, &tombstones);
+	last_seq = lock_thread(req, &owner);
 	check_owner(req, tenant, owner);
 
-	skip_known_ids(req, last_seq, tombstones);
+	skip_known_ids(req, last_seq, req->tombstones);
 	for (i = 0; i < req->nmsgs; i++)
 		if (req->msgs[i].id == NULL)
 			any_idless = true;
 	if (any_idless && last_seq > 0)
-		skip_aligned_prefix(req, tombstones);
+		skip_aligned_prefix(req);
+	if (req->tree)
+		continue_branch(req);
 
 	rows = chatstore_alloc_array(sizeof(ChatMsgIn *), req->nmsgs, false);
 	for (i = 0; i < req->nmsgs; i++)

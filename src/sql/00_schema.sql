@@ -24,8 +24,11 @@ CREATE TABLE @extschema@.chat_threads (
     archived          boolean     NOT NULL DEFAULT false,
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- last, as ALTER TABLE ADD COLUMN puts it in a database updated from 1.2
+    -- last, as ALTER TABLE ADD COLUMN puts them in a database updated from 1.2
     tombstone_count   bigint      NOT NULL DEFAULT 0,
+    -- NULL: the thread is one line (every message's parent is the one before
+    -- it); else the seqs of the active path of its message tree
+    active_path       int8multirange,
     CONSTRAINT chat_threads_pkey PRIMARY KEY (id),
     CONSTRAINT chat_threads_id_check
         CHECK (id OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(id) OPERATOR(pg_catalog.<=) 512),
@@ -74,6 +77,10 @@ CREATE TABLE @extschema@.chat_messages (
     fingerprint  bigint,
     -- last, as ALTER TABLE ADD COLUMN puts it in a database updated from 1.1
     fingerprint_version smallint,
+    -- 1.3: the message tree (the parent's seq; NULL in a one-line thread,
+    -- where the parent is the message before) and in-place edits
+    parent_seq   bigint,
+    edited_at    timestamptz,
     CONSTRAINT chat_messages_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_messages_thread_seq_key UNIQUE (thread_id, seq),
     CONSTRAINT chat_messages_thread_fkey FOREIGN KEY (thread_id)
@@ -94,8 +101,21 @@ COMMENT ON COLUMN @extschema@.chat_messages.fingerprint IS
     'chatstore internal: digest of role, content (or parts), name, tool_call_id and tool_calls, used to align id-less re-sends';
 COMMENT ON COLUMN @extschema@.chat_messages.fingerprint_version IS
     'chatstore internal: how fingerprint was computed: 2 = _chat_fingerprint (SHA-256 based, stable); NULL = a row written by chatstore 1.0 or 1.1, whose fingerprint is recomputed when needed';
+COMMENT ON COLUMN @extschema@.chat_messages.parent_seq IS
+    'chatstore: the seq of the parent message in a branched thread (NULL for a root, and in a thread that never branched, where the parent is the message before)';
+COMMENT ON COLUMN @extschema@.chat_messages.edited_at IS
+    'chatstore: when chat_update_message last changed the message in place (NULL: never)';
+COMMENT ON COLUMN @extschema@.chat_threads.active_path IS
+    'chatstore: the seqs of the active path of a branched thread, from the root to the active leaf (NULL: the thread never branched and reads as one line)';
+COMMENT ON COLUMN @extschema@.chat_threads.tombstone_count IS
+    'chatstore internal: the number of the thread''s rows in chat_message_tombstones';
 
--- history is served by chat_messages_thread_seq_key (thread_id, seq)
+-- history is served by chat_messages_thread_seq_key (thread_id, seq); the
+-- children of a message in a branched thread by this (one-line threads have
+-- no parent_seq, so their saves do not touch it)
+CREATE INDEX chat_messages_parent_idx
+    ON @extschema@.chat_messages (thread_id, parent_seq)
+    WHERE parent_seq IS NOT NULL;
 CREATE INDEX chat_messages_metadata_idx
     ON @extschema@.chat_messages USING gin (metadata jsonb_path_ops);
 CREATE INDEX chat_messages_tool_calls_idx

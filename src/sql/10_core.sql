@@ -172,6 +172,10 @@ BEGIN ATOMIC
           AND m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
           AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+          AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
+                '{(,)}'::pg_catalog.int8multirange)
         UNION ALL
         -- the latest max_messages (the gate stands outside the LIMIT
         -- subquery, so a false gate removes the branch from the plan)
@@ -179,6 +183,10 @@ BEGIN ATOMIC
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
+                    '{(,)}'::pg_catalog.int8multirange)
             ORDER BY m.seq DESC
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
@@ -190,6 +198,10 @@ BEGIN ATOMIC
             WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
+                    '{(,)}'::pg_catalog.int8multirange)
             ORDER BY m.seq
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS f
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
@@ -206,7 +218,7 @@ BEGIN ATOMIC
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
-    'messages of a thread in seq order, optionally paged and cut to a token budget';
+    'messages of a thread''s active path (all of a thread that never branched) in seq order, optionally paged and cut to a token budget';
 
 -- the history as one JSON array in the OpenAI chat-completions message shape.
 -- A model API rejects a tool answer without the assistant call before it, and
@@ -527,6 +539,8 @@ BEGIN
     FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = chat_fork_thread.thread_id
       AND (up_to_seq IS NULL OR m.seq <= up_to_seq)
+      -- a branched thread: its active path only (the copy is one line)
+      AND (src.active_path IS NULL OR m.seq <@ src.active_path)
     ORDER BY m.seq;
 
     UPDATE @extschema@.chat_threads AS t
@@ -549,4 +563,4 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_fork_thread(text, text, bigint, text) IS
-    'copy a thread''s messages up to a seq into a new thread (ids kept) and return the new id';
+    'copy a thread''s messages (its active path) up to a seq into a new thread (ids kept) and return the new id';

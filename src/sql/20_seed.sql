@@ -874,7 +874,7 @@ CREATE FUNCTION @extschema@.chat_get_thread_with_messages(
 RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'tombstone_count'::pg_catalog.text)
+    SELECT (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) '{tombstone_count,active_path}'::pg_catalog.text[])
            OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
                'messages',
                (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
@@ -902,7 +902,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT COALESCE(pg_catalog.jsonb_agg(
-               (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'tombstone_count'::pg_catalog.text)
+               (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) '{tombstone_count,active_path}'::pg_catalog.text[])
                OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
                    'messages',
                    (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),

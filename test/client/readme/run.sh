@@ -9,7 +9,10 @@
 #       src/*.c, ERRCODE = '...' / RAISE <condition> in src/sql/*.sql) is in
 #       the SQLSTATE table of doc/ (the section headed "SQLSTATEs");
 #   (d) every relative link in README.md and doc/*.md points to an existing
-#       file, and every #anchor to an existing heading.
+#       file, and every #anchor to an existing heading;
+#   (e) README.md's SQL examples (its ```sql blocks, in order) run without
+#       error in a fresh database, and the branch example ends where its
+#       comments say.
 # The checks themselves are in check_docs.py.
 #
 # Needs PGHOST/PGPORT/PGUSER of a server with chatstore installed; creates
@@ -58,3 +61,28 @@ py=$(command -v /usr/bin/python3 || command -v python3)
     --relations "$tmp/relations" \
     --include-server "$("$PG_CONFIG" --includedir-server)" \
     --sharedir "$("$PG_CONFIG" --sharedir)"
+
+# (e) README's SQL examples run as written
+"$py" - "$root/README.md" > "$tmp/readme.sql" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+for block in re.findall(r"```sql\n(.*?)```", text, re.S):
+    print(block)
+PY
+exdb=${db}_examples
+createdb "$exdb"
+trap 'dropdb --if-exists "$db" >/dev/null 2>&1 || true; dropdb --if-exists "$exdb" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+if psql -X -q -v ON_ERROR_STOP=1 -d "$exdb" -f "$tmp/readme.sql" > "$tmp/readme.out" 2>&1; then
+    # the branch example: after truncation, a new answer and its deletion, the question alone is left
+    path=$(psql -X -At -v ON_ERROR_STOP=1 -d "$exdb" -c "SELECT string_agg(id, ' ' ORDER BY seq) FROM chat_history('thread-2')")
+    versions=$(psql -X -At -v ON_ERROR_STOP=1 -d "$exdb" -c "SELECT string_agg(id || ':' || position || '/' || total, ' ' ORDER BY seq) FROM chat_message_siblings('thread-2', 'q1')")
+    if [ "$path" = "q1" ] && [ "$versions" = "q1:1/2 q1b:2/2" ]; then
+        echo "ok (e) README's SQL examples run ($(grep -c '' "$tmp/readme.sql") lines); the branch example ends as it says"
+    else
+        echo "FAILED (e) README's branch example: path '$path', versions '$versions'"
+        exit 1
+    fi
+else
+    echo "FAILED (e) README's SQL examples:"; tail -20 "$tmp/readme.out"
+    exit 1
+fi

@@ -1,0 +1,112 @@
+-- Branches (1.3): a message tree inside a thread.  Edit and regenerate add
+-- siblings, the active path decides what history and context read, a switch
+-- moves it, the whole log stays readable.
+SET client_min_messages = warning;
+
+CREATE FUNCTION pg_temp.path(tid text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(coalesce(m.metadata->>'n', m.id), ' ' ORDER BY m.seq) FROM chat_history(tid) AS m $$;
+CREATE FUNCTION pg_temp.exact(tid text) RETURNS boolean LANGUAGE sql AS $$
+    SELECT t.message_count = (SELECT count(*) FROM chat_messages m WHERE m.thread_id = tid)
+       AND t.last_seq = (SELECT max(seq) FROM chat_messages m WHERE m.thread_id = tid)
+    FROM chat_threads t WHERE t.id = tid $$;
+
+-- a one-line conversation: no tree is stored until it branches
+SELECT saved_count FROM chat_save_messages('br-1',
+    '[{"id": "u1", "role": "user", "content": "hi"}, {"id": "a1", "role": "assistant", "content": "hello"},
+      {"id": "u2", "role": "user", "content": "weather?"}, {"id": "a2", "role": "assistant", "content": "sunny"}]', 'br-user');
+SELECT active_path, (SELECT count(parent_seq) FROM chat_messages WHERE thread_id = 'br-1') AS parents_stored
+FROM chat_threads WHERE id = 'br-1';
+SELECT id, position, total, active FROM chat_message_siblings('br-1', 'u2');
+
+-- edit: a new version of u2 under the same parent; the old one and its
+-- reply stay as another branch
+SELECT id, seq FROM chat_edit_message('br-1', 'u2', 'weather in Paris?', 'br-user', new_message_id => 'u2b');
+SELECT active_path FROM chat_threads WHERE id = 'br-1';
+SELECT id, seq, parent_seq FROM chat_messages WHERE thread_id = 'br-1' ORDER BY seq;
+SELECT pg_temp.path('br-1') AS path;
+-- a save appends to the active leaf
+SELECT saved_count, first_seq FROM chat_save_messages('br-1', '[{"id": "a2b", "role": "assistant", "content": "rainy in Paris"}]', 'br-user');
+SELECT pg_temp.path('br-1') AS path, pg_temp.exact('br-1') AS exact;
+-- "< 2/2 >" on the edited message
+SELECT id, seq, role, content, position, total, active FROM chat_message_siblings('br-1', 'u2');
+SELECT id, position, total, active FROM chat_message_siblings('br-1', 'u2b', 'br-user');
+
+-- regenerate: another reply, a sibling of the assistant message
+SELECT id, seq FROM chat_regenerate_message('br-1', 'a2b', '{"id": "a2c", "role": "assistant", "content": "cloudy in Paris", "model": "m2"}', 'br-user');
+SELECT pg_temp.path('br-1') AS path;
+SELECT id, position, total, active FROM chat_message_siblings('br-1', 'a2b');
+
+-- switch back to the first version of u2: the path runs down to its newest leaf
+SELECT * FROM chat_switch_branch('br-1', 'u2', 'br-user');
+SELECT pg_temp.path('br-1') AS path;
+SELECT chat_context('br-1') AS context;
+SELECT string_agg(id, ' ' ORDER BY seq) AS last_two FROM chat_history('br-1', 2);
+SELECT string_agg(id, ' ' ORDER BY seq) AS budget FROM chat_history('br-1', max_tokens => 1000);
+SELECT string_agg(id, ' ' ORDER BY seq) AS after_1 FROM chat_history('br-1', after_seq => 1, max_messages => 10);
+-- and to the second: down to the newest reply (a2c)
+SELECT * FROM chat_switch_branch('br-1', 'u2b');
+SELECT pg_temp.path('br-1') AS path;
+-- the whole log, as a tree
+SELECT id, seq, parent_id, position, total, active FROM chat_thread_tree('br-1', 'br-user');
+
+-- re-sends: the current branch again (with ids) stores nothing
+SELECT saved_count, skipped_count FROM chat_save_messages('br-1',
+    '[{"id": "u1", "role": "user", "content": "hi"}, {"id": "a1", "role": "assistant", "content": "hello"},
+      {"id": "u2b", "role": "user", "content": "weather in Paris?"}, {"id": "a2c", "role": "assistant", "content": "cloudy in Paris"}]');
+-- an older branch again stores nothing either, and going on from it
+-- continues that branch (the active path follows)
+SELECT saved_count, skipped_count FROM chat_save_messages('br-1',
+    '[{"id": "u1", "role": "user", "content": "hi"}, {"id": "a1", "role": "assistant", "content": "hello"},
+      {"id": "u2", "role": "user", "content": "weather?"}, {"id": "a2", "role": "assistant", "content": "sunny"},
+      {"id": "u3", "role": "user", "content": "and tomorrow?"}]');
+SELECT pg_temp.path('br-1') AS path, pg_temp.exact('br-1') AS exact;
+SELECT id, parent_seq FROM chat_messages WHERE thread_id = 'br-1' AND id = 'u3';
+
+-- id-less: a client re-sending its current branch stores only what is new
+SELECT saved_count FROM chat_save_messages('br-2', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}]');
+SELECT seq FROM chat_regenerate_message('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 2),
+                                        '{"role": "assistant", "content": "r1 again"}');
+SELECT saved_count, skipped_count FROM chat_save_messages('br-2',
+    '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1 again"}, {"role": "user", "content": "q2"}]');
+SELECT seq, parent_seq, content FROM chat_messages WHERE thread_id = 'br-2' ORDER BY seq;
+
+-- an edit of the first message: a new root
+SELECT seq FROM chat_edit_message('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 1), 'q1, rephrased');
+SELECT string_agg(content, ' | ' ORDER BY seq) AS path FROM chat_history('br-2');
+SELECT content, position, total FROM chat_message_siblings('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 1));
+
+-- a fork copies the active path, as one line
+SELECT chat_fork_thread('br-1', 'br-1-fork');
+SELECT string_agg(id, ' ' ORDER BY seq) AS fork, (SELECT active_path FROM chat_threads WHERE id = 'br-1-fork') AS fork_path
+FROM chat_messages WHERE thread_id = 'br-1-fork';
+SELECT chat_fork_thread('br-1', 'br-1-fork2', up_to_seq => 3);
+SELECT string_agg(id, ' ' ORDER BY seq) AS fork_to_3 FROM chat_messages WHERE thread_id = 'br-1-fork2';
+
+-- retention on a branched thread: the log is trimmed by seq, the path reads what is left
+SELECT deleted_count, kept_count FROM chat_retention_keep_last(3, 'br-1');
+SELECT pg_temp.path('br-1') AS path, pg_temp.exact('br-1') AS exact;
+
+-- ---------------------------------------------------------------------
+-- errors: nothing is written
+-- ---------------------------------------------------------------------
+SELECT regress.try($$SELECT chat_edit_message('br-none', 'u1', 'x')$$);
+SELECT regress.try($$SELECT chat_edit_message('br-1', 'no-such', 'x')$$);
+SELECT regress.try($$SELECT chat_edit_message('br-1', 'a2b', 'x', 'another-user')$$);
+SELECT regress.try($$SELECT chat_edit_message('br-1', 'a2b', NULL)$$);
+SELECT regress.try($$SELECT chat_edit_message(NULL, 'a2b', 'x')$$);
+SELECT regress.try($$SELECT chat_edit_message('br-1', '', 'x')$$);
+SELECT regress.try($$SELECT chat_edit_message('br-1', 'a2b', 'x', new_message_id => 'u1')$$);
+SELECT regress.try($$SELECT chat_regenerate_message('br-1', 'u3', '{"role": "assistant", "content": "x"}')$$);
+SELECT regress.try($$SELECT chat_regenerate_message('br-1', 'a2b', '{"role": "user", "content": "x"}')$$);
+SELECT regress.try($$SELECT chat_regenerate_message('br-1', 'a2b', '"x"')$$);
+SELECT regress.try($$SELECT chat_regenerate_message('br-1', 'a2b', '{"role": "assistant", "content": 1}')$$);
+SELECT regress.try($$SELECT chat_switch_branch('br-1', 'no-such')$$);
+SELECT regress.try($$SELECT chat_switch_branch('br-1', 'u1', '')$$);
+SELECT count(*) AS siblings_of_unknown FROM chat_message_siblings('br-1', 'no-such');
+SELECT count(*) AS siblings_other_user FROM chat_message_siblings('br-1', 'u3', 'another-user');
+SELECT regress.try($$SELECT count(*) FROM chat_message_siblings('br-1', NULL)$$);
+SELECT regress.try($$SELECT count(*) FROM chat_thread_tree('')$$);
+SELECT pg_temp.path('br-1') AS unchanged, pg_temp.exact('br-1') AS exact;
+
+DELETE FROM chat_threads WHERE id LIKE 'br-%';
+DELETE FROM chat_thread_tombstones WHERE id LIKE 'br-%';

@@ -1,0 +1,247 @@
+-- chatstore -- part 16: one message at a time (get, update in place, delete,
+-- delete everything after a message)
+--
+-- A deleted message leaves a tombstone (part 00), as a trimmed one does: a
+-- client re-sending it does not bring it back.  The thread's aggregates
+-- (message_count, token sums) follow every change; last_seq stays (seq is
+-- never reused) and so does last_message_at (the newest message ever saved).
+
+-- Delete messages of a locked thread by seq: tombstones, aggregates.
+-- Internal (chat_delete_message, chat_delete_messages_after).
+CREATE FUNCTION @extschema@._chat_delete_messages(thread_id text, seqs bigint[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n   bigint;
+    p   bigint;
+    c   bigint;
+    tot bigint;
+    nt  bigint;
+BEGIN
+    WITH d AS (
+        DELETE FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = _chat_delete_messages.thread_id AND m.seq = ANY (seqs)
+        RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
+                  m.parts, m.name, m.tool_call_id, m.tool_calls),
+    tomb AS (
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint)
+        SELECT _chat_delete_messages.thread_id, d.seq, d.id,
+               CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
+                    ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
+                                                       d.tool_call_id, d.tool_calls) END
+        FROM d
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT count(*),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'prompt')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'completion')), 0),
+           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0),
+           (SELECT count(*) FROM tomb)
+    INTO n, p, c, tot, nt
+    FROM d;
+    IF n > 0 THEN
+        UPDATE @extschema@.chat_threads AS t
+        SET message_count     = t.message_count - n,
+            prompt_tokens     = greatest(t.prompt_tokens - p, 0),
+            completion_tokens = greatest(t.completion_tokens - c, 0),
+            total_tokens      = greatest(t.total_tokens - tot, 0),
+            tombstone_count   = t.tombstone_count + nt
+        WHERE t.id = _chat_delete_messages.thread_id;
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[]) IS
+    'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates';
+
+-- The seqs of a message and everything below it (in a one-line thread:
+-- everything after it).  Internal.
+CREATE FUNCTION @extschema@._chat_subtree(t @extschema@.chat_threads, seq bigint)
+RETURNS bigint[]
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH RECURSIVE down(seq) AS (
+        SELECT _chat_subtree.seq
+        UNION ALL
+        SELECT c.seq FROM down
+        JOIN @extschema@.chat_messages AS c
+          ON c.thread_id OPERATOR(pg_catalog.=) t.id AND c.parent_seq OPERATOR(pg_catalog.=) down.seq
+        WHERE t.active_path IS NOT NULL)
+    SELECT CASE WHEN t.active_path IS NULL
+                THEN (SELECT pg_catalog.array_agg(m.seq) FROM @extschema@.chat_messages AS m
+                      WHERE m.thread_id OPERATOR(pg_catalog.=) t.id
+                        AND m.seq OPERATOR(pg_catalog.>=) _chat_subtree.seq)
+                ELSE (SELECT pg_catalog.array_agg(down.seq) FROM down) END;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_subtree(@extschema@.chat_threads, bigint) IS
+    'chatstore internal: the seqs of a message and of every message below it';
+
+-- one message; no row when it does not exist or the thread is another user's
+CREATE FUNCTION @extschema@.chat_get_message(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT m.* FROM @extschema@.chat_messages AS m
+    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) m.thread_id
+    WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.thread_id, 'thread_id')
+      AND m.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.message_id, 'message_id')
+      AND (@extschema@._chat_user_arg(chat_get_message.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_get_message.user_id);
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_get_message(text, text, text) IS
+    'one message of a thread; no row when not found or not the owner';
+
+-- Update a message in place: new content and/or metadata merged in;
+-- edited_at records when.  (To keep the old version, use chat_edit_message:
+-- a branch.)
+CREATE FUNCTION @extschema@.chat_update_message(
+    thread_id  text,
+    message_id text,
+    content    text  DEFAULT NULL,
+    metadata   jsonb DEFAULT NULL,
+    user_id    text  DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg record := @extschema@._chat_branch_message(t, message_id);
+    r   @extschema@.chat_messages;
+BEGIN
+    IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(content) > pg_size_bytes(current_setting('chatstore.max_message_bytes')) THEN
+        RAISE EXCEPTION 'content is too long'
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('It has %s bytes; chatstore.max_message_bytes is %s.',
+                                  octet_length(content), current_setting('chatstore.max_message_bytes'));
+    END IF;
+    UPDATE @extschema@.chat_messages AS m
+    SET content    = COALESCE(chat_update_message.content, m.content),
+        parts      = CASE WHEN chat_update_message.content IS NULL THEN m.parts END,
+        metadata   = m.metadata || COALESCE(chat_update_message.metadata, '{}'::jsonb),
+        edited_at  = now()
+    WHERE m.thread_id = t.id AND m.seq = msg.seq
+    RETURNING m.* INTO r;
+    -- the fingerprint follows the content (an id-less re-send of the edited
+    -- conversation aligns against it)
+    UPDATE @extschema@.chat_messages AS m
+    SET fingerprint = @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
+                                                    m.tool_call_id, m.tool_calls),
+        fingerprint_version = 2
+    WHERE m.thread_id = t.id AND m.seq = msg.seq
+    RETURNING m.* INTO r;
+    -- an edit is activity
+    UPDATE @extschema@.chat_threads AS c SET updated_at = now() WHERE c.id = t.id;
+    RETURN NEXT r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_update_message(text, text, text, jsonb, text) IS
+    'change a message in place (content, metadata merged in) and set its edited_at; P0002 when not found';
+
+-- Delete one message.  Its replies move up to its parent (the conversation
+-- reads on without it), or with with_replies they are deleted with it (in a
+-- one-line thread: everything after it).  Returns how many were deleted.
+CREATE FUNCTION @extschema@.chat_delete_message(
+    thread_id    text,
+    message_id   text,
+    user_id      text    DEFAULT NULL,
+    with_replies boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg  record := @extschema@._chat_branch_message(t, message_id);
+    seqs bigint[];
+    n    bigint;
+BEGIN
+    IF with_replies IS NULL THEN
+        RAISE EXCEPTION 'with_replies must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF with_replies THEN
+        seqs := @extschema@._chat_subtree(t, msg.seq);
+    ELSE
+        seqs := ARRAY[msg.seq];
+        IF t.active_path IS NOT NULL THEN
+            UPDATE @extschema@.chat_messages AS m SET parent_seq = msg.parent_seq
+            WHERE m.thread_id = t.id AND m.parent_seq = msg.seq;
+        END IF;
+    END IF;
+    n := @extschema@._chat_delete_messages(t.id, seqs);
+    -- The active path keeps the seqs of deleted messages that were on it
+    -- (their tombstones align an id-less re-send), but it always ends at a
+    -- stored message, the active leaf: when the leaf went (or, with
+    -- with_replies, the part of the path below the message), the path ends
+    -- at the message's parent.
+    IF t.active_path IS NOT NULL AND msg.seq <@ t.active_path
+       AND (with_replies OR msg.seq = upper(t.active_path) - 1) THEN
+        UPDATE @extschema@.chat_threads AS c
+        SET active_path = CASE WHEN msg.parent_seq IS NULL THEN '{}'::int8multirange
+                               ELSE c.active_path * int8multirange(int8range(NULL, msg.parent_seq, '[]')) END
+        WHERE c.id = t.id;
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_message(text, text, text, boolean) IS
+    'delete one message (its replies move up to its parent, or go with it with with_replies); returns how many were deleted';
+
+-- Delete everything after a message on the active path (regenerating
+-- without keeping a branch): the rest of the path below it, with whatever
+-- branches from there.  Other branches of the message itself stay.
+CREATE FUNCTION @extschema@.chat_delete_messages_after(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t     @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg   record := @extschema@._chat_branch_message(t, message_id);
+    child bigint;
+    n     bigint := 0;
+BEGIN
+    IF t.active_path IS NULL THEN
+        SELECT min(m.seq) INTO child FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = t.id AND m.seq > msg.seq;
+    ELSE
+        IF NOT msg.seq <@ t.active_path THEN
+            RAISE EXCEPTION 'message "%" is not on the active path of thread "%"', message_id, t.id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Switch to its branch first (chat_switch_branch).';
+        END IF;
+        SELECT min(m.seq) INTO child FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = t.id AND m.parent_seq = msg.seq AND m.seq <@ t.active_path;
+    END IF;
+    IF child IS NOT NULL THEN
+        n := @extschema@._chat_delete_messages(t.id, @extschema@._chat_subtree(t, child));
+    END IF;
+    IF t.active_path IS NOT NULL THEN
+        UPDATE @extschema@.chat_threads AS c
+        SET active_path = c.active_path * int8multirange(int8range(NULL, msg.seq, '[]'))
+        WHERE c.id = t.id;
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_messages_after(text, text, text) IS
+    'delete the messages after one on the active path (with what branches below them); returns how many were deleted';
