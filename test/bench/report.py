@@ -95,6 +95,10 @@ for w in ('W2a_ids', 'W2b_noids', 'W2c_hint'):
            with_floor(x, floor), floor is None or floor <= 2.0)
 x = ratio(tps('W3', 'chatstore'), tps('W3', 'plainsql'))
 target('W3 chatstore/plain SELECT >= 0.9x', x, x is not None and x >= 0.9, f'{x:.2f}x' if x else '')
+# the active path of a branched thread (1.3) against the linear thread
+for w in ('W3_path', 'W3_path_all'):
+    x = ratio(tps(w, 'line'), tps(w, 'branched'))
+    target(f'{w} line/branched (TPS) <= 1.2x', x, x is not None and x <= 1.2, f'{x:.2f}x' if x else '')
 p99 = ms('W3', 'chatstore', 'p99_ms')
 target('W3 p99 < 1 ms', p99, p99 is not None and p99 < 1.0, f'{p99:.3f} ms' if p99 else '')
 x = ratio(tps('W6', 'chatstore'), tps('W6', 'copy'))

@@ -108,6 +108,9 @@ IMPLS_W1="chatstore plainsql plpgsql langmiddle fluxrag floor"
         echo "CALL bench_load('w2$v-0-', 1, $W2_TX, 100, 'w2user', 10);"
     done
     echo "CALL bench_load('w3-', 1, $W3_THREADS, 1000, 'w3user', 1);"
+    for t in $(seq 1 "$W3_THREADS"); do
+        echo "CALL bench_load_branched('w3b-$t', true); CALL bench_load_branched('w3l-$t', false);"
+    done
     for t in $(seq 1 "$W4_THREADS"); do echo "CALL bench_load_tools('w4-$t', 1000);"; done
     echo "CALL bench_load('w5-', 1, $W5_THREADS, 2, 'w5user', 1);"
     for impl in chatstore plainsql plpgsql copy; do
@@ -266,6 +269,17 @@ printf '\\set t random(1, %s)\n' "$W3_THREADS" > "$WORK/w3_plainsql.t"
 cat "$BENCH_DIR/peers/plainsql_history.sql" >> "$WORK/w3_plainsql.t"
 render "$WORK/w3_plainsql.t" "$S/w3_plainsql.sql" "%:tid=('w3-' || :t::text)"
 
+# W3 on a branched thread (1.3): the latest 50, and all, of a 990-message
+# active path with 20 branches ("branched"), against the same 990 messages
+# saved as one line ("line")
+for v in line branched; do
+    t=w3l; [ "$v" = branched ] && t=w3b
+    printf '\\set t random(1, %s)\nSELECT * FROM chat_history(%s, 50);\n' \
+        "$W3_THREADS" "'$t-' || :t::text" > "$S/w3path_$v.sql"
+    printf '\\set t random(1, %s)\nSELECT * FROM chat_history(%s);\n' \
+        "$W3_THREADS" "'$t-' || :t::text" > "$S/w3pathall_$v.sql"
+done
+
 # W4: a token budget over a 1,000-message thread with tool calls
 printf '\\set t random(1, %s)\nSELECT * FROM chat_history(%s, max_tokens => 4000);\n' \
     "$W4_THREADS" "'w4-' || :t::text" > "$S/w4_chatstore.sql"
@@ -360,6 +374,8 @@ reads_and_w1() {
     for impl in chatstore plainsql plpgsql floor; do bench W1 "$impl" 1 "$S/w1_$impl.sql"; done
     for impl in langmiddle fluxrag; do bench W1 "$impl" 1 "$S/w1_$impl.sql" "${CLIENT_VARS[@]}"; done
     for impl in chatstore plainsql; do bench W3 "$impl" 1 "$S/w3_$impl.sql"; done
+    for v in line branched; do bench W3_path "$v" 1 "$S/w3path_$v.sql"; done
+    for v in line branched; do bench W3_path_all "$v" 1 "$S/w3pathall_$v.sql"; done
     for impl in chatstore plainsql; do bench W4 "$impl" 1 "$S/w4_$impl.sql"; done
     for impl in chatstore plainsql; do bench W5 "$impl" 1 "$S/w5_$impl.sql"; done
 }

@@ -127,3 +127,23 @@ LANGUAGE sql AS $$
                 FROM chat_messages m WHERE m.thread_id = t.id) AS ok
         FROM chat_threads t WHERE t.id LIKE prefix || '%') s
 $$;
+
+-- W3 branched (chatstore 1.3): a thread whose active path holds 990
+-- messages, with 20 branches (the last message edited 20 times, each time
+-- followed by 47 more messages), saved through chatstore's functions; with
+-- branched => false the same thread without the edits (one line of the
+-- same 990 messages), to compare with
+CREATE PROCEDURE bench_load_branched(tid text, branched boolean) LANGUAGE plpgsql AS $$
+DECLARE
+  k int;
+  last_id text;
+BEGIN
+  PERFORM chat_save_messages(tid, bench_batch(1, 50, 'm')::jsonb, 'w3user');
+  FOR k IN 1..20 LOOP
+    IF branched THEN
+      SELECT h.id INTO last_id FROM chat_history(tid, 1) AS h;
+      PERFORM chat_edit_message(tid, last_id, bench_content(50 * k));
+    END IF;
+    PERFORM chat_save_messages(tid, bench_batch(50 * k + 1, 47, 'm')::jsonb, 'w3user');
+  END LOOP;
+END $$;
