@@ -750,6 +750,44 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_add_sibling(@extschema@.chat_threads, bigint, jsonb, text) IS
     'chatstore internal: save a message as a new child of parent_seq and make it the active leaf';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_align_tree(thread_id text, fps bigint[],
+                                             OUT matched integer, OUT last_seq bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cur bigint;
+    nxt bigint;
+    i   integer;
+BEGIN
+    matched := 0;
+    FOR i IN 1 .. coalesce(array_length(fps, 1), 0) LOOP
+        IF cur IS NULL THEN
+            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq IS NULL
+              AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
+                                ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
+                                                                   m.tool_call_id, m.tool_calls) END
+            ORDER BY m.seq DESC LIMIT 1;
+        ELSE
+            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq = cur
+              AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
+                                ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
+                                                                   m.tool_call_id, m.tool_calls) END
+            ORDER BY m.seq DESC LIMIT 1;
+        END IF;
+        EXIT WHEN NOT FOUND;
+        matched := i;
+        last_seq := nxt;
+        cur := nxt;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_align_tree(text, bigint[]) IS
+    'chatstore internal: how many of a batch''s fingerprints follow the message tree from a root, and the seq reached';
+
 CREATE OR REPLACE FUNCTION @extschema@.chat_edit_message(
     thread_id      text,
     message_id     text,

@@ -70,6 +70,17 @@ SELECT saved_count, skipped_count FROM chat_save_messages('br-2',
     '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1 again"}, {"role": "user", "content": "q2"}]');
 SELECT seq, parent_seq, content FROM chat_messages WHERE thread_id = 'br-2' ORDER BY seq;
 
+-- a client still showing the older branch (r1) re-sends it without ids and
+-- goes on: the whole conversation is followed along the tree from its root,
+-- nothing is stored twice, and the new message continues that branch
+SELECT saved_count, skipped_count FROM chat_save_messages('br-2',
+    '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}, {"role": "user", "content": "q2 on r1"}]');
+SELECT seq, parent_seq, content FROM chat_messages WHERE thread_id = 'br-2' ORDER BY seq;
+SELECT string_agg(content, ' | ' ORDER BY seq) AS path FROM chat_history('br-2');
+-- and the other branch again, exactly: nothing (the active path stays)
+SELECT saved_count, skipped_count FROM chat_save_messages('br-2',
+    '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1 again"}, {"role": "user", "content": "q2"}]');
+SELECT string_agg(content, ' | ' ORDER BY seq) AS path FROM chat_history('br-2');
 -- an edit of the first message: a new root
 SELECT seq FROM chat_edit_message('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 1), 'q1, rephrased');
 SELECT string_agg(content, ' | ' ORDER BY seq) AS path FROM chat_history('br-2');

@@ -50,6 +50,8 @@ typedef struct SaveRequest
 	bool		tree;			/* the thread has an active path (it branched) */
 	bool		has_leaf;		/* tree: the active path is not empty */
 	int64		leaf_seq;		/* tree: the last seq of the active path */
+	int			walk_matched;	/* id-less messages aligned along the tree (0: none) */
+	int64		walk_seq;		/* the seq the walk ended at */
 } SaveRequest;
 
 typedef struct SaveResult
@@ -147,6 +149,8 @@ lock_thread(SaveRequest *req, char **owner)
 	req->tombstones = 0;
 	req->tree = req->has_leaf = false;
 	req->leaf_seq = 0;
+	req->walk_matched = 0;
+	req->walk_seq = 0;
 	if (has_tombstones)
 	{
 		lock_plan = chatstore_plan(CS_PLAN_LOCK_THREAD_TOMBSTONES, req->nsp,
@@ -674,6 +678,40 @@ skip_aligned_prefix(SaveRequest *req)
 			q++;
 #undef TAIL_MATCHES
 	}
+	/*
+	 * A branched thread, and the batch does not continue the active path's
+	 * tail: it may be a whole conversation re-sent along an older branch.
+	 * Walk the tree from its roots by the batch's fingerprints (at each
+	 * step the newest child that matches); what matches further than the
+	 * tail is skipped, and the batch continues from there.
+	 */
+	if (req->tree && q < n)
+	{
+		static const Oid walk_types[] = {TEXTOID, INT8ARRAYOID};
+		Datum	   *fpd = chatstore_alloc_array(sizeof(Datum), n, false);
+		Datum		wargs[2];
+		bool		isnull;
+		int			matched;
+
+		for (i = 0; i < n; i++)
+			fpd[i] = Int64GetDatum(fp[i]);
+		plan = chatstore_plan(CS_PLAN_ALIGN_TREE, req->nsp,
+							  "SELECT matched, last_seq FROM @S@._chat_align_tree($1, $2)",
+							  2, walk_types);
+		wargs[0] = PointerGetDatum(req->thread_id);
+		wargs[1] = PointerGetDatum(chatstore_array(fpd, NULL, n, INT8OID));
+		rc = SPI_execute_plan(plan, wargs, NULL, false, 1);
+		chatstore_spi_check(rc, SPI_OK_SELECT, "aligning a re-send against the message tree");
+		matched = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (matched > q)
+		{
+			elog(DEBUG1, "chatstore: id-less alignment: %d messages along a branch of the tree", matched);
+			q = matched;
+			req->walk_matched = matched;
+			req->walk_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
 	for (i = 0; i < q; i++)
 		if (req->msgs[i].id == NULL)
 			req->msgs[i].skip = true;
@@ -700,8 +738,16 @@ continue_branch(SaveRequest *req)
 
 	for (k = 0; k < req->nmsgs && req->msgs[k].skip; k++)
 		;
-	if (k == 0 || k == req->nmsgs || req->msgs[k - 1].id == NULL)
+	if (k == 0 || k == req->nmsgs)
 		return;
+	if (req->msgs[k - 1].id == NULL)
+	{
+		/* an id-less re-send that followed a branch of the tree to its end */
+		if (req->walk_matched != k)
+			return;
+		seq = req->walk_seq;
+		goto found;
+	}
 	plan = chatstore_plan(CS_PLAN_MESSAGE_SEQ, req->nsp,
 						  "SELECT seq FROM @S@.chat_messages "
 						  "WHERE thread_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
@@ -713,6 +759,7 @@ continue_branch(SaveRequest *req)
 	if (SPI_processed == 0)
 		return;					/* not stored (a hint, a tombstone): the active leaf */
 	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+found:
 	if (req->has_leaf && seq == req->leaf_seq)
 		return;
 	elog(DEBUG1, "chatstore: the batch continues the branch of seq " INT64_FORMAT, seq);

@@ -174,6 +174,49 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_add_sibling(@extschema@.chat_threads, bigint, jsonb, text) IS
     'chatstore internal: save a message as a new child of parent_seq and make it the active leaf';
 
+-- How far a batch's messages, by fingerprint, follow the message tree from
+-- a root (at each step the newest child with that fingerprint): a whole
+-- conversation re-sent without ids along an older branch.  Called by the
+-- save path of a branched thread when the batch does not continue the
+-- active path's tail.  Internal.
+CREATE FUNCTION @extschema@._chat_align_tree(thread_id text, fps bigint[],
+                                             OUT matched integer, OUT last_seq bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cur bigint;
+    nxt bigint;
+    i   integer;
+BEGIN
+    matched := 0;
+    FOR i IN 1 .. coalesce(array_length(fps, 1), 0) LOOP
+        IF cur IS NULL THEN
+            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq IS NULL
+              AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
+                                ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
+                                                                   m.tool_call_id, m.tool_calls) END
+            ORDER BY m.seq DESC LIMIT 1;
+        ELSE
+            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq = cur
+              AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
+                                ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
+                                                                   m.tool_call_id, m.tool_calls) END
+            ORDER BY m.seq DESC LIMIT 1;
+        END IF;
+        EXIT WHEN NOT FOUND;
+        matched := i;
+        last_seq := nxt;
+        cur := nxt;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_align_tree(text, bigint[]) IS
+    'chatstore internal: how many of a batch''s fingerprints follow the message tree from a root, and the seq reached';
+
 -- ---------------------------------------------------------------------------
 -- the public functions
 -- ---------------------------------------------------------------------------
