@@ -740,26 +740,27 @@ continue_branch(SaveRequest *req)
 		;
 	if (k == 0 || k == req->nmsgs)
 		return;
+	args[0] = PointerGetDatum(req->thread_id);
 	if (req->msgs[k - 1].id == NULL)
 	{
 		/* an id-less re-send that followed a branch of the tree to its end */
 		if (req->walk_matched != k)
 			return;
 		seq = req->walk_seq;
-		goto found;
 	}
-	plan = chatstore_plan(CS_PLAN_MESSAGE_SEQ, req->nsp,
-						  "SELECT seq FROM @S@.chat_messages "
-						  "WHERE thread_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
-						  2, seq_types);
-	args[0] = PointerGetDatum(req->thread_id);
-	args[1] = CStringGetTextDatum(req->msgs[k - 1].id);
-	rc = SPI_execute_plan(plan, args, NULL, false, 1);
-	chatstore_spi_check(rc, SPI_OK_SELECT, "looking up the message a batch continues");
-	if (SPI_processed == 0)
-		return;					/* not stored (a hint, a tombstone): the active leaf */
-	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-found:
+	else
+	{
+		plan = chatstore_plan(CS_PLAN_MESSAGE_SEQ, req->nsp,
+							  "SELECT seq FROM @S@.chat_messages "
+							  "WHERE thread_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+							  2, seq_types);
+		args[1] = CStringGetTextDatum(req->msgs[k - 1].id);
+		rc = SPI_execute_plan(plan, args, NULL, false, 1);
+		chatstore_spi_check(rc, SPI_OK_SELECT, "looking up the message a batch continues");
+		if (SPI_processed == 0)
+			return;				/* not stored (a hint, a tombstone): the active leaf */
+		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
 	if (req->has_leaf && seq == req->leaf_seq)
 		return;
 	elog(DEBUG1, "chatstore: the batch continues the branch of seq " INT64_FORMAT, seq);
