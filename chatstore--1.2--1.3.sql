@@ -44,6 +44,8 @@ CREATE TABLE @extschema@.chat_message_tombstones (
     id                  text        NOT NULL,
     fingerprint         bigint,
     deleted_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- the deleted message's parent in a branched thread (as parent_seq)
+    parent_seq          bigint,
     CONSTRAINT chat_message_tombstones_pkey PRIMARY KEY (thread_id, seq),
     CONSTRAINT chat_message_tombstones_thread_id_key UNIQUE (thread_id, id),
     CONSTRAINT chat_message_tombstones_thread_fkey FOREIGN KEY (thread_id)
@@ -664,11 +666,20 @@ BEGIN
     IF t.active_path IS NOT NULL THEN
         RETURN t.active_path;
     END IF;
-    UPDATE @extschema@.chat_messages AS m
-    SET parent_seq = p.prev
-    FROM (SELECT c.seq, lag(c.seq) OVER (ORDER BY c.seq) AS prev
-          FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id) AS p
+    -- the line's order, deleted messages included (their tombstones keep
+    -- their place: a path through them still aligns a client that has them)
+    UPDATE @extschema@.chat_messages AS m SET parent_seq = p.prev
+    FROM (SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
+          FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
+                UNION ALL
+                SELECT x.seq FROM @extschema@.chat_message_tombstones AS x WHERE x.thread_id = t.id) AS u) AS p
     WHERE m.thread_id = t.id AND m.seq = p.seq AND p.prev IS NOT NULL;
+    UPDATE @extschema@.chat_message_tombstones AS x SET parent_seq = p.prev
+    FROM (SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
+          FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
+                UNION ALL
+                SELECT y.seq FROM @extschema@.chat_message_tombstones AS y WHERE y.thread_id = t.id) AS u) AS p
+    WHERE x.thread_id = t.id AND x.seq = p.seq AND p.prev IS NOT NULL;
     -- every seq so far (deleted ones included: their tombstones stay on the path)
     path := CASE WHEN t.last_seq > 0 THEN int8multirange(int8range(1, t.last_seq, '[]'))
                  ELSE '{}'::int8multirange END;
@@ -685,14 +696,23 @@ RETURNS pg_catalog.int8multirange
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH RECURSIVE up(seq, parent_seq) AS (
-        SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-          AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+        SELECT n.seq, n.parent_seq FROM (
+            SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+              AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+            UNION ALL
+            SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+              AND x.seq OPERATOR(pg_catalog.=) _chat_path_to.seq) AS n
         UNION ALL
-        SELECT m.seq, m.parent_seq FROM up
-        JOIN @extschema@.chat_messages AS m
-          ON m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-         AND m.seq OPERATOR(pg_catalog.=) up.parent_seq)
+        SELECT p.seq, p.parent_seq FROM up,
+        LATERAL (SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+                 WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                   AND m.seq OPERATOR(pg_catalog.=) up.parent_seq
+                 UNION ALL
+                 SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
+                 WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                   AND x.seq OPERATOR(pg_catalog.=) up.parent_seq) AS p)
     SELECT COALESCE(pg_catalog.range_agg(pg_catalog.int8range(up.seq, up.seq, '[]')),
                     '{}'::pg_catalog.int8multirange)
     FROM up;
@@ -762,21 +782,19 @@ DECLARE
 BEGIN
     matched := 0;
     FOR i IN 1 .. coalesce(array_length(fps, 1), 0) LOOP
-        IF cur IS NULL THEN
-            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq IS NULL
+        -- the stored messages and the tombstones (a client may hold deleted messages)
+        SELECT n.seq INTO nxt FROM (
+            SELECT m.seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = _chat_align_tree.thread_id
+              AND m.parent_seq IS NOT DISTINCT FROM cur
               AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
                                 ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
                                                                    m.tool_call_id, m.tool_calls) END
-            ORDER BY m.seq DESC LIMIT 1;
-        ELSE
-            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq = cur
-              AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
-                                ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
-                                                                   m.tool_call_id, m.tool_calls) END
-            ORDER BY m.seq DESC LIMIT 1;
-        END IF;
+            UNION ALL
+            SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id = _chat_align_tree.thread_id
+              AND x.parent_seq IS NOT DISTINCT FROM cur AND x.fingerprint = fps[i]) AS n
+        ORDER BY n.seq DESC LIMIT 1;
         EXIT WHEN NOT FOUND;
         matched := i;
         last_seq := nxt;
@@ -963,13 +981,14 @@ BEGIN
         DELETE FROM @extschema@.chat_messages AS m
         WHERE m.thread_id = _chat_delete_messages.thread_id AND m.seq = ANY (seqs)
         RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
-                  m.parts, m.name, m.tool_call_id, m.tool_calls),
+                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
     tomb AS (
-        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint)
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq)
         SELECT _chat_delete_messages.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
-                                                       d.tool_call_id, d.tool_calls) END
+                                                       d.tool_call_id, d.tool_calls) END,
+               d.parent_seq
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -2578,13 +2597,14 @@ BEGIN
         WHERE m.thread_id = _chat_retention_delete_range.thread_id
           AND m.seq >= from_seq AND m.seq < to_seq
         RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
-                  m.parts, m.name, m.tool_call_id, m.tool_calls),
+                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
     tomb AS (
-        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint)
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq)
         SELECT _chat_retention_delete_range.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
-                                                       d.tool_call_id, d.tool_calls) END
+                                                       d.tool_call_id, d.tool_calls) END,
+               d.parent_seq
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -2612,6 +2632,18 @@ BEGIN
         SELECT t.message_count INTO res.kept_count
         FROM @extschema@.chat_threads AS t
         WHERE t.id = _chat_retention_delete_range.thread_id;
+    END IF;
+    -- a branched thread's active path goes on through the tombstones, to
+    -- its newest stored message (or, when all of it went, stays as it was)
+    IF n > 0 THEN
+        UPDATE @extschema@.chat_threads AS t
+        SET active_path = @extschema@._chat_path_to(t.id, l.leaf),
+            updated_at  = t.updated_at
+        FROM (SELECT max(m.seq) AS leaf FROM @extschema@.chat_messages AS m, @extschema@.chat_threads AS c
+              WHERE c.id = _chat_retention_delete_range.thread_id AND m.thread_id = c.id
+                AND m.seq <@ c.active_path) AS l
+        WHERE t.id = _chat_retention_delete_range.thread_id AND t.active_path IS NOT NULL
+          AND l.leaf IS NOT NULL;
     END IF;
     SELECT min(m.seq) INTO res.first_kept_seq
     FROM @extschema@.chat_messages AS m

@@ -41,6 +41,14 @@ SELECT pg_temp.contents('tb-noids') AS contents;
 -- a batch that starts where the conversation continues aligns
 SELECT saved_count FROM chat_save_messages('tb-noids', '[{"role": "user", "content": "c1"}]');
 SELECT pg_temp.contents('tb-noids') AS contents;
+-- a kept leading system message and a trim: the re-send of what the client
+-- shows now (without the trimmed messages) aligns too
+SELECT saved_count FROM chat_save_messages('tb-sys', '[{"role": "system", "content": "be brief"},
+    {"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}]');
+SELECT deleted_count FROM chat_retention_keep_last(2, 'tb-sys');
+SELECT saved_count, skipped_count FROM chat_save_messages('tb-sys', '[{"role": "system", "content": "be brief"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}, {"role": "user", "content": "q3"}]');
+SELECT pg_temp.contents('tb-sys') AS contents;
 -- retention by age leaves tombstones too
 SELECT saved_count FROM chat_save_messages('tb-age',
     '[{"id": "a1", "role": "user", "content": "old", "created_at": "2020-01-01T00:00:00Z"},

@@ -98,6 +98,73 @@ SELECT deleted_count, kept_count FROM chat_retention_keep_last(3, 'br-1');
 SELECT pg_temp.path('br-1') AS path, pg_temp.exact('br-1') AS exact;
 
 -- ---------------------------------------------------------------------
+-- deletes and trims on a branched thread keep the tree whole: a message
+-- whose parent was deleted keeps it (as a tombstone), paths run through
+-- tombstones, and re-sends of what a client holds store nothing twice
+-- ---------------------------------------------------------------------
+CREATE FUNCTION pg_temp.c4(tid text) RETURNS int LANGUAGE sql AS $$
+    SELECT saved_count FROM chat_save_messages(tid, '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
+                                                      {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}]') $$;
+CREATE FUNCTION pg_temp.id_at(tid text, s bigint) RETURNS text LANGUAGE sql AS $$
+    SELECT id FROM chat_messages WHERE thread_id = tid AND seq = s $$;
+CREATE FUNCTION pg_temp.contents(tid text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(content, ' | ' ORDER BY seq) FROM chat_history(tid) $$;
+-- a trim below the path: an edit of a message whose parent went is its sibling
+SELECT pg_temp.c4('br-t1');
+SELECT leaf_seq FROM chat_switch_branch('br-t1', pg_temp.id_at('br-t1', 4));
+SELECT deleted_count FROM chat_retention_keep_last(2, 'br-t1');
+SELECT seq FROM chat_edit_message('br-t1', pg_temp.id_at('br-t1', 3), 'q2 edited');
+SELECT s.content, m.parent_seq, s.position, s.total FROM chat_message_siblings('br-t1', pg_temp.id_at('br-t1', 3)) AS s
+JOIN chat_messages m ON m.thread_id = 'br-t1' AND m.id = s.id;
+-- a trim that takes the active leaf: the path keeps its tombstone, the next
+-- message continues below it
+SELECT saved_count FROM chat_save_messages('br-t2', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}]');
+SELECT seq FROM chat_regenerate_message('br-t2', pg_temp.id_at('br-t2', 2), '{"role": "assistant", "content": "r1b"}');
+SELECT leaf_seq FROM chat_switch_branch('br-t2', pg_temp.id_at('br-t2', 2));
+SELECT deleted_count FROM chat_retention_keep_last(1, 'br-t2');
+SELECT first_seq FROM chat_save_messages('br-t2', '[{"role": "user", "content": "q2"}]');
+SELECT m.seq, m.parent_seq, x.id IS NOT NULL AS parent_is_tombstone
+FROM chat_messages m LEFT JOIN chat_message_tombstones x ON x.thread_id = m.thread_id AND x.seq = m.parent_seq
+WHERE m.thread_id = 'br-t2' ORDER BY m.seq DESC LIMIT 1;
+-- after a trim, a client re-sending its whole conversation (it still holds
+-- the trimmed messages) stores only what is new, also after a switch
+SELECT pg_temp.c4('br-t3');
+SELECT deleted_count FROM chat_retention_keep_last(2, 'br-t3');
+SELECT leaf_seq FROM chat_switch_branch('br-t3', pg_temp.id_at('br-t3', 4));
+SELECT active_path FROM chat_threads WHERE id = 'br-t3';
+SELECT saved_count, skipped_count FROM chat_save_messages('br-t3', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}, {"role": "user", "content": "q3"}]');
+SELECT pg_temp.contents('br-t3') AS path;
+-- a message deleted from the middle of the path: a client that still holds
+-- it, and one that saw it go, both store only what is new
+SELECT pg_temp.c4('br-t4');
+SELECT leaf_seq FROM chat_switch_branch('br-t4', pg_temp.id_at('br-t4', 4));
+SELECT chat_delete_message('br-t4', pg_temp.id_at('br-t4', 2));
+SELECT leaf_seq FROM chat_switch_branch('br-t4', pg_temp.id_at('br-t4', 4));
+SELECT saved_count, skipped_count FROM chat_save_messages('br-t4', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}, {"role": "user", "content": "q3"}]');
+SELECT saved_count, skipped_count FROM chat_save_messages('br-t4', '[{"role": "user", "content": "q1"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}, {"role": "user", "content": "q3"}, {"role": "assistant", "content": "r3"}]');
+SELECT pg_temp.contents('br-t4') AS path;
+-- one line, its end deleted and regenerated: the re-send of the new version aligns
+SELECT pg_temp.c4('br-t5');
+SELECT chat_delete_messages_after('br-t5', pg_temp.id_at('br-t5', 3));
+SELECT saved_count, skipped_count FROM chat_save_messages('br-t5', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2, regenerated"}]');
+SELECT pg_temp.contents('br-t5') AS line;
+-- an empty active path (its only root deleted): an older branch re-sent
+-- without ids is still found in the tree
+SELECT saved_count FROM chat_save_messages('br-t6', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}]');
+SELECT seq FROM chat_edit_message('br-t6', pg_temp.id_at('br-t6', 1), 'q1 v2');
+SELECT chat_delete_message('br-t6', pg_temp.id_at('br-t6', 3));
+SELECT active_path FROM chat_threads WHERE id = 'br-t6';
+SELECT saved_count, skipped_count FROM chat_save_messages('br-t6', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}, {"role": "user", "content": "q2"}]');
+SELECT pg_temp.contents('br-t6') AS path;
+SELECT count(*) AS threads_not_exact FROM chat_threads t
+WHERE t.id LIKE 'br-t%' AND (t.message_count <> (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id)
+                           OR t.tombstone_count <> (SELECT count(*) FROM chat_message_tombstones x WHERE x.thread_id = t.id));
+
+-- ---------------------------------------------------------------------
 -- errors: nothing is written
 -- ---------------------------------------------------------------------
 SELECT regress.try($$SELECT chat_edit_message('br-none', 'u1', 'x')$$);

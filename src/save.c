@@ -143,6 +143,7 @@ lock_thread(SaveRequest *req, char **owner)
 	Datum		args[2];
 	char		nulls[2];
 	int			attempt;
+	int64		last_seq;
 	bool		has_tombstones = chatstore_has_tombstones(req->nsp);
 
 	req->v13 = has_tombstones;
@@ -199,12 +200,13 @@ lock_thread(SaveRequest *req, char **owner)
 			{
 				req->tombstones = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 				req->tree = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+				/* the path ends at the active leaf (a deleted one: its tombstone) */
 				d = SPI_getbinval(tup, desc, 5, &isnull);
 				req->has_leaf = !isnull;
 				req->leaf_seq = isnull ? 0 : DatumGetInt64(d);
 			}
-			d = SPI_getbinval(tup, desc, 2, &isnull);
-			return DatumGetInt64(d);
+			last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			return last_seq;
 		}
 		/* a deleted thread stays deleted: only chat_create_thread makes it again */
 		if (has_tombstones)
@@ -511,6 +513,14 @@ TAIL_FROM;
 	"WHERE " a ".thread_id OPERATOR(pg_catalog.=) $1 AND " a ".seq OPERATOR(pg_catalog.<@) " \
 	"COALESCE((SELECT t.active_path FROM @S@.chat_threads AS t WHERE t.id OPERATOR(pg_catalog.=) $1), " \
 	"'{(,)}'::pg_catalog.int8multirange) "
+/*
+ * the tombstones of a branched thread's path: deleted messages that were on
+ * it, and deleted children of its messages (a message deleted from the
+ * middle of the path, whose replies moved up)
+ */
+#define TOMB_PATH_WHERE \
+	"WHERE x.thread_id OPERATOR(pg_catalog.=) $1 AND (p.path IS NULL " \
+	"OR x.seq OPERATOR(pg_catalog.<@) p.path OR x.parent_seq OPERATOR(pg_catalog.<@) p.path) "
 #define TAIL_PATH_FROM(a) "FROM @S@.chat_messages AS " a " " TAIL_PATH_WHERE(a) "ORDER BY " a ".seq DESC LIMIT $2"
 
 /*
@@ -520,17 +530,18 @@ TAIL_FROM;
  * holds: the deleted messages are not stored again.
  */
 static const char *const tail_sql_tombstones =
-"SELECT u.cur, u.fp, u.role, u.content, u.parts, u.name, u.tool_call_id, u.tool_calls FROM ("
-"(SELECT m.seq, COALESCE(" TAIL_CURRENT ", false) AS cur, m.fingerprint AS fp, "
+"SELECT u.cur, u.fp, u.role, u.content, u.parts, u.name, u.tool_call_id, u.tool_calls, u.deleted FROM ("
+"(SELECT m.seq, COALESCE(" TAIL_CURRENT ", false) AS cur, m.fingerprint AS fp, false AS deleted, "
 TAIL_LEGACY("role") " AS role, " TAIL_LEGACY("content") " AS content, "
 TAIL_LEGACY("parts") " AS parts, " TAIL_LEGACY("name") " AS name, "
 TAIL_LEGACY("tool_call_id") " AS tool_call_id, " TAIL_LEGACY("tool_calls") " AS tool_calls "
 TAIL_PATH_FROM("m") ") UNION ALL "
-"(SELECT x.seq, true, x.fingerprint, NULL::pg_catalog.text, NULL::pg_catalog.text, "
+"(SELECT x.seq, true, x.fingerprint, true, NULL::pg_catalog.text, NULL::pg_catalog.text, "
 "NULL::pg_catalog.jsonb, NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb "
-"FROM @S@.chat_message_tombstones AS x " TAIL_PATH_WHERE("x")
-"ORDER BY x.seq DESC LIMIT $2)"
-") AS u ORDER BY u.seq DESC LIMIT $2";
+"FROM (SELECT t.active_path AS path FROM @S@.chat_threads AS t WHERE t.id OPERATOR(pg_catalog.=) $1) AS p, "
+"LATERAL (SELECT x.seq, x.fingerprint FROM @S@.chat_message_tombstones AS x " TOMB_PATH_WHERE
+"ORDER BY x.seq DESC LIMIT $2) AS x)"
+") AS u ORDER BY u.seq DESC";
 static const char *const tail_sql_legacy =
 "SELECT false, m.fingerprint, m.role, m.content, m.parts, m.name, m.tool_call_id, "
 "m.tool_calls " TAIL_FROM;
@@ -597,6 +608,34 @@ tail_fingerprint(SaveRequest *req, HeapTuple tup, TupleDesc desc, int64 *fp)
  * the id-less messages of that prefix.  A message that genuinely repeats in
  * a later turn is not at the front of such an overlap, so it is stored.
  */
+/*
+ * Knuth-Morris-Pratt: the longest prefix of the batch's fingerprints fp[]
+ * (failure function fail[]) that is a suffix of tail[] (oldest first; a
+ * NULL entry never matches; skip[] entries, when given, are left out).
+ */
+static int
+overlap(const int64 *fp, const int *fail, int n,
+		const int64 *tail, const bool *tail_null, const bool *skip, int ntail)
+{
+	int			i,
+				q = 0;
+
+	for (i = 0; i < ntail; i++)
+	{
+		if (skip != NULL && skip[i])
+			continue;
+		if (q == n)
+			q = fail[q - 1];
+#define TAIL_MATCHES(i, q) (!tail_null[i] && tail[i] == fp[q])
+		while (q > 0 && !TAIL_MATCHES(i, q))
+			q = fail[q - 1];
+		if (TAIL_MATCHES(i, q))
+			q++;
+#undef TAIL_MATCHES
+	}
+	return q;
+}
+
 static void
 skip_aligned_prefix(SaveRequest *req)
 {
@@ -606,8 +645,10 @@ skip_aligned_prefix(SaveRequest *req)
 	int			rc;
 	int			n = req->nmsgs;
 	int			ntail;
-	int64	   *tail;
-	bool	   *tail_null;
+	int64	   *tail = NULL;
+	bool	   *tail_null = NULL;
+	bool	   *tail_deleted = NULL;
+	bool		with_tombstones = req->tombstones > 0 || req->tree;
 	int64	   *fp;
 	int		   *fail;
 	int			q;
@@ -615,7 +656,7 @@ skip_aligned_prefix(SaveRequest *req)
 	MemoryContext rowcxt,
 				oldcxt;
 
-	if (req->tombstones > 0 || req->tree)
+	if (with_tombstones)
 	{
 		elog(DEBUG1, "chatstore: id-less alignment: the active path's tail, with tombstones");
 		plan = chatstore_plan(CS_PLAN_TAIL_FINGERPRINTS_TOMBSTONES, req->nsp,
@@ -630,27 +671,39 @@ skip_aligned_prefix(SaveRequest *req)
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread's tail");
 	ntail = (int) SPI_processed;
-	if (ntail == 0)
+	if (ntail == 0 && !req->tree)
 		return;
 
 	/*
 	 * stored tail, oldest first; a row without a fingerprint never matches.
 	 * A legacy row's columns are detoasted in a context reset per row.
 	 */
-	tail = chatstore_alloc_array(sizeof(int64), ntail, false);
-	tail_null = chatstore_alloc_array(sizeof(bool), ntail, false);
+	if (ntail > 0)
+	{
+		tail = chatstore_alloc_array(sizeof(int64), ntail, false);
+		tail_null = chatstore_alloc_array(sizeof(bool), ntail, false);
+		tail_deleted = chatstore_alloc_array(sizeof(bool), ntail, true);
+	}
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "chatstore tail row",
 								   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < ntail; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[ntail - 1 - i];
+
+		if (with_tombstones)
+		{
+			bool		isnull;
+
+			tail_deleted[i] = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 9, &isnull));
+		}
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		tail_null[i] = !tail_fingerprint(req, SPI_tuptable->vals[ntail - 1 - i],
-										 SPI_tuptable->tupdesc, &tail[i]);
+		tail_null[i] = !tail_fingerprint(req, tup, SPI_tuptable->tupdesc, &tail[i]);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 	}
 	MemoryContextDelete(rowcxt);
-	SPI_freetuptable(SPI_tuptable);
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
 
 	/* failure function of the batch's fingerprints */
 	fp = chatstore_alloc_array(sizeof(int64), n, false);
@@ -666,18 +719,17 @@ skip_aligned_prefix(SaveRequest *req)
 			q++;
 		fail[i] = q;
 	}
-	/* run over the stored tail: q ends as the longest prefix = suffix */
-	for (i = 0, q = 0; i < ntail; i++)
-	{
-		if (q == n)
-			q = fail[q - 1];
-#define TAIL_MATCHES(i, q) (!tail_null[i] && tail[i] == fp[q])
-		while (q > 0 && !TAIL_MATCHES(i, q))
-			q = fail[q - 1];
-		if (TAIL_MATCHES(i, q))
-			q++;
-#undef TAIL_MATCHES
-	}
+
+	/*
+	 * The longest prefix of the batch that is a suffix of the stored tail.
+	 * With tombstones, twice: counting the deleted messages in their places
+	 * (a client that still holds them re-sends them) and leaving them out (a
+	 * client that saw them go re-sends what is left); the longer overlap
+	 * wins.
+	 */
+	q = overlap(fp, fail, n, tail, tail_null, NULL, ntail);
+	if (with_tombstones && ntail > 0)
+		q = Max(q, overlap(fp, fail, n, tail, tail_null, tail_deleted, ntail));
 	/*
 	 * A branched thread, and the batch does not continue the active path's
 	 * tail: it may be a whole conversation re-sent along an older branch.

@@ -140,6 +140,8 @@ CREATE TABLE @extschema@.chat_message_tombstones (
     id                  text        NOT NULL,
     fingerprint         bigint,
     deleted_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- the deleted message's parent in a branched thread (as parent_seq)
+    parent_seq          bigint,
     CONSTRAINT chat_message_tombstones_pkey PRIMARY KEY (thread_id, seq),
     CONSTRAINT chat_message_tombstones_thread_id_key UNIQUE (thread_id, id),
     CONSTRAINT chat_message_tombstones_thread_fkey FOREIGN KEY (thread_id)

@@ -81,11 +81,20 @@ BEGIN
     IF t.active_path IS NOT NULL THEN
         RETURN t.active_path;
     END IF;
-    UPDATE @extschema@.chat_messages AS m
-    SET parent_seq = p.prev
-    FROM (SELECT c.seq, lag(c.seq) OVER (ORDER BY c.seq) AS prev
-          FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id) AS p
+    -- the line's order, deleted messages included (their tombstones keep
+    -- their place: a path through them still aligns a client that has them)
+    UPDATE @extschema@.chat_messages AS m SET parent_seq = p.prev
+    FROM (SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
+          FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
+                UNION ALL
+                SELECT x.seq FROM @extschema@.chat_message_tombstones AS x WHERE x.thread_id = t.id) AS u) AS p
     WHERE m.thread_id = t.id AND m.seq = p.seq AND p.prev IS NOT NULL;
+    UPDATE @extschema@.chat_message_tombstones AS x SET parent_seq = p.prev
+    FROM (SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
+          FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
+                UNION ALL
+                SELECT y.seq FROM @extschema@.chat_message_tombstones AS y WHERE y.thread_id = t.id) AS u) AS p
+    WHERE x.thread_id = t.id AND x.seq = p.seq AND p.prev IS NOT NULL;
     -- every seq so far (deleted ones included: their tombstones stay on the path)
     path := CASE WHEN t.last_seq > 0 THEN int8multirange(int8range(1, t.last_seq, '[]'))
                  ELSE '{}'::int8multirange END;
@@ -97,21 +106,30 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_branch_start(@extschema@.chat_threads) IS
     'chatstore internal: write the parent_seq of a one-line thread''s messages and give it an active path';
 
--- The path from the root to a message of a branched thread (its seqs).
--- Internal.
+-- The path from the root to a message of a branched thread (its seqs),
+-- through deleted messages (their tombstones keep their parent).  Internal.
 CREATE FUNCTION @extschema@._chat_path_to(thread_id text, seq bigint)
 RETURNS pg_catalog.int8multirange
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH RECURSIVE up(seq, parent_seq) AS (
-        SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-          AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+        SELECT n.seq, n.parent_seq FROM (
+            SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+              AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+            UNION ALL
+            SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+              AND x.seq OPERATOR(pg_catalog.=) _chat_path_to.seq) AS n
         UNION ALL
-        SELECT m.seq, m.parent_seq FROM up
-        JOIN @extschema@.chat_messages AS m
-          ON m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-         AND m.seq OPERATOR(pg_catalog.=) up.parent_seq)
+        SELECT p.seq, p.parent_seq FROM up,
+        LATERAL (SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+                 WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                   AND m.seq OPERATOR(pg_catalog.=) up.parent_seq
+                 UNION ALL
+                 SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
+                 WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                   AND x.seq OPERATOR(pg_catalog.=) up.parent_seq) AS p)
     SELECT COALESCE(pg_catalog.range_agg(pg_catalog.int8range(up.seq, up.seq, '[]')),
                     '{}'::pg_catalog.int8multirange)
     FROM up;
@@ -191,21 +209,19 @@ DECLARE
 BEGIN
     matched := 0;
     FOR i IN 1 .. coalesce(array_length(fps, 1), 0) LOOP
-        IF cur IS NULL THEN
-            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq IS NULL
+        -- the stored messages and the tombstones (a client may hold deleted messages)
+        SELECT n.seq INTO nxt FROM (
+            SELECT m.seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = _chat_align_tree.thread_id
+              AND m.parent_seq IS NOT DISTINCT FROM cur
               AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
                                 ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
                                                                    m.tool_call_id, m.tool_calls) END
-            ORDER BY m.seq DESC LIMIT 1;
-        ELSE
-            SELECT m.seq INTO nxt FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id = _chat_align_tree.thread_id AND m.parent_seq = cur
-              AND fps[i] = CASE WHEN m.fingerprint_version = 2 THEN m.fingerprint
-                                ELSE @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
-                                                                   m.tool_call_id, m.tool_calls) END
-            ORDER BY m.seq DESC LIMIT 1;
-        END IF;
+            UNION ALL
+            SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id = _chat_align_tree.thread_id
+              AND x.parent_seq IS NOT DISTINCT FROM cur AND x.fingerprint = fps[i]) AS n
+        ORDER BY n.seq DESC LIMIT 1;
         EXIT WHEN NOT FOUND;
         matched := i;
         last_seq := nxt;

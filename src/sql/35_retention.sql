@@ -51,13 +51,14 @@ BEGIN
         WHERE m.thread_id = _chat_retention_delete_range.thread_id
           AND m.seq >= from_seq AND m.seq < to_seq
         RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
-                  m.parts, m.name, m.tool_call_id, m.tool_calls),
+                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
     tomb AS (
-        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint)
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq)
         SELECT _chat_retention_delete_range.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
-                                                       d.tool_call_id, d.tool_calls) END
+                                                       d.tool_call_id, d.tool_calls) END,
+               d.parent_seq
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -85,6 +86,18 @@ BEGIN
         SELECT t.message_count INTO res.kept_count
         FROM @extschema@.chat_threads AS t
         WHERE t.id = _chat_retention_delete_range.thread_id;
+    END IF;
+    -- a branched thread's active path goes on through the tombstones, to
+    -- its newest stored message (or, when all of it went, stays as it was)
+    IF n > 0 THEN
+        UPDATE @extschema@.chat_threads AS t
+        SET active_path = @extschema@._chat_path_to(t.id, l.leaf),
+            updated_at  = t.updated_at
+        FROM (SELECT max(m.seq) AS leaf FROM @extschema@.chat_messages AS m, @extschema@.chat_threads AS c
+              WHERE c.id = _chat_retention_delete_range.thread_id AND m.thread_id = c.id
+                AND m.seq <@ c.active_path) AS l
+        WHERE t.id = _chat_retention_delete_range.thread_id AND t.active_path IS NOT NULL
+          AND l.leaf IS NOT NULL;
     END IF;
     SELECT min(m.seq) INTO res.first_kept_seq
     FROM @extschema@.chat_messages AS m
