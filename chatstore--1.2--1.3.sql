@@ -243,10 +243,11 @@ BEGIN ATOMIC
           AND m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
           AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
           AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
-          AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+          -- (the active path of a branched thread; written so that the
+          -- planner does not take it for a selective condition)
+          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                 (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                 WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
-                '{(,)}'::pg_catalog.int8multirange)
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
         UNION ALL
         -- the latest max_messages (the gate stands outside the LIMIT
         -- subquery, so a false gate removes the branch from the plan)
@@ -254,10 +255,9 @@ BEGIN ATOMIC
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
-              AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+              AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                     (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
-                    '{(,)}'::pg_catalog.int8multirange)
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
             ORDER BY m.seq DESC
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
@@ -269,10 +269,9 @@ BEGIN ATOMIC
             WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
               AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
               AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
-              AND m.seq OPERATOR(pg_catalog.<@) COALESCE(
+              AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                     (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id),
-                    '{(,)}'::pg_catalog.int8multirange)
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
             ORDER BY m.seq
             LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS f
         WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL

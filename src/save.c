@@ -510,9 +510,8 @@ TAIL_LEGACY("name") ", " TAIL_LEGACY("tool_call_id") ", " TAIL_LEGACY("tool_call
 TAIL_FROM;
 /* a branched thread's tail is the tail of its active path */
 #define TAIL_PATH_WHERE(a) \
-	"WHERE " a ".thread_id OPERATOR(pg_catalog.=) $1 AND " a ".seq OPERATOR(pg_catalog.<@) " \
-	"COALESCE((SELECT t.active_path FROM @S@.chat_threads AS t WHERE t.id OPERATOR(pg_catalog.=) $1), " \
-	"'{(,)}'::pg_catalog.int8multirange) "
+	"WHERE " a ".thread_id OPERATOR(pg_catalog.=) $1 AND COALESCE(" a ".seq OPERATOR(pg_catalog.<@) " \
+	"(SELECT t.active_path FROM @S@.chat_threads AS t WHERE t.id OPERATOR(pg_catalog.=) $1), true) "
 /*
  * the tombstones of a branched thread's path: deleted messages that were on
  * it, and deleted children of its messages (a message deleted from the
