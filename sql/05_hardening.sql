@@ -460,5 +460,32 @@ ROLLBACK;
 SELECT count(*) AS rolled_back FROM chat_threads WHERE id LIKE 'h1-ten-%';
 SELECT rolname FROM pg_roles WHERE rolname LIKE 'regress_cs_h1%';
 
+-- ---------------------------------------------------------------------
+-- 11. chat_update_thread writes nothing when nothing changes (updated_at
+-- stays); a real change moves it
+-- ---------------------------------------------------------------------
+SELECT id FROM chat_create_thread('h1-upd-noop', NULL, 'same title', '{"k": 1}');
+UPDATE chat_threads SET updated_at = '2020-01-01T00:00:00Z' WHERE id = 'h1-upd-noop';
+SELECT xmin AS row_version FROM chat_threads WHERE id = 'h1-upd-noop' \gset
+SELECT title, updated_at = '2020-01-01T00:00:00Z' AS kept FROM chat_update_thread('h1-upd-noop', 'same title', '{"k": 1}');
+SELECT updated_at = '2020-01-01T00:00:00Z' AS still_kept, xmin::text = :'row_version' AS row_not_rewritten
+FROM chat_threads WHERE id = 'h1-upd-noop';
+SELECT title, updated_at > '2020-01-01T00:00:00Z' AS moved FROM chat_update_thread('h1-upd-noop', 'new title');
+
+-- ---------------------------------------------------------------------
+-- 12. search indexes of two configurations with one name in two schemas
+-- are two indexes: creating one does not hide the other, dropping one
+-- leaves the other
+-- ---------------------------------------------------------------------
+CREATE TEXT SEARCH CONFIGURATION public.english (COPY = pg_catalog.english);
+SELECT chat_create_search_index('pg_catalog.english') IS NOT NULL AS made_catalog;
+SELECT chat_create_search_index('public.english') IS NOT NULL AS made_public;
+SELECT count(*) AS english_indexes FROM pg_indexes
+WHERE tablename = 'chat_messages' AND indexdef LIKE '%english%';
+SELECT chat_drop_search_index('public.english') AS dropped_public;
+SELECT indexname FROM pg_indexes WHERE tablename = 'chat_messages' AND indexdef LIKE '%english%';
+SELECT chat_drop_search_index('pg_catalog.english') AS dropped_catalog;
+DROP TEXT SEARCH CONFIGURATION public.english;
+
 -- clean up
 WITH d AS (DELETE FROM chat_threads WHERE id LIKE 'h1-%' RETURNING 1) SELECT count(*) > 0 AS cleaned FROM d;

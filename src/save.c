@@ -904,16 +904,20 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 
 	/*
 	 * parent_seq: only a branched thread's messages have one (the active
-	 * leaf, then each the one before it); a one-line thread's stay NULL
+	 * leaf, then each the one before it); a one-line thread's stay NULL, and
+	 * its saves run the statements of chatstore 1.2
 	 */
-	plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
-						  req->v13 ?
-						  INSERT_COLUMNS ", fingerprint_version, parent_seq) " INSERT_VALUES
-						  ", 2::pg_catalog.int2, u.parent_seq " INSERT_FROM :
-						  has_fpv ?
-						  INSERT_COLUMNS ", fingerprint_version) " INSERT_VALUES ", 2::pg_catalog.int2 " INSERT_FROM :
-						  INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM,
-						  NCOLS + 2, types);
+	if (req->tree)
+		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES_TREE, req->nsp,
+							  INSERT_COLUMNS ", fingerprint_version, parent_seq) " INSERT_VALUES
+							  ", 2::pg_catalog.int2, u.parent_seq " INSERT_FROM,
+							  NCOLS + 2, types);
+	else
+		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
+							  has_fpv ?
+							  INSERT_COLUMNS ", fingerprint_version) " INSERT_VALUES ", 2::pg_catalog.int2 " INSERT_FROM :
+							  INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM,
+							  NCOLS + 2, types);
 
 	/*
 	 * The per-row datums (ids, roles, JSON made from the input) live in a
@@ -1041,14 +1045,17 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 	"total_tokens = total_tokens OPERATOR(pg_catalog.+) $6, " \
 	"last_message_at = GREATEST(last_message_at, $7) "
 	/* a branched thread's active path goes on through the new messages */
-	plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
-						  req->v13 ?
-						  UPDATE_THREAD_SET
-						  ", active_path = active_path OPERATOR(pg_catalog.+) pg_catalog.int8multirange("
-						  "pg_catalog.int8range($3 OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) 1, $3, '[]')) "
-						  "WHERE id OPERATOR(pg_catalog.=) $1" :
-						  UPDATE_THREAD_SET "WHERE id OPERATOR(pg_catalog.=) $1",
-						  7, types);
+	if (req->tree)
+		plan = chatstore_plan(CS_PLAN_UPDATE_THREAD_TREE, req->nsp,
+							  UPDATE_THREAD_SET
+							  ", active_path = active_path OPERATOR(pg_catalog.+) pg_catalog.int8multirange("
+							  "pg_catalog.int8range($3 OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) 1, $3, '[]')) "
+							  "WHERE id OPERATOR(pg_catalog.=) $1",
+							  7, types);
+	else
+		plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
+							  UPDATE_THREAD_SET "WHERE id OPERATOR(pg_catalog.=) $1",
+							  7, types);
 #undef UPDATE_THREAD_SET
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = Int64GetDatum(nrows);
