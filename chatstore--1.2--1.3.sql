@@ -46,6 +46,9 @@ CREATE TABLE @extschema@.chat_message_tombstones (
     deleted_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- the deleted message's parent in a branched thread (as parent_seq)
     parent_seq          bigint,
+    -- chat_delete_message moved its replies up to its parent: it is no
+    -- longer on their path, but a client may still hold it between them
+    replies_moved_up    boolean     NOT NULL DEFAULT false,
     CONSTRAINT chat_message_tombstones_pkey PRIMARY KEY (thread_id, seq),
     CONSTRAINT chat_message_tombstones_thread_id_key UNIQUE (thread_id, id),
     CONSTRAINT chat_message_tombstones_thread_fkey FOREIGN KEY (thread_id)
@@ -644,9 +647,15 @@ BEGIN
         RAISE EXCEPTION 'message "%" does not exist in thread "%"', message_id, t.id
             USING ERRCODE = 'no_data_found';
     END IF;
+    -- in a line: the one before it, a deleted one included (as the line
+    -- becomes a tree, _chat_branch_start)
     IF t.active_path IS NULL THEN
-        SELECT max(m.seq) INTO parent_seq FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = t.id AND m.seq < _chat_branch_message.seq;
+        SELECT max(u.seq) INTO parent_seq FROM (
+            SELECT m.seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = t.id AND m.seq < _chat_branch_message.seq
+            UNION ALL
+            SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id = t.id AND x.seq < _chat_branch_message.seq) AS u;
     END IF;
 END
 $fn$;
@@ -964,7 +973,8 @@ END;
 COMMENT ON FUNCTION @extschema@.chat_thread_tree(text, text) IS
     'every message of a thread (all branches) with its parent, its position among its siblings and whether it is on the active path';
 
-CREATE OR REPLACE FUNCTION @extschema@._chat_delete_messages(thread_id text, seqs bigint[])
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_messages(thread_id text, seqs bigint[],
+                                                  replies_moved_up boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -982,12 +992,13 @@ BEGIN
         RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
                   m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
     tomb AS (
-        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq)
+        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq,
+                                                              replies_moved_up)
         SELECT _chat_delete_messages.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
                                                        d.tool_call_id, d.tool_calls) END,
-               d.parent_seq
+               d.parent_seq, _chat_delete_messages.replies_moved_up
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -1011,19 +1022,23 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[]) IS
+COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean) IS
     'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_subtree(t @extschema@.chat_threads, seq bigint)
 RETURNS bigint[]
 LANGUAGE sql STABLE
 BEGIN ATOMIC
+    -- (through deleted messages: their tombstones keep their parent)
     WITH RECURSIVE down(seq) AS (
         SELECT _chat_subtree.seq
         UNION ALL
-        SELECT c.seq FROM down
-        JOIN @extschema@.chat_messages AS c
-          ON c.thread_id OPERATOR(pg_catalog.=) t.id AND c.parent_seq OPERATOR(pg_catalog.=) down.seq
+        SELECT c.seq FROM down,
+        LATERAL (SELECT m.seq FROM @extschema@.chat_messages AS m
+                 WHERE m.thread_id OPERATOR(pg_catalog.=) t.id AND m.parent_seq OPERATOR(pg_catalog.=) down.seq
+                 UNION ALL
+                 SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+                 WHERE x.thread_id OPERATOR(pg_catalog.=) t.id AND x.parent_seq OPERATOR(pg_catalog.=) down.seq) AS c
         WHERE t.active_path IS NOT NULL)
     SELECT CASE WHEN t.active_path IS NULL
                 THEN (SELECT pg_catalog.array_agg(m.seq) FROM @extschema@.chat_messages AS m
@@ -1123,14 +1138,23 @@ BEGIN
     END IF;
     IF with_replies THEN
         seqs := @extschema@._chat_subtree(t, msg.seq);
+        n := @extschema@._chat_delete_messages(t.id, seqs);
     ELSE
-        seqs := ARRAY[msg.seq];
+        -- the replies move up to the parent: a line is made a tree first, so
+        -- that the deleted message is not taken for their parent later
+        IF t.active_path IS NULL
+           AND EXISTS (SELECT FROM @extschema@.chat_messages AS m WHERE m.thread_id = t.id AND m.seq > msg.seq) THEN
+            t.active_path := @extschema@._chat_branch_start(t);
+            SELECT * INTO msg FROM @extschema@._chat_branch_message(t, message_id);
+        END IF;
         IF t.active_path IS NOT NULL THEN
             UPDATE @extschema@.chat_messages AS m SET parent_seq = msg.parent_seq
             WHERE m.thread_id = t.id AND m.parent_seq = msg.seq;
+            UPDATE @extschema@.chat_message_tombstones AS x SET parent_seq = msg.parent_seq
+            WHERE x.thread_id = t.id AND x.parent_seq = msg.seq;
         END IF;
+        n := @extschema@._chat_delete_messages(t.id, ARRAY[msg.seq], true);
     END IF;
-    n := @extschema@._chat_delete_messages(t.id, seqs);
     -- The active path keeps the seqs of deleted messages that were on it
     -- (their tombstones align an id-less re-send), but it always ends at a
     -- stored message, the active leaf: when the leaf went (or, with
@@ -1173,8 +1197,12 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Switch to its branch first (chat_switch_branch).';
         END IF;
-        SELECT min(m.seq) INTO child FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = t.id AND m.parent_seq = msg.seq AND m.seq <@ t.active_path;
+        SELECT min(c.seq) INTO child FROM (
+            SELECT m.seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = t.id AND m.parent_seq = msg.seq AND m.seq <@ t.active_path
+            UNION ALL
+            SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id = t.id AND x.parent_seq = msg.seq AND x.seq <@ t.active_path) AS c;
     END IF;
     IF child IS NOT NULL THEN
         n := @extschema@._chat_delete_messages(t.id, @extschema@._chat_subtree(t, child));

@@ -160,8 +160,44 @@ SELECT chat_delete_message('br-t6', pg_temp.id_at('br-t6', 3));
 SELECT active_path FROM chat_threads WHERE id = 'br-t6';
 SELECT saved_count, skipped_count FROM chat_save_messages('br-t6', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}, {"role": "user", "content": "q2"}]');
 SELECT pg_temp.contents('br-t6') AS path;
+-- an edit next to a deleted message is still a sibling of the original:
+-- after a user delete (the replies moved up) and after a trim
+SELECT pg_temp.c4('br-n1');
+SELECT chat_delete_message('br-n1', pg_temp.id_at('br-n1', 2));
+SELECT seq FROM chat_edit_message('br-n1', pg_temp.id_at('br-n1', 3), 'q2 edited');
+SELECT content, position, total FROM chat_message_siblings('br-n1', pg_temp.id_at('br-n1', 3));
+SELECT pg_temp.c4('br-n1t');
+SELECT deleted_count FROM chat_retention_keep_last(2, 'br-n1t');
+SELECT seq FROM chat_edit_message('br-n1t', pg_temp.id_at('br-n1t', 3), 'q2 edited');
+SELECT content, position, total FROM chat_message_siblings('br-n1t', pg_temp.id_at('br-n1t', 3));
+-- a message deleted while the thread was one line, then a branch: the
+-- older branch re-sent as the client now holds it (without the deleted
+-- message) stores only what is new
+SELECT pg_temp.c4('br-n2');
+SELECT chat_delete_message('br-n2', pg_temp.id_at('br-n2', 2));
+SELECT seq FROM chat_regenerate_message('br-n2', pg_temp.id_at('br-n2', 4), '{"role": "assistant", "content": "r2b"}');
+SELECT saved_count, skipped_count FROM chat_save_messages('br-n2', '[{"role": "user", "content": "q1"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}, {"role": "user", "content": "q3 on r2"}]');
+SELECT pg_temp.contents('br-n2') AS path;
+-- a trimmed branch off the path does not disturb a re-send of the path's tail
+SELECT saved_count FROM chat_save_messages('br-n3', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}]');
+SELECT seq FROM chat_regenerate_message('br-n3', pg_temp.id_at('br-n3', 2), '{"role": "assistant", "content": "r1b"}');
+SELECT leaf_seq FROM chat_switch_branch('br-n3', pg_temp.id_at('br-n3', 2));
+SELECT saved_count FROM chat_save_messages('br-n3', '[{"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}]');
+SELECT deleted_count FROM chat_retention_keep_last(2, 'br-n3');
+SELECT saved_count, skipped_count FROM chat_save_messages('br-n3', '[{"role": "assistant", "content": "r1"},
+    {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}, {"role": "user", "content": "q3"}]');
+SELECT pg_temp.contents('br-n3') AS path;
+-- delete-after and delete with replies go on below a trimmed message
+SELECT saved_count FROM chat_save_messages('br-n5', '[{"id": "s", "role": "system", "content": "be brief"},
+    {"id": "u1", "role": "user", "content": "q1"}, {"id": "a1", "role": "assistant", "content": "r1"},
+    {"id": "u2", "role": "user", "content": "q2"}, {"id": "a2", "role": "assistant", "content": "r2"}]');
+SELECT leaf_id FROM chat_switch_branch('br-n5', 'a2');
+SELECT deleted_count FROM chat_retention_keep_last(2, 'br-n5');
+SELECT chat_delete_messages_after('br-n5', 's') AS deleted;
+SELECT string_agg(id, ' ' ORDER BY seq) AS left_in_log FROM chat_messages WHERE thread_id = 'br-n5';
 SELECT count(*) AS threads_not_exact FROM chat_threads t
-WHERE t.id LIKE 'br-t%' AND (t.message_count <> (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id)
+WHERE (t.id LIKE 'br-t%' OR t.id LIKE 'br-n%') AND (t.message_count <> (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id)
                            OR t.tombstone_count <> (SELECT count(*) FROM chat_message_tombstones x WHERE x.thread_id = t.id));
 
 -- ---------------------------------------------------------------------

@@ -513,13 +513,14 @@ TAIL_FROM;
 	"WHERE " a ".thread_id OPERATOR(pg_catalog.=) $1 AND COALESCE(" a ".seq OPERATOR(pg_catalog.<@) " \
 	"(SELECT t.active_path FROM @S@.chat_threads AS t WHERE t.id OPERATOR(pg_catalog.=) $1), true) "
 /*
- * the tombstones of a branched thread's path: deleted messages that were on
- * it, and deleted children of its messages (a message deleted from the
- * middle of the path, whose replies moved up)
+ * the tombstones of a branched thread's path: deleted messages on it, and
+ * those chat_delete_message took out of its middle (their replies moved up
+ * to their parent, on the path)
  */
 #define TOMB_PATH_WHERE \
 	"WHERE x.thread_id OPERATOR(pg_catalog.=) $1 AND (p.path IS NULL " \
-	"OR x.seq OPERATOR(pg_catalog.<@) p.path OR x.parent_seq OPERATOR(pg_catalog.<@) p.path) "
+	"OR x.seq OPERATOR(pg_catalog.<@) p.path " \
+	"OR (x.replies_moved_up AND x.parent_seq OPERATOR(pg_catalog.<@) p.path)) "
 #define TAIL_PATH_FROM(a) "FROM @S@.chat_messages AS " a " " TAIL_PATH_WHERE(a) "ORDER BY " a ".seq DESC LIMIT $2"
 
 /*

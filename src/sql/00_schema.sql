@@ -142,6 +142,9 @@ CREATE TABLE @extschema@.chat_message_tombstones (
     deleted_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- the deleted message's parent in a branched thread (as parent_seq)
     parent_seq          bigint,
+    -- chat_delete_message moved its replies up to its parent: it is no
+    -- longer on their path, but a client may still hold it between them
+    replies_moved_up    boolean     NOT NULL DEFAULT false,
     CONSTRAINT chat_message_tombstones_pkey PRIMARY KEY (thread_id, seq),
     CONSTRAINT chat_message_tombstones_thread_id_key UNIQUE (thread_id, id),
     CONSTRAINT chat_message_tombstones_thread_fkey FOREIGN KEY (thread_id)

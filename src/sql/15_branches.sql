@@ -57,9 +57,15 @@ BEGIN
         RAISE EXCEPTION 'message "%" does not exist in thread "%"', message_id, t.id
             USING ERRCODE = 'no_data_found';
     END IF;
+    -- in a line: the one before it, a deleted one included (as the line
+    -- becomes a tree, _chat_branch_start)
     IF t.active_path IS NULL THEN
-        SELECT max(m.seq) INTO parent_seq FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = t.id AND m.seq < _chat_branch_message.seq;
+        SELECT max(u.seq) INTO parent_seq FROM (
+            SELECT m.seq FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = t.id AND m.seq < _chat_branch_message.seq
+            UNION ALL
+            SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+            WHERE x.thread_id = t.id AND x.seq < _chat_branch_message.seq) AS u;
     END IF;
 END
 $fn$;
