@@ -974,7 +974,8 @@ COMMENT ON FUNCTION @extschema@.chat_thread_tree(text, text) IS
     'every message of a thread (all branches) with its parent, its position among its siblings and whether it is on the active path';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_delete_messages(thread_id text, seqs bigint[],
-                                                  replies_moved_up boolean DEFAULT false)
+                                                  replies_moved_up boolean DEFAULT false,
+                                                  activity boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1015,15 +1016,17 @@ BEGIN
             prompt_tokens     = greatest(t.prompt_tokens - p, 0),
             completion_tokens = greatest(t.completion_tokens - c, 0),
             total_tokens      = greatest(t.total_tokens - tot, 0),
-            tombstone_count   = t.tombstone_count + nt
+            tombstone_count   = t.tombstone_count + nt,
+            -- a retention trim is not activity: it keeps updated_at
+            updated_at        = CASE WHEN activity THEN now() ELSE t.updated_at END
         WHERE t.id = _chat_delete_messages.thread_id;
     END IF;
     RETURN n;
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean) IS
-    'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates';
+COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean, boolean) IS
+    'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates (the delete of a user, or with activity false a retention trim)';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_subtree(t @extschema@.chat_threads, seq bigint)
 RETURNS bigint[]
@@ -2609,57 +2612,23 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     n   bigint;
-    p   bigint;
-    c   bigint;
-    tot bigint;
-    nt  bigint;
     res @extschema@.chat_trim_result;
 BEGIN
     PERFORM 1 FROM @extschema@.chat_threads AS t
     WHERE t.id = _chat_retention_delete_range.thread_id FOR UPDATE;
-    -- the deleted messages become tombstones (id, seq and fingerprint), so a
-    -- client re-sending its conversation does not store them again
-    WITH d AS (
-        DELETE FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = _chat_retention_delete_range.thread_id
-          AND m.seq >= from_seq AND m.seq < to_seq
-        RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
-                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
-    tomb AS (
-        INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq)
-        SELECT _chat_retention_delete_range.thread_id, d.seq, d.id,
-               CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
-                    ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
-                                                       d.tool_call_id, d.tool_calls) END,
-               d.parent_seq
-        FROM d
-        ON CONFLICT DO NOTHING
-        RETURNING 1)
-    SELECT count(*),
-           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'prompt')), 0),
-           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'completion')), 0),
-           coalesce(sum(@extschema@.chat_usage_tokens(d.usage, 'total')), 0),
-           (SELECT count(*) FROM tomb)
-    INTO n, p, c, tot, nt
-    FROM d;
-
+    -- the deleted messages become tombstones and the aggregates follow (as
+    -- for any delete); a trim is not activity: updated_at stays
+    n := @extschema@._chat_delete_messages(
+            _chat_retention_delete_range.thread_id,
+            ARRAY(SELECT m.seq FROM @extschema@.chat_messages AS m
+                  WHERE m.thread_id = _chat_retention_delete_range.thread_id
+                    AND m.seq >= from_seq AND m.seq < to_seq),
+            replies_moved_up => false, activity => false);
     res.thread_id := _chat_retention_delete_range.thread_id;
     res.deleted_count := n;
-    IF n > 0 THEN
-        UPDATE @extschema@.chat_threads AS t
-        SET message_count     = t.message_count - n,
-            prompt_tokens     = greatest(t.prompt_tokens - p, 0),
-            completion_tokens = greatest(t.completion_tokens - c, 0),
-            total_tokens      = greatest(t.total_tokens - tot, 0),
-            tombstone_count   = t.tombstone_count + nt,
-            updated_at        = t.updated_at    -- a trim is not activity
-        WHERE t.id = _chat_retention_delete_range.thread_id
-        RETURNING t.message_count INTO res.kept_count;
-    ELSE
-        SELECT t.message_count INTO res.kept_count
-        FROM @extschema@.chat_threads AS t
-        WHERE t.id = _chat_retention_delete_range.thread_id;
-    END IF;
+    SELECT t.message_count INTO res.kept_count
+    FROM @extschema@.chat_threads AS t
+    WHERE t.id = _chat_retention_delete_range.thread_id;
     -- a branched thread's active path goes on through the tombstones, to
     -- its newest stored message (or, when all of it went, stays as it was)
     IF n > 0 THEN

@@ -9,7 +9,8 @@
 -- Delete messages of a locked thread by seq: tombstones, aggregates.
 -- Internal (chat_delete_message, chat_delete_messages_after).
 CREATE FUNCTION @extschema@._chat_delete_messages(thread_id text, seqs bigint[],
-                                                  replies_moved_up boolean DEFAULT false)
+                                                  replies_moved_up boolean DEFAULT false,
+                                                  activity boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -50,15 +51,17 @@ BEGIN
             prompt_tokens     = greatest(t.prompt_tokens - p, 0),
             completion_tokens = greatest(t.completion_tokens - c, 0),
             total_tokens      = greatest(t.total_tokens - tot, 0),
-            tombstone_count   = t.tombstone_count + nt
+            tombstone_count   = t.tombstone_count + nt,
+            -- a retention trim is not activity: it keeps updated_at
+            updated_at        = CASE WHEN activity THEN now() ELSE t.updated_at END
         WHERE t.id = _chat_delete_messages.thread_id;
     END IF;
     RETURN n;
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean) IS
-    'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates';
+COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean, boolean) IS
+    'chatstore internal: delete messages of a locked thread by seq, leaving tombstones, and correct its aggregates (the delete of a user, or with activity false a retention trim)';
 
 -- The seqs of a message and everything below it (in a one-line thread:
 -- everything after it).  Internal.
