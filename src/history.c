@@ -203,9 +203,39 @@ emit_rows(HistoryOut *out, SPITupleTable *tt, uint64 n, bool reverse)
 	}
 }
 
+/*
+ * The thread has branched (chatstore 1.3): its history is its active path.
+ * One probe of the thread row, so that a one-line thread's reads carry no
+ * path condition.
+ */
+static bool
+is_branched(Oid nsp, Datum thread_id)
+{
+	static const Oid types[] = {TEXTOID};
+	SPIPlanPtr	plan;
+	Datum		args[1];
+	bool		isnull;
+	bool		tree = false;
+	int			rc;
+
+	if (!chatstore_has_tombstones(nsp))
+		return false;
+	plan = chatstore_plan(CS_PLAN_THREAD_BRANCHED, nsp,
+						  "SELECT active_path IS NOT NULL FROM @S@.chat_threads "
+						  "WHERE id OPERATOR(pg_catalog.=) $1",
+						  1, types);
+	args[0] = thread_id;
+	rc = SPI_execute_plan(plan, args, NULL, true, 1);
+	chatstore_spi_check(rc, SPI_OK_SELECT, "reading the thread");
+	if (SPI_processed == 1)
+		tree = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return tree;
+}
+
 /* every message with lo < seq < hi, oldest first */
 static void
-emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
+emit_range(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int64 hi)
 {
 	SPIPlanPtr	plan;
 	Datum		args[3];
@@ -213,8 +243,8 @@ emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
 
 	if (empty_range(lo, hi))
 		return;
-	plan = chatstore_plan(CS_PLAN_HISTORY_RANGE, nsp,
-						  IN_RANGE(chatstore_has_tombstones(nsp), MSG_COLUMNS, "ORDER BY seq"), 3, range_types);
+	plan = chatstore_plan(tree ? CS_PLAN_HISTORY_RANGE_PATH : CS_PLAN_HISTORY_RANGE, nsp,
+						  IN_RANGE(tree, MSG_COLUMNS, "ORDER BY seq"), 3, range_types);
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(lo);
 	args[2] = Int64GetDatum(hi);
@@ -229,7 +259,7 @@ emit_range(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi)
  * their token sum, and the last seq of the run (0 when there is none).
  */
 static int64
-leading_system(Oid nsp, Datum thread_id, int64 hi, int64 *prefix_last)
+leading_system(Oid nsp, bool tree, Datum thread_id, int64 hi, int64 *prefix_last)
 {
 	SPIPlanPtr	plan;
 	Portal		portal;
@@ -238,8 +268,8 @@ leading_system(Oid nsp, Datum thread_id, int64 hi, int64 *prefix_last)
 	bool		done = false;
 
 	*prefix_last = 0;
-	plan = chatstore_plan(CS_PLAN_LIGHT_ASC, nsp,
-						  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq"), 3, range_types);
+	plan = chatstore_plan(tree ? CS_PLAN_LIGHT_ASC_PATH : CS_PLAN_LIGHT_ASC, nsp,
+						  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq"), 3, range_types);
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(0);
 	args[2] = Int64GetDatum(hi);
@@ -278,7 +308,7 @@ leading_system(Oid nsp, Datum thread_id, int64 hi, int64 *prefix_last)
  * that fits.
  */
 static void
-emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
+emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int64 hi,
 			int64 n, bool first, int64 max_tokens)
 {
 	Datum		args[4];
@@ -288,7 +318,7 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 	int			rc;
 
 	memset(&b, 0, sizeof(b));
-	sys_tokens = leading_system(nsp, thread_id, hi, &prefix_last);
+	sys_tokens = leading_system(nsp, tree, thread_id, hi, &prefix_last);
 	if (pg_sub_s64_overflow(max_tokens, sys_tokens, &b.limit))
 		b.limit = -1;			/* the system messages alone are over budget */
 	args[0] = thread_id;
@@ -307,11 +337,11 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 					i;
 
 		if (first)
-			plan = chatstore_plan(CS_PLAN_LIGHT_FIRST, nsp,
-								  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq LIMIT $4"), 4, range_types);
+			plan = chatstore_plan(tree ? CS_PLAN_LIGHT_FIRST_PATH : CS_PLAN_LIGHT_FIRST, nsp,
+								  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq LIMIT $4"), 4, range_types);
 		else
-			plan = chatstore_plan(CS_PLAN_LIGHT_LAST, nsp,
-								  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq DESC LIMIT $4"), 4, range_types);
+			plan = chatstore_plan(tree ? CS_PLAN_LIGHT_LAST_PATH : CS_PLAN_LIGHT_LAST, nsp,
+								  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq DESC LIMIT $4"), 4, range_types);
 		rc = SPI_execute_plan(plan, args, NULL, true, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
 		nrows = (int64) SPI_processed;
@@ -334,8 +364,8 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 		SPIPlanPtr	plan;
 		Portal		portal;
 
-		plan = chatstore_plan(CS_PLAN_LIGHT_DESC, nsp,
-							  IN_RANGE(chatstore_has_tombstones(nsp), LIGHT_COLUMNS, "ORDER BY seq DESC"), 3, range_types);
+		plan = chatstore_plan(tree ? CS_PLAN_LIGHT_DESC_PATH : CS_PLAN_LIGHT_DESC, nsp,
+							  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq DESC"), 3, range_types);
 		args[1] = Int64GetDatum(Max(lo, prefix_last));
 		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
 		while (!b.stopped)
@@ -360,9 +390,9 @@ emit_budget(HistoryOut *out, Oid nsp, Datum thread_id, int64 lo, int64 hi,
 	}
 
 	if (prefix_last > 0)
-		emit_range(out, nsp, thread_id, 0, prefix_last + 1);
+		emit_range(out, nsp, tree, thread_id, 0, prefix_last + 1);
 	if (b.run_start > 0)
-		emit_range(out, nsp, thread_id, Max(b.run_start - 1, prefix_last), hi);
+		emit_range(out, nsp, tree, thread_id, Max(b.run_start - 1, prefix_last), hi);
 }
 
 static void
@@ -450,7 +480,7 @@ chat_history(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
-	emit_budget(&out, nsp, thread_id, lo, hi, max_messages, after_given, max_tokens);
+	emit_budget(&out, nsp, is_branched(nsp, thread_id), thread_id, lo, hi, max_messages, after_given, max_tokens);
 
 	SPI_finish();
 	return (Datum) 0;
