@@ -196,6 +196,19 @@ SELECT leaf_id FROM chat_switch_branch('br-n5', 'a2');
 SELECT deleted_count FROM chat_retention_keep_last(2, 'br-n5');
 SELECT chat_delete_messages_after('br-n5', 's') AS deleted;
 SELECT string_agg(id, ' ' ORDER BY seq) AS left_in_log FROM chat_messages WHERE thread_id = 'br-n5';
+-- the last message of a line deleted: the next message's parent is the one
+-- before it (not the deleted one), also once the thread branches
+SELECT saved_count FROM chat_save_messages('br-n6', '[{"id": "u1", "role": "user", "content": "q1"},
+    {"id": "a1", "role": "assistant", "content": "r1"}, {"id": "u2", "role": "user", "content": "q2"}]');
+SELECT chat_delete_message('br-n6', 'u2');
+SELECT saved_count FROM chat_save_messages('br-n6', '[{"id": "u2b", "role": "user", "content": "q2 again"}]');
+SELECT seq FROM chat_edit_message('br-n6', 'u1', 'q1 edited');
+SELECT id, parent_id FROM chat_thread_tree('br-n6') WHERE id = 'u2b';
+-- delete-after a message whose deleted reply's replies moved up to it
+SELECT pg_temp.c4('br-n7');
+SELECT chat_delete_message('br-n7', pg_temp.id_at('br-n7', 2));
+SELECT chat_delete_messages_after('br-n7', pg_temp.id_at('br-n7', 1)) AS deleted;
+SELECT pg_temp.contents('br-n7') AS path, (SELECT count(*) FROM chat_messages WHERE thread_id = 'br-n7') AS stored;
 SELECT count(*) AS threads_not_exact FROM chat_threads t
 WHERE (t.id LIKE 'br-t%' OR t.id LIKE 'br-n%') AND (t.message_count <> (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id)
                            OR t.tombstone_count <> (SELECT count(*) FROM chat_message_tombstones x WHERE x.thread_id = t.id));

@@ -183,23 +183,21 @@ BEGIN
         RAISE EXCEPTION 'with_replies must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- a line is made a tree first: the tree then says who the replies' and
+    -- the next message's parent is (not the deleted message)
+    IF t.active_path IS NULL THEN
+        t.active_path := @extschema@._chat_branch_start(t);
+        SELECT * INTO msg FROM @extschema@._chat_branch_message(t, message_id);
+    END IF;
     IF with_replies THEN
         seqs := @extschema@._chat_subtree(t, msg.seq);
         n := @extschema@._chat_delete_messages(t.id, seqs);
     ELSE
-        -- the replies move up to the parent: a line is made a tree first, so
-        -- that the deleted message is not taken for their parent later
-        IF t.active_path IS NULL
-           AND EXISTS (SELECT FROM @extschema@.chat_messages AS m WHERE m.thread_id = t.id AND m.seq > msg.seq) THEN
-            t.active_path := @extschema@._chat_branch_start(t);
-            SELECT * INTO msg FROM @extschema@._chat_branch_message(t, message_id);
-        END IF;
-        IF t.active_path IS NOT NULL THEN
-            UPDATE @extschema@.chat_messages AS m SET parent_seq = msg.parent_seq
-            WHERE m.thread_id = t.id AND m.parent_seq = msg.seq;
-            UPDATE @extschema@.chat_message_tombstones AS x SET parent_seq = msg.parent_seq
-            WHERE x.thread_id = t.id AND x.parent_seq = msg.seq;
-        END IF;
+        -- the replies move up to the parent
+        UPDATE @extschema@.chat_messages AS m SET parent_seq = msg.parent_seq
+        WHERE m.thread_id = t.id AND m.parent_seq = msg.seq;
+        UPDATE @extschema@.chat_message_tombstones AS x SET parent_seq = msg.parent_seq
+        WHERE x.thread_id = t.id AND x.parent_seq = msg.seq;
         n := @extschema@._chat_delete_messages(t.id, ARRAY[msg.seq], true);
     END IF;
     -- The active path keeps the seqs of deleted messages that were on it
@@ -238,30 +236,31 @@ DECLARE
     child bigint;
     n     bigint := 0;
 BEGIN
+    -- a line is made a tree first (as for chat_delete_message)
     IF t.active_path IS NULL THEN
-        SELECT min(m.seq) INTO child FROM @extschema@.chat_messages AS m
-        WHERE m.thread_id = t.id AND m.seq > msg.seq;
-    ELSE
-        IF NOT msg.seq <@ t.active_path THEN
-            RAISE EXCEPTION 'message "%" is not on the active path of thread "%"', message_id, t.id
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Switch to its branch first (chat_switch_branch).';
-        END IF;
-        SELECT min(c.seq) INTO child FROM (
-            SELECT m.seq FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id = t.id AND m.parent_seq = msg.seq AND m.seq <@ t.active_path
-            UNION ALL
-            SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
-            WHERE x.thread_id = t.id AND x.parent_seq = msg.seq AND x.seq <@ t.active_path) AS c;
+        t.active_path := @extschema@._chat_branch_start(t);
+        SELECT * INTO msg FROM @extschema@._chat_branch_message(t, message_id);
     END IF;
+    IF NOT msg.seq <@ t.active_path THEN
+        RAISE EXCEPTION 'message "%" is not on the active path of thread "%"', message_id, t.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Switch to its branch first (chat_switch_branch).';
+    END IF;
+    -- its child on the path (a trimmed one included; not one whose replies
+    -- chat_delete_message moved up to it: it has none)
+    SELECT min(c.seq) INTO child FROM (
+        SELECT m.seq FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = t.id AND m.parent_seq = msg.seq AND m.seq <@ t.active_path
+        UNION ALL
+        SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+        WHERE x.thread_id = t.id AND x.parent_seq = msg.seq AND x.seq <@ t.active_path
+          AND NOT x.replies_moved_up) AS c;
     IF child IS NOT NULL THEN
         n := @extschema@._chat_delete_messages(t.id, @extschema@._chat_subtree(t, child));
     END IF;
-    IF t.active_path IS NOT NULL THEN
-        UPDATE @extschema@.chat_threads AS c
-        SET active_path = c.active_path * int8multirange(int8range(NULL, msg.seq, '[]'))
-        WHERE c.id = t.id;
-    END IF;
+    UPDATE @extschema@.chat_threads AS c
+    SET active_path = c.active_path * int8multirange(int8range(NULL, msg.seq, '[]'))
+    WHERE c.id = t.id;
     RETURN n;
 END
 $fn$;
