@@ -89,17 +89,17 @@ BEGIN
     END IF;
     -- the line's order, deleted messages included (their tombstones keep
     -- their place: a path through them still aligns a client that has them)
-    UPDATE @extschema@.chat_messages AS m SET parent_seq = p.prev
-    FROM (SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
-          FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
-                UNION ALL
-                SELECT x.seq FROM @extschema@.chat_message_tombstones AS x WHERE x.thread_id = t.id) AS u) AS p
-    WHERE m.thread_id = t.id AND m.seq = p.seq AND p.prev IS NOT NULL;
+    WITH line AS (
+        SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
+        FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
+              UNION ALL
+              SELECT y.seq FROM @extschema@.chat_message_tombstones AS y WHERE y.thread_id = t.id) AS u),
+    stored AS (
+        UPDATE @extschema@.chat_messages AS m SET parent_seq = p.prev
+        FROM line AS p
+        WHERE m.thread_id = t.id AND m.seq = p.seq AND p.prev IS NOT NULL)
     UPDATE @extschema@.chat_message_tombstones AS x SET parent_seq = p.prev
-    FROM (SELECT u.seq, lag(u.seq) OVER (ORDER BY u.seq) AS prev
-          FROM (SELECT c.seq FROM @extschema@.chat_messages AS c WHERE c.thread_id = t.id
-                UNION ALL
-                SELECT y.seq FROM @extschema@.chat_message_tombstones AS y WHERE y.thread_id = t.id) AS u) AS p
+    FROM line AS p
     WHERE x.thread_id = t.id AND x.seq = p.seq AND p.prev IS NOT NULL;
     -- every seq so far (deleted ones included: their tombstones stay on the path)
     path := CASE WHEN t.last_seq > 0 THEN int8multirange(int8range(1, t.last_seq, '[]'))
