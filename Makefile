@@ -18,7 +18,7 @@
 # newer compiler must not turn a new warning into a failed build.
 
 EXTENSION   = chatstore
-EXTVERSION  = 1.3
+EXTVERSION  = 1.4
 MODULE_big  = chatstore
 PGFILEDESC  = "chatstore - chat history store for LLM applications"
 
@@ -44,9 +44,11 @@ CS_HEADERS = src/chatstore.h \
 # the parts of chatstore--$(EXTVERSION).sql, in this order
 SQL_PARTS   = src/sql/00_schema.sql \
               src/sql/05_internal.sql \
+              src/sql/07_items.sql \
               src/sql/10_core.sql \
               src/sql/15_branches.sql \
               src/sql/16_messages.sql \
+              src/sql/17_model_apis.sql \
               src/sql/20_seed.sql \
               src/sql/25_import.sql \
               src/sql/30_search.sql \

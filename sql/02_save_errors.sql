@@ -33,6 +33,7 @@ SELECT pg_temp.save('[1, 2]');
 SELECT pg_temp.save('{"content": "no role"}');
 SELECT pg_temp.save('{"role": "robot", "content": "x"}');
 SELECT pg_temp.save('{"role": 1, "content": "x"}');
+-- (a type that is not a role is a Responses item of that type, kept: 1.4)
 SELECT pg_temp.save('{"type": "chatbot", "content": "x"}');
 SELECT pg_temp.save('{"type": true, "content": "x"}');
 SELECT pg_temp.save('{"role": "user", "id": 7, "content": "x"}');

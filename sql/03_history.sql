@@ -60,7 +60,8 @@ SELECT pg_temp.seqs('h2', NULL, NULL, NULL, 9);     -- system alone over budget:
 SELECT pg_temp.seqs('h2', NULL, NULL, NULL, 0);
 -- max_tokens applies last, and the thread's leading system messages are
 -- kept wherever the window is: within the latest 4 (t1 t2 a3 u3) the tool
--- answers have lost their assistant, so they form their own unit
+-- answers have lost their assistant: an answer comes only with its call
+-- (1.4), so they are left out
 SELECT pg_temp.seqs('h2', 4, NULL, NULL, 100);
 SELECT pg_temp.seqs('h2', 4, NULL, NULL, 10);
 SELECT pg_temp.seqs('h2', 4, NULL, NULL, 13);

@@ -15,6 +15,7 @@
 #include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
@@ -22,13 +23,31 @@
 #include "spi_util.h"
 
 #define MSG_COLUMNS "SELECT * FROM @S@.chat_messages "
-#define LIGHT_COLUMNS \
+/*
+ * The light columns: seq, role, a token estimate, whether the row calls
+ * tools, the row's answer id (a tool message's tool_call_id) and its call
+ * ids (an assistant message's tool_calls ids and, for a call saved as an
+ * item, its tool_call_id; a call without an id is a NULL element).
+ */
+#define LIGHT_COLUMNS_HEAD \
 	"SELECT seq, role, " \
 	"COALESCE(token_count::pg_catalog.int8, " \
 	"(COALESCE(pg_catalog.octet_length(content), 0) OPERATOR(pg_catalog.+) " \
-	"COALESCE(pg_catalog.octet_length(tool_calls::pg_catalog.text), 0) OPERATOR(pg_catalog.+) 3) " \
-	"OPERATOR(pg_catalog./) 4), " \
-	"tool_calls IS NOT NULL FROM @S@.chat_messages "
+	"COALESCE(pg_catalog.octet_length(tool_calls::pg_catalog.text), 0) OPERATOR(pg_catalog.+) "
+#define LIGHT_COLUMNS_TAIL \
+	"3) OPERATOR(pg_catalog./) 4), " \
+	"role OPERATOR(pg_catalog.=) 'assistant' AND (tool_calls IS NOT NULL OR tool_call_id IS NOT NULL), " \
+	"CASE WHEN role OPERATOR(pg_catalog.=) 'tool' THEN tool_call_id END, " \
+	"CASE WHEN role OPERATOR(pg_catalog.=) 'assistant' AND (tool_calls IS NOT NULL OR tool_call_id IS NOT NULL) THEN " \
+	"ARRAY(SELECT c.id FROM (SELECT e.o OPERATOR(pg_catalog.->>) 'id' AS id, e.n FROM " \
+	"pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(tool_calls) OPERATOR(pg_catalog.=) 'array' " \
+	"THEN tool_calls ELSE '[]'::pg_catalog.jsonb END) WITH ORDINALITY AS e(o, n) " \
+	"UNION ALL SELECT tool_call_id, 0 WHERE tool_call_id IS NOT NULL) AS c ORDER BY c.n) END " \
+	"FROM @S@.chat_messages "
+/* 1.4: an item's own size counts too (a reasoning item's encrypted content) */
+#define LIGHT_COLUMNS LIGHT_COLUMNS_HEAD LIGHT_COLUMNS_TAIL
+#define LIGHT_COLUMNS_ITEMS LIGHT_COLUMNS_HEAD \
+	"COALESCE(pg_catalog.pg_column_size(item), 0) OPERATOR(pg_catalog.+) " LIGHT_COLUMNS_TAIL
 #define IN_RANGE_LOG \
 	"WHERE thread_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>) $2 " \
 	"AND seq OPERATOR(pg_catalog.<) $3 "
@@ -42,6 +61,9 @@
 	"AND COALESCE(seq OPERATOR(pg_catalog.<@) (SELECT t.active_path FROM @S@.chat_threads AS t " \
 	"WHERE t.id OPERATOR(pg_catalog.=) $1), true) "
 #define IN_RANGE(v13, head, tail) ((v13) ? head IN_RANGE_PATH tail : head IN_RANGE_LOG tail)
+/* the light query of a plan slot: with or without the item column */
+#define LIGHT_SQL(items, tree, tail) \
+	((items) ? IN_RANGE(tree, LIGHT_COLUMNS_ITEMS, tail) : IN_RANGE(tree, LIGHT_COLUMNS, tail))
 
 static const Oid range_types[] = {TEXTOID, INT8OID, INT8OID, INT8OID};
 
@@ -60,7 +82,18 @@ typedef struct LightRow
 	bool		is_assistant;
 	bool		has_tool_calls;
 	int64		tokens;
+	char	   *answer_id;		/* a tool message's tool_call_id */
+	int			ncalls;			/* the ids of the calls it makes */
+	char	  **call_ids;		/* (an element is NULL for a call without id) */
 } LightRow;
+
+/* the light rows of a window, oldest first */
+typedef struct LightRows
+{
+	LightRow   *rows;
+	int64		n;
+	int64		cap;
+} LightRows;
 
 /* the newest contiguous run that fits, built from rows fed newest first */
 typedef struct Budget
@@ -159,6 +192,8 @@ light_row(HeapTuple tup, TupleDesc desc, LightRow *r)
 	bool		isnull;
 	char	   *role;
 
+	Datum		d;
+
 	r->seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	role = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 	r->tokens = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
@@ -167,11 +202,135 @@ light_row(HeapTuple tup, TupleDesc desc, LightRow *r)
 	r->is_tool = strcmp(role, "tool") == 0;
 	r->is_assistant = strcmp(role, "assistant") == 0;
 	pfree(role);
+	r->answer_id = NULL;
+	r->ncalls = 0;
+	r->call_ids = NULL;
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	if (!isnull)
+		r->answer_id = TextDatumGetCString(d);
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *elemnulls;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &elemnulls, &r->ncalls);
+		r->call_ids = palloc(sizeof(char *) * Max(r->ncalls, 1));
+		for (i = 0; i < r->ncalls; i++)
+			r->call_ids[i] = elemnulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	}
+}
+
+static void
+light_rows_add(LightRows *lr, LightRow *r)
+{
+	if (lr->n == lr->cap)
+	{
+		int64		cap = lr->cap == 0 ? 64 : lr->cap * 2;
+
+		LightRow   *rows = chatstore_alloc_array(sizeof(LightRow), cap, false);
+
+		if (lr->n > 0)
+			memcpy(rows, lr->rows, sizeof(LightRow) * lr->n);
+		if (lr->rows != NULL)
+			pfree(lr->rows);
+		lr->rows = rows;
+		lr->cap = cap;
+	}
+	lr->rows[lr->n++] = *r;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool
+in_sorted(char **ids, int64 n, const char *id)
+{
+	return n > 0 && bsearch(&id, ids, n, sizeof(char *), cmp_str) != NULL;
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * Tool calls by id: of the window's rows, a message that calls tools stays
+ * only when every one of its calls has an answer in the window, and an
+ * answer only when the message with its call stays, whatever their
+ * positions.  Returns the seqs to leave out, sorted (*nout of them).
+ */
+static int64 *
+unpaired_calls(LightRows *lr, int64 *nout)
+{
+	char	  **answered;
+	char	  **kept_calls;
+	int64		nanswered = 0,
+				nkept = 0,
+				nex = 0,
+				i;
+	int64	   *ex;
+	bool	   *drop;
+
+	*nout = 0;
+	if (lr->n == 0)
+		return NULL;
+	answered = chatstore_alloc_array(sizeof(char *), lr->n, false);
+	for (i = 0; i < lr->n; i++)
+		if (lr->rows[i].answer_id != NULL)
+			answered[nanswered++] = lr->rows[i].answer_id;
+	qsort(answered, nanswered, sizeof(char *), cmp_str);
+
+	drop = chatstore_alloc_array(sizeof(bool), lr->n, true);
+	for (i = 0; i < lr->n; i++)
+		nkept += lr->rows[i].ncalls;
+	kept_calls = chatstore_alloc_array(sizeof(char *), nkept, false);
+	nkept = 0;
+	for (i = 0; i < lr->n; i++)
+	{
+		LightRow   *r = &lr->rows[i];
+		int			j;
+
+		if (!r->has_tool_calls)
+			continue;
+		for (j = 0; j < r->ncalls && !drop[i]; j++)
+			if (r->call_ids[j] == NULL || !in_sorted(answered, nanswered, r->call_ids[j]))
+				drop[i] = true;
+		if (r->ncalls == 0)
+			drop[i] = true;		/* tool_calls that hold no call */
+		if (!drop[i])
+			for (j = 0; j < r->ncalls; j++)
+				kept_calls[nkept++] = r->call_ids[j];
+	}
+	if (nkept > 0)
+		qsort(kept_calls, nkept, sizeof(char *), cmp_str);
+	for (i = 0; i < lr->n; i++)
+		if (lr->rows[i].is_tool &&
+			(lr->rows[i].answer_id == NULL || !in_sorted(kept_calls, nkept, lr->rows[i].answer_id)))
+			drop[i] = true;
+
+	ex = chatstore_alloc_array(sizeof(int64), lr->n, false);
+	for (i = 0; i < lr->n; i++)
+		if (drop[i])
+			ex[nex++] = lr->rows[i].seq;
+	qsort(ex, nex, sizeof(int64), cmp_int64);
+	*nout = nex;
+	return ex;
 }
 
 /* copy SPI rows into the result, mapping around dropped columns */
 static void
-emit_rows(HistoryOut *out, SPITupleTable *tt, uint64 n, bool reverse)
+emit_rows(HistoryOut *out, SPITupleTable *tt, uint64 n, bool reverse,
+		  const int64 *skip, int64 nskip)
 {
 	int			natts = out->desc->natts;
 	Datum	   *spivals = palloc(sizeof(Datum) * tt->tupdesc->natts);
@@ -187,6 +346,17 @@ emit_rows(HistoryOut *out, SPITupleTable *tt, uint64 n, bool reverse)
 					src = 0;
 
 		heap_deform_tuple(tup, tt->tupdesc, spivals, spinulls);
+		if (nskip > 0)
+		{
+			int64		seq;
+
+			/* seq is the third column of chat_messages in every version */
+			if (spinulls[2])
+				elog(ERROR, "chatstore: a message without seq");
+			seq = DatumGetInt64(spivals[2]);
+			if (bsearch(&seq, skip, nskip, sizeof(int64), cmp_int64) != NULL)
+				continue;
+		}
 		for (a = 0; a < natts; a++)
 		{
 			if (TupleDescAttr(out->desc, a)->attisdropped || src >= tt->tupdesc->natts)
@@ -233,9 +403,10 @@ is_branched(Oid nsp, Datum thread_id)
 	return tree;
 }
 
-/* every message with lo < seq < hi, oldest first */
+/* every message with lo < seq < hi, oldest first, but the skip ones */
 static void
-emit_range(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int64 hi)
+emit_range(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int64 hi,
+		   const int64 *skip, int64 nskip)
 {
 	SPIPlanPtr	plan;
 	Datum		args[3];
@@ -250,7 +421,7 @@ emit_range(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int64
 	args[2] = Int64GetDatum(hi);
 	rc = SPI_execute_plan(plan, args, NULL, true, 0);
 	chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
-	emit_rows(out, SPI_tuptable, SPI_processed, false);
+	emit_rows(out, SPI_tuptable, SPI_processed, false, skip, nskip);
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -269,7 +440,7 @@ leading_system(Oid nsp, bool tree, Datum thread_id, int64 hi, int64 *prefix_last
 
 	*prefix_last = 0;
 	plan = chatstore_plan(tree ? CS_PLAN_LIGHT_ASC_PATH : CS_PLAN_LIGHT_ASC, nsp,
-						  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq"), 3, range_types);
+						  LIGHT_SQL(chatstore_has_items(nsp), tree, "ORDER BY seq"), 3, range_types);
 	args[0] = thread_id;
 	args[1] = Int64GetDatum(0);
 	args[2] = Int64GetDatum(hi);
@@ -315,9 +486,15 @@ emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int6
 	int64		sys_tokens;
 	int64		prefix_last;	/* last seq of the leading system run */
 	Budget		b;
+	LightRows	seen;			/* the window's rows, newest first */
+	int64	   *skip;
+	int64		nskip,
+				i;
+	bool		items = chatstore_has_items(nsp);
 	int			rc;
 
 	memset(&b, 0, sizeof(b));
+	memset(&seen, 0, sizeof(seen));
 	sys_tokens = leading_system(nsp, tree, thread_id, hi, &prefix_last);
 	if (pg_sub_s64_overflow(max_tokens, sys_tokens, &b.limit))
 		b.limit = -1;			/* the system messages alone are over budget */
@@ -333,15 +510,14 @@ emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int6
 		/* a bounded window: read its light rows at once */
 		SPIPlanPtr	plan;
 		LightRow   *rows;
-		int64		nrows,
-					i;
+		int64		nrows;
 
 		if (first)
 			plan = chatstore_plan(tree ? CS_PLAN_LIGHT_FIRST_PATH : CS_PLAN_LIGHT_FIRST, nsp,
-								  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq LIMIT $4"), 4, range_types);
+								  LIGHT_SQL(items, tree, "ORDER BY seq LIMIT $4"), 4, range_types);
 		else
 			plan = chatstore_plan(tree ? CS_PLAN_LIGHT_LAST_PATH : CS_PLAN_LIGHT_LAST, nsp,
-								  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq DESC LIMIT $4"), 4, range_types);
+								  LIGHT_SQL(items, tree, "ORDER BY seq DESC LIMIT $4"), 4, range_types);
 		rc = SPI_execute_plan(plan, args, NULL, true, 0);
 		chatstore_spi_check(rc, SPI_OK_SELECT, "reading history");
 		nrows = (int64) SPI_processed;
@@ -355,7 +531,10 @@ emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int6
 			hi = rows[nrows - 1].seq + 1;
 		for (i = nrows - 1; i >= 0 && !b.stopped; i--)
 			if (rows[i].seq > prefix_last)	/* the system run is counted */
+			{
 				budget_feed(&b, &rows[i]);
+				light_rows_add(&seen, &rows[i]);
+			}
 		budget_flush_pending(&b);
 	}
 	else
@@ -365,7 +544,7 @@ emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int6
 		Portal		portal;
 
 		plan = chatstore_plan(tree ? CS_PLAN_LIGHT_DESC_PATH : CS_PLAN_LIGHT_DESC, nsp,
-							  IN_RANGE(tree, LIGHT_COLUMNS, "ORDER BY seq DESC"), 3, range_types);
+							  LIGHT_SQL(items, tree, "ORDER BY seq DESC"), 3, range_types);
 		args[1] = Int64GetDatum(Max(lo, prefix_last));
 		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
 		while (!b.stopped)
@@ -382,6 +561,7 @@ emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int6
 
 				light_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
 				budget_feed(&b, &r);
+				light_rows_add(&seen, &r);
 			}
 			SPI_freetuptable(SPI_tuptable);
 		}
@@ -389,10 +569,32 @@ emit_budget(HistoryOut *out, Oid nsp, bool tree, Datum thread_id, int64 lo, int6
 		SPI_cursor_close(portal);
 	}
 
-	if (prefix_last > 0)
-		emit_range(out, nsp, tree, thread_id, 0, prefix_last + 1);
+	/*
+	 * The run taken: the rows seen from run_start on (seen is newest first;
+	 * a row fed after the budget stopped is older than run_start).  Of
+	 * those, leave out calls without all their answers and answers without
+	 * their call.
+	 */
 	if (b.run_start > 0)
-		emit_range(out, nsp, tree, thread_id, Max(b.run_start - 1, prefix_last), hi);
+	{
+		LightRows	run;
+
+		memset(&run, 0, sizeof(run));
+		for (i = seen.n - 1; i >= 0; i--)
+			if (seen.rows[i].seq >= b.run_start)
+				light_rows_add(&run, &seen.rows[i]);
+		skip = unpaired_calls(&run, &nskip);
+	}
+	else
+	{
+		skip = NULL;
+		nskip = 0;
+	}
+
+	if (prefix_last > 0)
+		emit_range(out, nsp, tree, thread_id, 0, prefix_last + 1, NULL, 0);
+	if (b.run_start > 0)
+		emit_range(out, nsp, tree, thread_id, Max(b.run_start - 1, prefix_last), hi, skip, nskip);
 }
 
 static void

@@ -459,6 +459,280 @@ chatstore_check_tool_calls(JsonbContainer *arr, int index)
 	}
 }
 
+/*
+ * Responses / Conversations items (chatstore 1.4).
+ *
+ * An element whose "type" is not a role is an item of that type, kept as
+ * given: the row stores the item in chat_messages.item, without
+ *
+ *	- its body, which a column keeps instead: a "message"'s "content" (in
+ *	  content when a string; in parts, with its text in content, when an
+ *	  array), a "function_call"'s "arguments" (in content), a
+ *	  "function_call_output"'s "output" (as a message's content);
+ *	- the chatstore keys usage, metadata, model, created_at and
+ *	  token_count, which no item type of the model APIs has, read as for a
+ *	  chat message.
+ *
+ * _chat_item() (SQL) puts the body back.  The row's role: a "message"'s
+ * own; "tool" for a function_call_output and any type ending in _output or
+ * _result (an answer); "assistant" for anything else (calls, reasoning, ...).
+ * Its tool_call_id: the item's call_id (or the Agents SDK's callId).
+ */
+#define CHATSTORE_MAX_ITEM_TYPE_BYTES 64
+
+static bool
+str_is(JsonbValue *v, const char *s)
+{
+	return v->type == jbvString && v->val.string.len == (int) strlen(s) &&
+		memcmp(v->val.string.val, s, v->val.string.len) == 0;
+}
+
+static bool
+str_ends_with(JsonbValue *v, const char *s)
+{
+	int			n = strlen(s);
+
+	return v->type == jbvString && v->val.string.len >= n &&
+		memcmp(v->val.string.val + v->val.string.len - n, s, n) == 0;
+}
+
+/* a required string key of an item */
+static JsonbValue *
+item_string(JsonbContainer *c, const char *key, const char *type, int index)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(c, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 v == NULL ?
+				 errmsg("%s item messages[%d] has no \"%s\"", type, index, key) :
+				 errmsg("\"%s\" of %s item messages[%d] must be a string", key, type, index),
+				 v == NULL ? 0 : errdetail("Found a JSON %s.", json_type_name(v))));
+	return v;
+}
+
+/* the call id of an item: "call_id" or the Agents SDK's "callId" */
+static JsonbValue *
+item_call_id(JsonbContainer *c, const char *type, int index, bool required)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(c, "call_id", 7, NULL);
+
+	if (v == NULL)
+		v = getKeyJsonValueFromContainer(c, "callId", 6, NULL);
+	if (v == NULL && !required)
+		return NULL;
+	if (v == NULL || v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 v == NULL ?
+				 errmsg("%s item messages[%d] has no \"call_id\"", type, index) :
+				 errmsg("\"call_id\" of %s item messages[%d] must be a string", type, index),
+				 v == NULL ? 0 : errdetail("Found a JSON %s.", json_type_name(v))));
+	if (v->val.string.len == 0 || v->val.string.len > CHATSTORE_MAX_ID_BYTES)
+		chatstore_check_id(v->val.string.val, v->val.string.len, "call_id", index);
+	return v;
+}
+
+/* a body that is a string or an array of parts: content (and parts) */
+static void
+item_body(JsonbValue *v, const char *key, const char *type, int index, ChatMsgIn *m)
+{
+	if (v->type == jbvString)
+		m->content = cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		m->content = content_parts(v, index);
+		m->parts_v = *v;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" of %s item messages[%d] must be a string or an array of parts",
+						key, type, index),
+				 errdetail("Found a JSON %s.", json_type_name(v))));
+}
+
+static void
+read_item(JsonbValue *elem, JsonbValue *type, int index, ChatMsgIn *m)
+{
+	JsonbContainer *c = elem->val.binary.data;
+	const char *typestr;
+	const char *body = NULL;	/* the key a column keeps */
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	JsonbParseState *state = NULL;
+	JsonbValue *res = NULL;
+	bool		stripped = false;
+	MemoryContext old;
+
+	if (type->val.string.len == 0 || type->val.string.len > CHATSTORE_MAX_ITEM_TYPE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type of messages[%d]: an item type must have 1 to %d bytes",
+						index, CHATSTORE_MAX_ITEM_TYPE_BYTES)));
+	typestr = pnstrdup(type->val.string.val, type->val.string.len);
+
+	if (str_is(type, "message"))
+	{
+		JsonbValue *role = getKeyJsonValueFromContainer(c, "role", 4, NULL);
+		JsonbValue *content = getKeyJsonValueFromContainer(c, "content", 7, NULL);
+
+		if (role == NULL || role->type != jbvString ||
+			!(str_is(role, "user") || str_is(role, "assistant") ||
+			  str_is(role, "system") || str_is(role, "developer")))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message item messages[%d] needs a \"role\": user, assistant, system or developer",
+							index)));
+		m->role = chatstore_canonical_role(role->val.string.val, role->val.string.len);
+		if (content == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message item messages[%d] has no \"content\"", index)));
+		item_body(content, "content", typestr, index, m);
+		body = "content";
+	}
+	else if (str_is(type, "function_call"))
+	{
+		JsonbValue *args;
+
+		m->role = "assistant";
+		m->tool_call_id = string_field(item_call_id(c, typestr, index, true), "call_id", index);
+		item_string(c, "name", typestr, index);
+		args = item_string(c, "arguments", typestr, index);
+		m->content = cstring_to_text_with_len(args->val.string.val, args->val.string.len);
+		body = "arguments";
+	}
+	else if (str_is(type, "function_call_output"))
+	{
+		JsonbValue *output = getKeyJsonValueFromContainer(c, "output", 6, NULL);
+
+		m->role = "tool";
+		m->tool_call_id = string_field(item_call_id(c, typestr, index, true), "call_id", index);
+		if (output == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("function_call_output item messages[%d] has no \"output\"", index)));
+		item_body(output, "output", typestr, index, m);
+		body = "output";
+	}
+	else
+	{
+		JsonbValue *call_id = item_call_id(c, typestr, index, false);
+
+		m->role = (str_ends_with(type, "_output") || str_ends_with(type, "_result")) ?
+			"tool" : "assistant";
+		if (call_id != NULL)
+			m->tool_call_id = string_field(call_id, "call_id", index);
+	}
+
+	/* the item without its body and the chatstore keys */
+	it = JsonbIteratorInit(c);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		const char *key;
+		int			klen;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		key = k.val.string.val;
+		klen = k.val.string.len;
+#define KEY_IS(s) (klen == (int) sizeof(s) - 1 && memcmp(key, s, klen) == 0)
+		if (body != NULL && klen == (int) strlen(body) && memcmp(key, body, klen) == 0)
+			stripped = true;
+		else if (KEY_IS("id"))
+		{
+			if (v.type == jbvString)
+				m->id = chatstore_check_id(v.val.string.val, v.val.string.len, "id", index);
+			else if (v.type != jbvNull)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("id of messages[%d] must be a string", index),
+						 errdetail("Found a JSON %s.", json_type_name(&v))));
+			continue;
+		}
+		else if (KEY_IS("model"))
+		{
+			m->model = string_field(&v, "model", index);
+			stripped = true;
+		}
+		else if (KEY_IS("metadata"))
+		{
+			if (object_field(&v, "metadata", index))
+				m->metadata_v = v;
+			stripped = true;
+		}
+		else if (KEY_IS("usage"))
+		{
+			if (object_field(&v, "usage", index))
+				m->usage_v = v;
+			stripped = true;
+		}
+		else if (KEY_IS("token_count"))
+		{
+			if (v.type != jbvNull)
+			{
+				old = MemoryContextSwitchTo(scratch);
+				m->token_count = token_count_field(&v, index);
+				MemoryContextSwitchTo(old);
+				m->has_token_count = true;
+			}
+			stripped = true;
+		}
+		else if (KEY_IS("created_at"))
+		{
+			if (v.type != jbvNull)
+			{
+				old = MemoryContextSwitchTo(scratch);
+				m->created_at = created_at_field(&v, index);
+				MemoryContextSwitchTo(old);
+				m->has_created_at = true;
+			}
+			stripped = true;
+		}
+#undef KEY_IS
+	}
+	if (!stripped)
+	{
+		m->item_v = *elem;
+		return;
+	}
+	it = JsonbIteratorInit(c);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		bool		keep = true;
+
+		if (tok == WJB_KEY)
+		{
+			const char *key = k.val.string.val;
+			int			klen = k.val.string.len;
+
+#define KEY_IS(s) (klen == (int) sizeof(s) - 1 && memcmp(key, s, klen) == 0)
+			keep = !((body != NULL && klen == (int) strlen(body) && memcmp(key, body, klen) == 0) ||
+					 KEY_IS("model") || KEY_IS("metadata") || KEY_IS("usage") ||
+					 KEY_IS("token_count") || KEY_IS("created_at"));
+#undef KEY_IS
+			tok = JsonbIteratorNext(&it, &v, true);
+			Assert(tok == WJB_VALUE);
+			if (keep)
+			{
+				pushJsonbValue(&state, WJB_KEY, &k);
+				pushJsonbValue(&state, WJB_VALUE, &v);
+			}
+		}
+		else if (tok == WJB_BEGIN_OBJECT || tok == WJB_END_OBJECT)
+			res = pushJsonbValue(&state, tok, NULL);
+	}
+	if (res == NULL)
+		elog(ERROR, "chatstore: could not rebuild item messages[%d]", index);
+	m->item = JsonbValueToJsonb(res);
+}
+
 static void
 read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 {
@@ -477,11 +751,26 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 	m->metadata_v.type = jbvNull;
 	m->usage_v.type = jbvNull;
 
+	m->item_v.type = jbvNull;
+
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("messages[%d] must be a JSON object", index),
 				 errdetail("Found a JSON %s.", json_type_name(elem))));
+
+	/* a "type" that is not a role (or LangChain type): a Responses item */
+	{
+		JsonbValue *type = getKeyJsonValueFromContainer(elem->val.binary.data, "type", 4, NULL);
+
+		if (type != NULL && type->type == jbvString &&
+			chatstore_canonical_role(type->val.string.val, type->val.string.len) == NULL)
+		{
+			read_item(elem, type, index, m);
+			chatstore_finish_message(m);
+			return;
+		}
+	}
 
 	it = JsonbIteratorInit(elem->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -667,6 +956,12 @@ json_field(JsonbValue *v, Jsonb *j)
  *	 'T' tool_calls		the canonical text of the jsonb array (null when
  *						absent; an empty array is stored, and hashed, as null)
  *
+ * and, for a message saved as a Responses item (chatstore 1.4) only, a
+ * seventh field:
+ *
+ *	 'X' item			the canonical text of the stored item (the item
+ *						without its body and chatstore keys, see read_item)
+ *
  * Each field is its tag byte (the ASCII letter above), then either a 4-byte
  * big-endian unsigned length and that many bytes, or the 4 bytes FF FF FF FF
  * for null.  Text is taken as its bytes in the database encoding; the
@@ -674,7 +969,7 @@ json_field(JsonbValue *v, Jsonb *j)
  * gives: keys in jsonb's order, ", " and ": " separators).  So in SQL:
  *
  *	 ('x' || left(encode(sha256('chatstore-fp-v2'::bytea || R || C-or-P
- *	  || N || I || T), 'hex'), 16))::bit(64)::bigint
+ *	  || N || I || T [|| X]), 'hex'), 16))::bit(64)::bigint
  *
  * with each field = tag || int4send(octet_length(v)) || v, or tag ||
  * '\xffffffff' for null.  Unlike version 1 (PostgreSQL's internal hash,
@@ -737,7 +1032,8 @@ fp_json(pg_cryptohash_ctx *ctx, char tag, JsonbContainer *c)
 int64
 chatstore_fingerprint_v2(pg_cryptohash_ctx *ctx, const char *role, int rolelen,
 						 text *content, JsonbContainer *parts, text *name,
-						 text *tool_call_id, JsonbContainer *tool_calls)
+						 text *tool_call_id, JsonbContainer *tool_calls,
+						 JsonbContainer *item)
 {
 	pg_cryptohash_ctx *own = NULL;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
@@ -765,6 +1061,8 @@ chatstore_fingerprint_v2(pg_cryptohash_ctx *ctx, const char *role, int rolelen,
 	fp_text(ctx, 'N', name);
 	fp_text(ctx, 'I', tool_call_id);
 	fp_json(ctx, 'T', tool_calls);
+	if (item != NULL)
+		fp_json(ctx, 'X', item);
 	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
 		elog(ERROR, "chatstore: could not compute a fingerprint: %s",
 			 pg_cryptohash_error(ctx));
@@ -783,14 +1081,15 @@ chatstore_fingerprint(ChatMsgIn *m, pg_cryptohash_ctx *ctx)
 	m->fingerprint = chatstore_fingerprint_v2(ctx, m->role, strlen(m->role), m->content,
 											  json_field(&m->parts_v, m->parts),
 											  m->name, m->tool_call_id,
-											  json_field(&m->tool_calls_v, m->tool_calls));
+											  json_field(&m->tool_calls_v, m->tool_calls),
+											  json_field(&m->item_v, m->item));
 	m->has_fingerprint = true;
 	return m->fingerprint;
 }
 
 /*
  * _chat_fingerprint(role text, content text, parts jsonb, name text,
- *					 tool_call_id text, tool_calls jsonb) -> bigint
+ *					 tool_call_id text, tool_calls jsonb [, item jsonb]) -> bigint
  * Fingerprint version 2 of a stored row's columns (or of any values, hashed
  * as given; NULLs allowed): what chat_save_messages writes for a message
  * with these fields.
@@ -805,13 +1104,15 @@ chat_fingerprint(PG_FUNCTION_ARGS)
 	text	   *name = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	text	   *tool_call_id = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	Jsonb	   *tool_calls = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
+	Jsonb	   *item = (PG_NARGS() < 7 || PG_ARGISNULL(6)) ? NULL : PG_GETARG_JSONB_P(6);
 
 	PG_RETURN_INT64(chatstore_fingerprint_v2(NULL,
 											 role ? VARDATA_ANY(role) : NULL,
 											 role ? VARSIZE_ANY_EXHDR(role) : 0,
 											 content, parts ? &parts->root : NULL,
 											 name, tool_call_id,
-											 tool_calls ? &tool_calls->root : NULL));
+											 tool_calls ? &tool_calls->root : NULL,
+											 item ? &item->root : NULL));
 }
 
 static Jsonb *
@@ -829,6 +1130,7 @@ chatstore_materialize(ChatMsgIn *m)
 	m->tool_calls = materialize_one(&m->tool_calls_v, m->tool_calls);
 	m->metadata = materialize_one(&m->metadata_v, m->metadata);
 	m->usage = materialize_one(&m->usage_v, m->usage);
+	m->item = materialize_one(&m->item_v, m->item);
 }
 
 void

@@ -33,10 +33,13 @@ typedef struct ChatMsgIn
 	JsonbValue	tool_calls_v;	/* absent when null or [] */
 	JsonbValue	metadata_v;		/* absent means {} */
 	JsonbValue	usage_v;
+	JsonbValue	item_v;			/* a Responses item, without what the
+								 * columns keep (see read_item) */
 	Jsonb	   *parts;
 	Jsonb	   *tool_calls;
 	Jsonb	   *metadata;
 	Jsonb	   *usage;
+	Jsonb	   *item;
 
 	bool		has_token_count;
 	int32		token_count;
@@ -82,11 +85,13 @@ extern int64 chatstore_fingerprint(ChatMsgIn *m, pg_cryptohash_ctx *ctx);
 
 /*
  * Fingerprint version 2 of the given fields (any may be NULL; parts, when
- * not NULL, stands for the content).  ctx as above.
+ * not NULL, stands for the content; item is NULL for a chat message).  ctx
+ * as above.
  */
 extern int64 chatstore_fingerprint_v2(pg_cryptohash_ctx *ctx, const char *role, int rolelen,
 									  text *content, JsonbContainer *parts, text *name,
-									  text *tool_call_id, JsonbContainer *tool_calls);
+									  text *tool_call_id, JsonbContainer *tool_calls,
+									  JsonbContainer *item);
 
 /*
  * Check every element of a tool_calls array (an OpenAI or a LangChain tool

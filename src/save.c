@@ -596,7 +596,7 @@ tail_fingerprint(SaveRequest *req, HeapTuple tup, TupleDesc desc, int64 *fp)
 	tool_calls = tail_jsonb(tup, desc, 8);
 	*fp = chatstore_fingerprint_v2(fp_ctx(req), VARDATA_ANY(role), VARSIZE_ANY_EXHDR(role),
 								   content, parts ? &parts->root : NULL, name, tool_call_id,
-								   tool_calls ? &tool_calls->root : NULL);
+								   tool_calls ? &tool_calls->root : NULL, NULL);
 	return true;
 }
 
@@ -854,17 +854,18 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 		JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-		TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID
+		TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID
 	};
 	enum
 	{
 		C_ID, C_SEQ, C_ROLE, C_CONTENT, C_PARTS, C_NAME, C_MODEL, C_TOOL_CALLS,
 		C_TOOL_CALL_ID, C_METADATA, C_USAGE, C_TOKENS, C_PARENT, C_CREATED,
-		C_FP, C_PARENT_SEQ, NCOLS
+		C_FP, C_PARENT_SEQ, C_ITEM, NCOLS
 	};
 	static const Oid elemtypes[NCOLS] = {
 		TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID,
-		TEXTOID, JSONBOID, JSONBOID, INT4OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID
+		TEXTOID, JSONBOID, JSONBOID, INT4OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID,
+		JSONBOID
 	};
 	SPIPlanPtr	plan;
 	Datum	   *vals[NCOLS];
@@ -898,10 +899,12 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	"pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
 	"pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), " \
 	"pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), " \
-	"pg_catalog.unnest($17), pg_catalog.unnest($18)) AS u(id, seq, role, content, parts, name, model, " \
+	"pg_catalog.unnest($17), pg_catalog.unnest($18), pg_catalog.unnest($19)) " \
+	"AS u(id, seq, role, content, parts, name, model, " \
 	"tool_calls, tool_call_id, metadata, usage, token_count, parent_id, " \
-	"created_at, fp, parent_seq)"
+	"created_at, fp, parent_seq, item)"
 	bool		has_fpv = chatstore_has_fingerprint_version(req->nsp);
+	bool		has_items = chatstore_has_items(req->nsp);
 
 	/*
 	 * parent_seq: only a branched thread's messages have one (the active
@@ -910,11 +913,17 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	 */
 	if (req->tree)
 		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES_TREE, req->nsp,
+							  has_items ?
+							  INSERT_COLUMNS ", fingerprint_version, parent_seq, item) " INSERT_VALUES
+							  ", 2::pg_catalog.int2, u.parent_seq, u.item " INSERT_FROM :
 							  INSERT_COLUMNS ", fingerprint_version, parent_seq) " INSERT_VALUES
 							  ", 2::pg_catalog.int2, u.parent_seq " INSERT_FROM,
 							  NCOLS + 2, types);
 	else
 		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
+							  has_items ?
+							  INSERT_COLUMNS ", fingerprint_version, item) " INSERT_VALUES
+							  ", 2::pg_catalog.int2, u.item " INSERT_FROM :
 							  has_fpv ?
 							  INSERT_COLUMNS ", fingerprint_version) " INSERT_VALUES ", 2::pg_catalog.int2 " INSERT_FROM :
 							  INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM,
@@ -955,6 +964,12 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		PUT(C_METADATA, m->metadata);
 		PUT(C_USAGE, m->usage);
 		PUT(C_PARENT, m->parent_id);
+		PUT(C_ITEM, m->item);
+		if (m->item != NULL && !has_items)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("messages[%d] is a Responses item, which needs chatstore 1.4", m->index),
+					 errhint("Run ALTER EXTENSION chatstore UPDATE.")));
 		vals[C_TOKENS][i] = Int32GetDatum(m->token_count);
 		isnull[C_TOKENS][i] = !m->has_token_count;
 		vals[C_CREATED][i] = TimestampTzGetDatum(m->created_at);
@@ -982,7 +997,8 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	}
 	MemoryContextDelete(rowcxt);
 	for (i = 0; i < nrows; i++)		/* their JSON was made in rowcxt */
-		rows[i]->parts = rows[i]->tool_calls = rows[i]->metadata = rows[i]->usage = NULL;
+		rows[i]->parts = rows[i]->tool_calls = rows[i]->metadata = rows[i]->usage =
+			rows[i]->item = NULL;
 
 	rc = SPI_execute_plan(plan, args, argnulls, false, 0);
 	chatstore_spi_check(rc, SPI_OK_INSERT, "inserting messages");

@@ -32,6 +32,7 @@ static uint32 kept_plans_nsp_hash = 0;	/* syscache hash of kept_plans_nsp */
 static bool kept_plans_stale = false;
 static int	kept_has_fpv = -1;	/* chatstore_has_fingerprint_version: -1 unknown */
 static int	kept_has_tombstones = -1;	/* chatstore_has_tombstones: -1 unknown */
+static int	kept_has_items = -1;	/* chatstore_has_items: -1 unknown */
 static List *retired_plans = NIL;	/* in TopMemoryContext */
 
 /* pg_namespace changed: our schema (renamed, ...) or, hashvalue 0, any */
@@ -127,6 +128,7 @@ check_kept_plans(Oid nsp)
 	kept_plans_stale = false;
 	kept_has_fpv = -1;
 	kept_has_tombstones = -1;
+	kept_has_items = -1;
 }
 
 SPIPlanPtr
@@ -182,6 +184,21 @@ chatstore_has_tombstones(Oid nsp)
 		kept_has_tombstones = OidIsValid(get_relname_relid("chat_message_tombstones", nsp)) &&
 			OidIsValid(get_relname_relid("chat_thread_tombstones", nsp)) ? 1 : 0;
 	return kept_has_tombstones == 1;
+}
+
+/* chat_messages has the column item (chatstore 1.4 and later) */
+bool
+chatstore_has_items(Oid nsp)
+{
+	check_kept_plans(nsp);
+	if (kept_has_items < 0)
+	{
+		Oid			relid = get_relname_relid("chat_messages", nsp);
+
+		kept_has_items = OidIsValid(relid) &&
+			get_attnum(relid, "item") != InvalidAttrNumber ? 1 : 0;
+	}
+	return kept_has_items == 1;
 }
 
 ArrayType *

@@ -81,6 +81,10 @@ CREATE TABLE @extschema@.chat_messages (
     -- where the parent is the message before) and in-place edits
     parent_seq   bigint,
     edited_at    timestamptz,
+    -- 1.4: Responses items and streamed messages
+    item          jsonb,
+    status        text,
+    finish_reason text,
     CONSTRAINT chat_messages_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_messages_thread_seq_key UNIQUE (thread_id, seq),
     CONSTRAINT chat_messages_thread_fkey FOREIGN KEY (thread_id)
@@ -92,7 +96,13 @@ CREATE TABLE @extschema@.chat_messages (
         CHECK (role OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'assistant', 'system', 'developer', 'tool', 'function']::pg_catalog.text[])),
     CONSTRAINT chat_messages_token_count_check CHECK (token_count OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT chat_messages_metadata_check
-        CHECK (pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object')
+        CHECK (pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object'),
+    CONSTRAINT chat_messages_item_check
+        CHECK (pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.=) 'object'),
+    CONSTRAINT chat_messages_status_check
+        CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['in_progress', 'completed', 'incomplete', 'failed']::pg_catalog.text[])),
+    CONSTRAINT chat_messages_finish_reason_check
+        CHECK (pg_catalog.octet_length(finish_reason) OPERATOR(pg_catalog.<=) 64)
 );
 
 COMMENT ON TABLE @extschema@.chat_messages IS
@@ -105,6 +115,12 @@ COMMENT ON COLUMN @extschema@.chat_messages.parent_seq IS
     'chatstore: the seq of the parent message in a branched thread (NULL for a root, and in a thread that never branched, where the parent is the message before)';
 COMMENT ON COLUMN @extschema@.chat_messages.edited_at IS
     'chatstore: when chat_update_message last changed the message in place (NULL: never)';
+COMMENT ON COLUMN @extschema@.chat_messages.item IS
+    'chatstore: for a message saved as a Responses item, the item without the field kept in content or parts (message content, function_call arguments, function_call_output output) and without the chatstore keys; NULL for a chat message (see _chat_item)';
+COMMENT ON COLUMN @extschema@.chat_messages.status IS
+    'chatstore: a streamed message''s status (in_progress, completed, incomplete, failed); NULL for a message saved whole';
+COMMENT ON COLUMN @extschema@.chat_messages.finish_reason IS
+    'chatstore: why the model stopped a streamed message (given to chat_stream_finish)';
 COMMENT ON COLUMN @extschema@.chat_threads.active_path IS
     'chatstore: the seqs of the active path of a branched thread, from the root to the active leaf (NULL: the thread never branched and reads as one line)';
 COMMENT ON COLUMN @extschema@.chat_threads.tombstone_count IS
@@ -172,6 +188,88 @@ COMMENT ON TABLE @extschema@.chat_thread_tombstones IS
 CREATE INDEX chat_thread_tombstones_deleted_at_idx
     ON @extschema@.chat_thread_tombstones (deleted_at);
 
+-- ---------------------------------------------------------------------------
+-- 1.4: streaming, compaction, feedback
+-- ---------------------------------------------------------------------------
+-- The text deltas of messages being streamed (status in_progress), until
+-- chat_stream_finish writes the whole text into the message once.  Unlogged:
+-- an append writes no WAL but its commit record, so a stream costs about the
+-- WAL of saving the finished message, not of rewriting it at every delta.  A
+-- crash empties it (the message keeps status in_progress and the text written
+-- at start), and standbys do not see it (doc/streaming.md).
+CREATE UNLOGGED TABLE @extschema@.chat_stream_deltas (
+    thread_id  text   NOT NULL,
+    seq        bigint NOT NULL,
+    n          integer NOT NULL,
+    "offset"   bigint NOT NULL,   -- characters before this delta
+    bytes      bigint NOT NULL,   -- bytes before this delta
+    delta      text   NOT NULL,
+    CONSTRAINT chat_stream_deltas_pkey PRIMARY KEY (thread_id, seq, n)
+);
+-- No foreign key: its check would lock the message row, which writes WAL at
+-- every append.  Rows of a message deleted while it streamed stay until
+-- chat_retention_purge_tombstones (a new stream at the same seq clears
+-- them first).  Internal: only the stream functions read and write it
+-- (applications get no grant on it; tenant isolation has no policy on it).
+
+COMMENT ON TABLE @extschema@.chat_stream_deltas IS
+    'chatstore internal: text appended to messages being streamed (unlogged; emptied by chat_stream_finish)';
+
+-- Summaries (or a provider's opaque compaction items) that stand for the
+-- messages of a thread up to a seq: chat_context starts from the latest one
+-- on the active path.
+CREATE TABLE @extschema@.chat_summaries (
+    thread_id   text        NOT NULL,
+    id          bigint      NOT NULL,   -- 1, 2, ... per thread
+    up_to_seq   bigint      NOT NULL,
+    summary     jsonb       NOT NULL,
+    token_count integer,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_summaries_pkey PRIMARY KEY (thread_id, id),
+    CONSTRAINT chat_summaries_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_summaries_up_to_seq_check CHECK (up_to_seq OPERATOR(pg_catalog.>=) 1),
+    CONSTRAINT chat_summaries_summary_check
+        CHECK (pg_catalog.jsonb_typeof(summary) OPERATOR(pg_catalog.=) 'object'),
+    CONSTRAINT chat_summaries_token_count_check CHECK (token_count OPERATOR(pg_catalog.>=) 0)
+);
+
+COMMENT ON TABLE @extschema@.chat_summaries IS
+    'chatstore: summaries or compaction items standing for a thread''s messages up to up_to_seq (chat_compact)';
+
+-- Feedback on messages: one row per message and user.
+CREATE TABLE @extschema@.chat_feedback (
+    thread_id  text        NOT NULL,
+    message_id text        NOT NULL,
+    user_id    text        NOT NULL,
+    rating     smallint    NOT NULL,
+    tag        text,
+    comment    text,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT chat_feedback_pkey PRIMARY KEY (thread_id, message_id, user_id),
+    -- (tenant isolation keys a table on its thread_id -> chat_threads)
+    CONSTRAINT chat_feedback_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_feedback_message_fkey FOREIGN KEY (thread_id, message_id)
+        REFERENCES @extschema@.chat_messages (thread_id, id) ON DELETE CASCADE,
+    CONSTRAINT chat_feedback_rating_check
+        CHECK (rating OPERATOR(pg_catalog.>=) -10 AND rating OPERATOR(pg_catalog.<=) 10),
+    CONSTRAINT chat_feedback_user_id_check
+        CHECK (user_id OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(user_id) OPERATOR(pg_catalog.<=) 512),
+    CONSTRAINT chat_feedback_tag_check
+        CHECK (tag OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(tag) OPERATOR(pg_catalog.<=) 64),
+    CONSTRAINT chat_feedback_comment_check
+        CHECK (pg_catalog.octet_length(comment) OPERATOR(pg_catalog.<=) 10000)
+);
+
+COMMENT ON TABLE @extschema@.chat_feedback IS
+    'chatstore: a user''s rating of a message (1 up, -1 down, or -10..10), with an optional tag and comment';
+
+-- a user's feedback, newest first (chat_delete_user_data, analytics)
+CREATE INDEX chat_feedback_user_idx
+    ON @extschema@.chat_feedback (user_id, updated_at DESC);
+
 -- the result of chat_save_messages
 CREATE TYPE @extschema@.chat_save_result AS (
     saved_count   integer,
@@ -195,3 +293,5 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_threads', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_messages', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_message_tombstones', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_thread_tombstones', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_summaries', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_feedback', '');

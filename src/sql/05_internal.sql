@@ -24,6 +24,24 @@ COMMENT ON FUNCTION @extschema@._chat_fingerprint(text, text, jsonb, text, text,
 
 REVOKE ALL ON FUNCTION @extschema@._chat_fingerprint(text, text, jsonb, text, text, jsonb) FROM PUBLIC;
 
+-- the same, for a message saved as a Responses item (1.4): the stored item
+-- (chat_messages.item) is hashed after the other fields; a NULL item gives
+-- the value of the six-argument form
+CREATE FUNCTION @extschema@._chat_fingerprint(
+    role         text,
+    content      text,
+    parts        jsonb,
+    name         text,
+    tool_call_id text,
+    tool_calls   jsonb,
+    item         jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'chat_fingerprint'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@._chat_fingerprint(text, text, jsonb, text, text, jsonb, jsonb) IS
+    'chatstore internal: fingerprint (version 2) of a message''s fields, with the stored item of a message saved as a Responses item';
+
 -- value, or 22023 "<what> must not be null or empty": the check of a
 -- required argument inside an SQL-standard function body, e.g.
 --   WHERE kv.key = @extschema@._chat_required(chat_kv_get.key, 'key')

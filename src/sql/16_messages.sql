@@ -137,6 +137,13 @@ BEGIN
                   DETAIL = format('It has %s bytes; chatstore.max_message_bytes is %s.',
                                   octet_length(content), current_setting('chatstore.max_message_bytes'));
     END IF;
+    IF content IS NOT NULL AND EXISTS (
+            SELECT FROM @extschema@.chat_messages AS x
+            WHERE x.thread_id = t.id AND x.seq = msg.seq AND x.status = 'in_progress') THEN
+        RAISE EXCEPTION 'message "%" is being streamed', message_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Append with chat_stream_append, or finish it with chat_stream_finish first.';
+    END IF;
     UPDATE @extschema@.chat_messages AS m
     SET content    = COALESCE(chat_update_message.content, m.content),
         parts      = CASE WHEN chat_update_message.content IS NULL THEN m.parts END,
@@ -148,7 +155,7 @@ BEGIN
     -- conversation aligns against it)
     UPDATE @extschema@.chat_messages AS m
     SET fingerprint = @extschema@._chat_fingerprint(m.role, m.content, m.parts, m.name,
-                                                    m.tool_call_id, m.tool_calls),
+                                                    m.tool_call_id, m.tool_calls, m.item),
         fingerprint_version = 2
     WHERE m.thread_id = t.id AND m.seq = msg.seq
     RETURNING m.* INTO r;

@@ -421,6 +421,12 @@ BEGIN
         WHERE x.deleted_at < cutoff
         RETURNING 1)
     SELECT count(*) INTO thread_tombstones FROM d;
+    -- the text of streams whose message was deleted (or that a restart of a
+    -- crashed server left without an in_progress message)
+    DELETE FROM @extschema@.chat_stream_deltas AS x
+    WHERE NOT EXISTS (SELECT FROM @extschema@.chat_messages AS m
+                      WHERE m.thread_id = x.thread_id AND m.seq = x.seq
+                        AND m.status = 'in_progress');
     RETURN NEXT;
 END
 $fn$;

@@ -15,11 +15,14 @@ CREATE TYPE @extschema@.chat_usage_row AS (
     messages          bigint,
     prompt_tokens     bigint,
     completion_tokens bigint,
-    total_tokens      bigint
+    total_tokens      bigint,
+    -- 1.4: feedback on those messages (ratings above and below zero)
+    feedback_up       bigint,
+    feedback_down     bigint
 );
 
 COMMENT ON TYPE @extschema@.chat_usage_row IS
-    'chatstore: messages and token sums of one day, user and model (chat_usage_daily)';
+    'chatstore: messages, token sums and feedback counts of one day, user and model (chat_usage_daily)';
 
 -- per day (in time_zone), per thread owner, per model: messages and tokens
 -- of the messages created in [since, until)
@@ -42,26 +45,46 @@ BEGIN
         RAISE EXCEPTION 'until must not be earlier than since'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- feedback counts under the rated message's day, owner and model
     RETURN QUERY
-    SELECT (m.created_at AT TIME ZONE time_zone)::date AS day,
-           t.user_id,
-           m.model,
-           count(*),
-           coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0)::bigint,
-           coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0)::bigint,
-           coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint
-    FROM @extschema@.chat_messages AS m
-    JOIN @extschema@.chat_threads AS t ON t.id = m.thread_id
-    WHERE (chat_usage_daily.user_id IS NULL OR t.user_id = chat_usage_daily.user_id)
-      AND (since IS NULL OR m.created_at >= since)
-      AND (until IS NULL OR m.created_at < until)
-    GROUP BY 1, 2, 3
+    WITH u AS (
+        SELECT (m.created_at AT TIME ZONE time_zone)::date AS day,
+               t.user_id,
+               m.model,
+               count(*) AS messages,
+               coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0)::bigint AS p,
+               coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0)::bigint AS c,
+               coalesce(sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint AS tot
+        FROM @extschema@.chat_messages AS m
+        JOIN @extschema@.chat_threads AS t ON t.id = m.thread_id
+        WHERE (chat_usage_daily.user_id IS NULL OR t.user_id = chat_usage_daily.user_id)
+          AND (since IS NULL OR m.created_at >= since)
+          AND (until IS NULL OR m.created_at < until)
+        GROUP BY 1, 2, 3),
+    fb AS (
+        SELECT (m.created_at AT TIME ZONE time_zone)::date AS day,
+               t.user_id,
+               m.model,
+               count(*) FILTER (WHERE f.rating > 0) AS up,
+               count(*) FILTER (WHERE f.rating < 0) AS down
+        FROM @extschema@.chat_feedback AS f
+        JOIN @extschema@.chat_messages AS m ON m.thread_id = f.thread_id AND m.id = f.message_id
+        JOIN @extschema@.chat_threads AS t ON t.id = m.thread_id
+        WHERE (chat_usage_daily.user_id IS NULL OR t.user_id = chat_usage_daily.user_id)
+          AND (since IS NULL OR m.created_at >= since)
+          AND (until IS NULL OR m.created_at < until)
+        GROUP BY 1, 2, 3)
+    SELECT u.day, u.user_id, u.model, u.messages, u.p, u.c, u.tot,
+           coalesce(fb.up, 0), coalesce(fb.down, 0)
+    FROM u
+    LEFT JOIN fb ON fb.day = u.day AND fb.user_id IS NOT DISTINCT FROM u.user_id
+                AND fb.model IS NOT DISTINCT FROM u.model
     ORDER BY 1, 2 NULLS FIRST, 3 NULLS FIRST;
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_usage_daily(text, timestamptz, timestamptz, text) IS
-    'messages and token sums per day, thread owner and model over a time range';
+    'messages, token sums and feedback counts per day, thread owner and model over a time range';
 
 CREATE TYPE @extschema@.chat_usage_total AS (
     user_id           text,

@@ -45,7 +45,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_tenant_isolation_co
 
 -- Every table and sequence of the extension except its configuration tables
 -- (chat_tenant_isolation_config, chat_search_index_config: no tenant data,
--- nothing an application touches).  Internal.
+-- nothing an application touches) and chat_stream_deltas (only the stream
+-- functions, which check owners and tenants themselves, touch it).  Internal.
 CREATE FUNCTION @extschema@._chat_data_relations()
 RETURNS TABLE (rel regclass, relname name, relkind "char")
 LANGUAGE sql STABLE
@@ -60,7 +61,8 @@ BEGIN ATOMIC
       AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
       AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'S']::"char"[])
       AND c.relname OPERATOR(pg_catalog.<>) ALL (
-            ARRAY['chat_tenant_isolation_config', 'chat_search_index_config']::pg_catalog.name[])
+            ARRAY['chat_tenant_isolation_config', 'chat_search_index_config',
+                  'chat_stream_deltas']::pg_catalog.name[])
     ORDER BY c.relname;
 END;
 
@@ -325,7 +327,9 @@ BEGIN ATOMIC
       AND p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.trigger'::pg_catalog.regtype
       AND (p.proname OPERATOR(pg_catalog.!~~) '\_%'
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
-                                                         '_chat_required', '_chat_user_arg']::pg_catalog.name[]))
+                                                         '_chat_required', '_chat_user_arg',
+                                                         '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
+                                                         '_chat_as_items', '_chat_call_ids', '_chat_context_format']::pg_catalog.name[]))
       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY[
             'chat_grant_app_role', 'chat_enable_tenant_isolation', 'chat_disable_tenant_isolation',
             'chat_retention_keep_last', 'chat_retention_delete_old_messages',

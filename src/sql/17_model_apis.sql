@@ -1,0 +1,595 @@
+-- chatstore -- part 17: today's model APIs: items, streaming, compaction,
+-- feedback (doc/items.md, doc/streaming.md, doc/context.md#compaction,
+-- doc/feedback.md)
+
+-- ---------------------------------------------------------------------------
+-- items
+-- ---------------------------------------------------------------------------
+
+-- The history (active path) as Responses items, oldest first, nothing left
+-- out: what a session store (the OpenAI Agents SDK's Session) reads back.
+-- An item row gives the item saved; a chat message row its item form (an
+-- assistant message with tool calls: its text, then one function_call per
+-- call, all with the row's seq and id).
+CREATE FUNCTION @extschema@.chat_items(
+    thread_id    text,
+    max_messages integer DEFAULT NULL,
+    before_seq   bigint  DEFAULT NULL,
+    after_seq    bigint  DEFAULT NULL)
+RETURNS TABLE (seq bigint, id text, item jsonb)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 50
+BEGIN ATOMIC
+    SELECT h.seq, h.id, e.v
+    FROM @extschema@.chat_history(chat_items.thread_id, chat_items.max_messages,
+                                  chat_items.before_seq, chat_items.after_seq) AS h,
+         pg_catalog.jsonb_array_elements(@extschema@._chat_as_items(h)) WITH ORDINALITY AS e(v, n)
+    ORDER BY h.seq, e.n;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_items(text, integer, bigint, bigint) IS
+    'a thread''s messages (active path) as Responses API items, oldest first, nothing left out';
+
+-- ---------------------------------------------------------------------------
+-- streaming
+-- ---------------------------------------------------------------------------
+
+-- the message being streamed, for the stream functions: owner and tenant
+-- checked, the stream's advisory lock taken (appends and the finish of one
+-- message run one at a time; no row is locked, so an append writes no WAL
+-- but its commit).  P0002 when the thread or message is not there.
+CREATE FUNCTION @extschema@._chat_stream_message(thread_id text, message_id text, user_id text)
+RETURNS @extschema@.chat_messages
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(_chat_stream_message.user_id);
+    owner    text;
+    m        @extschema@.chat_messages;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    PERFORM @extschema@._chat_required(message_id, 'message_id');
+    SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
+    WHERE t.id = _chat_stream_message.thread_id;
+    IF NOT FOUND
+       OR (v_user IS NOT NULL AND owner IS DISTINCT FROM v_user)
+       OR (v_tenant IS NOT NULL AND owner IS DISTINCT FROM v_tenant) THEN
+        RAISE EXCEPTION 'thread "%" does not exist', thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO m FROM @extschema@.chat_messages AS x
+    WHERE x.thread_id = _chat_stream_message.thread_id AND x.id = _chat_stream_message.message_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message "%" does not exist in thread "%"', message_id, thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1668511090, hashtext(m.thread_id || '/' || m.seq::text));
+    -- what the lock waited for may have finished the stream
+    SELECT x.status INTO m.status FROM @extschema@.chat_messages AS x
+    WHERE x.thread_id = m.thread_id AND x.seq = m.seq;
+    IF m.status IS DISTINCT FROM 'in_progress' THEN
+        RAISE EXCEPTION 'message "%" is not being streamed', message_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Its status is %s.', coalesce(m.status, 'null (saved whole)')),
+                  HINT = 'Start a stream with chat_stream_start.';
+    END IF;
+    RETURN m;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_message(text, text, text) IS
+    'chatstore internal: the in_progress message a stream call changes, after the owner and tenant checks, under the stream''s lock';
+
+-- Start a message that is streamed: an empty message with status
+-- in_progress (a save like any other: seq, owner, NOTIFY).
+CREATE FUNCTION @extschema@.chat_stream_start(
+    thread_id  text,
+    role       text  DEFAULT 'assistant',
+    message_id text  DEFAULT NULL,
+    model      text  DEFAULT NULL,
+    metadata   jsonb DEFAULT NULL,
+    user_id    text  DEFAULT NULL,
+    OUT id  text,
+    OUT seq bigint)
+RETURNS record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_id  text := coalesce(message_id, gen_random_uuid()::text);
+    r     @extschema@.chat_save_result;
+    m     @extschema@.chat_messages;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    r := @extschema@.chat_save_messages(
+            thread_id,
+            jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                'id', v_id, 'role', role, 'content', '', 'model', model, 'metadata', metadata))),
+            user_id);
+    IF r.saved_count = 0 THEN
+        -- the id is taken (or was deleted): a stream already started under it
+        -- is resumed, anything else is an error
+        SELECT x.* INTO m FROM @extschema@.chat_messages AS x
+        WHERE x.thread_id = chat_stream_start.thread_id AND x.id = v_id;
+        IF FOUND AND m.status = 'in_progress' THEN
+            id := m.id;
+            seq := m.seq;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'message "%" already exists in thread "%"', v_id, thread_id
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = CASE WHEN FOUND THEN 'It is not being streamed.' ELSE 'It was deleted.' END;
+    END IF;
+    UPDATE @extschema@.chat_messages AS x SET status = 'in_progress'
+    WHERE x.thread_id = chat_stream_start.thread_id AND x.seq = r.first_seq;
+    -- what a stream of a deleted message at this seq may have left
+    DELETE FROM @extschema@.chat_stream_deltas AS d
+    WHERE d.thread_id = chat_stream_start.thread_id AND d.seq = r.first_seq;
+    id := v_id;
+    seq := r.first_seq;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_stream_start(text, text, text, text, jsonb, text) IS
+    'start a streamed message: an empty message with status in_progress (returns its id and seq)';
+
+-- Append text to a message being streamed; returns the length (characters)
+-- of its text so far.  With chatstore.notify on, sends on the channel
+-- chatstore_stream {"thread_id", "message_id", "seq", "event": "delta",
+-- "offset", "delta"} (without "delta", and "truncated": true, when it does
+-- not fit in a notification).
+CREATE FUNCTION @extschema@.chat_stream_append(
+    thread_id  text,
+    message_id text,
+    delta      text,
+    user_id    text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    m       @extschema@.chat_messages;
+    last    record;
+    v_n     integer;
+    v_off   bigint;
+    v_bytes bigint;
+    payload jsonb;
+BEGIN
+    IF delta IS NULL THEN
+        RAISE EXCEPTION 'delta must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    m := @extschema@._chat_stream_message(thread_id, message_id, user_id);
+    SELECT d.n, d."offset" + char_length(d.delta) AS end_offset,
+           d.bytes + octet_length(d.delta) AS end_bytes
+    INTO last FROM @extschema@.chat_stream_deltas AS d
+    WHERE d.thread_id = m.thread_id AND d.seq = m.seq
+    ORDER BY d.n DESC LIMIT 1;
+    v_n := coalesce(last.n, 0) + 1;
+    v_off := coalesce(last.end_offset, 0);
+    v_bytes := coalesce(last.end_bytes, 0);
+    IF v_bytes + octet_length(delta) > pg_size_bytes(current_setting('chatstore.max_message_bytes')) THEN
+        RAISE EXCEPTION 'content of message "%" would be too large', message_id
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('It would have %s bytes; chatstore.max_message_bytes is %s.',
+                                  v_bytes + octet_length(delta), current_setting('chatstore.max_message_bytes'));
+    END IF;
+    INSERT INTO @extschema@.chat_stream_deltas (thread_id, seq, n, "offset", bytes, delta)
+    VALUES (m.thread_id, m.seq, v_n, v_off, v_bytes, delta);
+    IF current_setting('chatstore.notify')::boolean THEN
+        payload := jsonb_build_object('thread_id', m.thread_id, 'message_id', m.id, 'seq', m.seq,
+                                      'event', 'delta', 'offset', v_off, 'delta', delta);
+        IF octet_length(payload::text) > 7900 THEN
+            payload := payload - 'delta' || '{"truncated": true}';
+        END IF;
+        PERFORM pg_notify('chatstore_stream', payload::text);
+    END IF;
+    RETURN v_off + char_length(delta);
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_stream_append(text, text, text, text) IS
+    'append text to a message being streamed (status in_progress); returns the length of its text so far';
+
+-- The text of a streamed message from a character offset on (a reader that
+-- reconnects passes the end_offset it has), its status, and its length so
+-- far; no row when the thread or message is not there or not the caller's.
+CREATE FUNCTION @extschema@.chat_stream_read(
+    thread_id   text,
+    message_id  text,
+    from_offset bigint DEFAULT 0,
+    user_id     text   DEFAULT NULL)
+RETURNS TABLE (status text, text text, end_offset bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_tenant();
+    v_user   text := @extschema@._chat_user_arg(chat_stream_read.user_id);
+    v_from   bigint := GREATEST(coalesce(from_offset, 0), 0);
+    m        @extschema@.chat_messages;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    PERFORM @extschema@._chat_required(message_id, 'message_id');
+    -- what the caller could read itself (its own threads; its tenant's)
+    SELECT x.* INTO m FROM @extschema@.chat_messages AS x
+    JOIN @extschema@.chat_threads AS t ON t.id = x.thread_id
+    WHERE x.thread_id = chat_stream_read.thread_id AND x.id = chat_stream_read.message_id
+      AND (v_user IS NULL OR t.user_id = v_user)
+      AND (v_tenant IS NULL OR (v_tenant <> '' AND t.user_id = v_tenant));
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    status := coalesce(m.status, 'completed');
+    IF m.status = 'in_progress' THEN
+        SELECT coalesce(m.content, '') || coalesce(string_agg(
+                   substr(d.delta, (GREATEST(v_from - d."offset", 0) + 1)::integer), '' ORDER BY d.n), '')
+        INTO text
+        FROM @extschema@.chat_stream_deltas AS d
+        WHERE d.thread_id = m.thread_id AND d.seq = m.seq
+          AND d."offset" + char_length(d.delta) > v_from;
+        SELECT coalesce(max(d."offset" + char_length(d.delta)), 0) INTO end_offset
+        FROM @extschema@.chat_stream_deltas AS d
+        WHERE d.thread_id = m.thread_id AND d.seq = m.seq;
+    ELSE
+        text := substr(coalesce(m.content, ''), (v_from + 1)::integer);
+        end_offset := char_length(coalesce(m.content, ''));
+    END IF;
+    RETURN NEXT;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_stream_read(text, text, bigint, text) IS
+    'the text of a streamed message from a character offset on, its status and its length so far';
+
+-- Finish a streamed message: its text becomes the message's content (once),
+-- with the status (completed, incomplete or failed), the finish reason and
+-- the usage, which the thread's token sums count from now on.
+CREATE FUNCTION @extschema@.chat_stream_finish(
+    thread_id     text,
+    message_id    text,
+    status        text  DEFAULT 'completed',
+    finish_reason text  DEFAULT NULL,
+    usage         jsonb DEFAULT NULL,
+    user_id       text  DEFAULT NULL)
+RETURNS @extschema@.chat_messages
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t      @extschema@.chat_threads;
+    m      @extschema@.chat_messages;
+    v_text text;
+    p      bigint;
+    c      bigint;
+    tot    bigint;
+BEGIN
+    IF status IS NULL OR status NOT IN ('completed', 'incomplete', 'failed') THEN
+        RAISE EXCEPTION 'invalid status "%"', status
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A stream finishes completed, incomplete or failed.';
+    END IF;
+    IF octet_length(finish_reason) > 64 THEN
+        RAISE EXCEPTION 'finish_reason is too long'
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'The limit is 64 bytes.';
+    END IF;
+    IF usage IS NOT NULL AND jsonb_typeof(usage) <> 'object' THEN
+        RAISE EXCEPTION 'usage must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    p := coalesce(@extschema@.chat_usage_tokens(usage, 'prompt'), 0);
+    c := coalesce(@extschema@.chat_usage_tokens(usage, 'completion'), 0);
+    tot := coalesce(@extschema@.chat_usage_tokens(usage, 'total'), 0);
+    IF usage IS NOT NULL AND c > 2147483647 THEN
+        RAISE EXCEPTION 'output token count is out of range'
+            USING ERRCODE = 'numeric_value_out_of_range';
+    END IF;
+    -- the thread first (as a save locks it), then the stream
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    m := @extschema@._chat_stream_message(thread_id, message_id, user_id);
+    SELECT string_agg(d.delta, '' ORDER BY d.n) INTO v_text
+    FROM @extschema@.chat_stream_deltas AS d
+    WHERE d.thread_id = m.thread_id AND d.seq = m.seq;
+    UPDATE @extschema@.chat_messages AS x
+    SET content       = coalesce(x.content, '') || coalesce(v_text, ''),
+        status        = chat_stream_finish.status,
+        finish_reason = chat_stream_finish.finish_reason,
+        usage         = coalesce(chat_stream_finish.usage, x.usage),
+        token_count   = CASE WHEN chat_stream_finish.usage IS NOT NULL
+                                  AND @extschema@.chat_usage_tokens(chat_stream_finish.usage, 'completion') IS NOT NULL
+                             THEN c::integer ELSE x.token_count END
+    WHERE x.thread_id = m.thread_id AND x.seq = m.seq
+    RETURNING x.* INTO m;
+    -- the fingerprint follows the content (an id-less re-send of the
+    -- finished message aligns against it)
+    UPDATE @extschema@.chat_messages AS x
+    SET fingerprint = @extschema@._chat_fingerprint(x.role, x.content, x.parts, x.name,
+                                                    x.tool_call_id, x.tool_calls, x.item),
+        fingerprint_version = 2
+    WHERE x.thread_id = m.thread_id AND x.seq = m.seq
+    RETURNING x.* INTO m;
+    DELETE FROM @extschema@.chat_stream_deltas AS d
+    WHERE d.thread_id = m.thread_id AND d.seq = m.seq;
+    UPDATE @extschema@.chat_threads AS x
+    SET prompt_tokens     = x.prompt_tokens + p,
+        completion_tokens = x.completion_tokens + c,
+        total_tokens      = x.total_tokens + tot,
+        updated_at        = now()
+    WHERE x.id = t.id;
+    IF current_setting('chatstore.notify')::boolean THEN
+        PERFORM pg_notify('chatstore_stream', jsonb_build_object(
+            'thread_id', m.thread_id, 'message_id', m.id, 'seq', m.seq,
+            'event', 'finish', 'status', m.status)::text);
+    END IF;
+    RETURN m;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_stream_finish(text, text, text, text, jsonb, text) IS
+    'finish a streamed message: its text becomes its content, with status, finish reason and usage';
+
+-- ---------------------------------------------------------------------------
+-- compaction
+-- ---------------------------------------------------------------------------
+
+-- Store a summary standing for a thread's messages up to up_to_seq (a
+-- message on its active path).  summary: a JSON string (a system message
+-- with that text), a chat message ({"role", "content"}), or an item (a
+-- provider's opaque compaction item, {"type": "compaction", ...}, kept as
+-- it is).  Returns the summary's id (1, 2, ... per thread).
+CREATE FUNCTION @extschema@.chat_compact(
+    thread_id   text,
+    up_to_seq   bigint,
+    summary     jsonb,
+    user_id     text    DEFAULT NULL,
+    token_count integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t     @extschema@.chat_threads;
+    v_sum jsonb := summary;
+    v_id  bigint;
+BEGIN
+    IF up_to_seq IS NULL THEN
+        RAISE EXCEPTION 'up_to_seq must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF summary IS NULL OR jsonb_typeof(summary) NOT IN ('string', 'object') THEN
+        RAISE EXCEPTION 'summary must be a JSON string, a message or an item'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Found a JSON %s.', coalesce(jsonb_typeof(summary), 'null'));
+    END IF;
+    IF jsonb_typeof(summary) = 'string' THEN
+        v_sum := jsonb_build_object('role', 'system', 'content', summary);
+    ELSIF summary ? 'type' AND summary ->> 'type' NOT IN ('human', 'ai', 'system', 'tool', 'user', 'assistant', 'developer') THEN
+        IF jsonb_typeof(summary -> 'type') <> 'string' OR summary ->> 'type' = '' THEN
+            RAISE EXCEPTION 'the type of a summary item must be a non-empty string'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    ELSIF NOT (summary ->> 'role' IN ('system', 'developer', 'user', 'assistant')
+               AND jsonb_typeof(summary -> 'content') IN ('string', 'array')) THEN
+        RAISE EXCEPTION 'a summary message needs a role (system, developer, user or assistant) and a string or array content'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(v_sum::text) > pg_size_bytes(current_setting('chatstore.max_message_bytes')) THEN
+        RAISE EXCEPTION 'summary is too large'
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('It has %s bytes; chatstore.max_message_bytes is %s.',
+                                  octet_length(v_sum::text), current_setting('chatstore.max_message_bytes'));
+    END IF;
+    IF token_count < 0 THEN
+        RAISE EXCEPTION 'token_count must not be negative'
+            USING ERRCODE = 'numeric_value_out_of_range';
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    IF NOT EXISTS (SELECT FROM @extschema@.chat_messages AS m
+                   WHERE m.thread_id = t.id AND m.seq = up_to_seq
+                     AND (t.active_path IS NULL OR m.seq <@ t.active_path)) THEN
+        RAISE EXCEPTION 'up_to_seq % is not a message on the active path of thread "%"', up_to_seq, t.id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT coalesce(max(x.id), 0) + 1 INTO v_id
+    FROM @extschema@.chat_summaries AS x WHERE x.thread_id = t.id;
+    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count)
+    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count);
+    RETURN v_id;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_compact(text, bigint, jsonb, text, integer) IS
+    'store a summary (or a compaction item) standing for a thread''s messages up to a seq; chat_context starts from the latest';
+
+CREATE FUNCTION @extschema@.chat_summaries(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_summaries
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT x.* FROM @extschema@.chat_summaries AS x
+    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) x.thread_id
+    WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_summaries.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_summaries.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_summaries.user_id)
+    ORDER BY x.id;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_summaries(text, text) IS
+    'the summaries of a thread, oldest first';
+
+CREATE FUNCTION @extschema@.chat_delete_summary(
+    thread_id  text,
+    summary_id bigint,
+    user_id    text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+BEGIN
+    DELETE FROM @extschema@.chat_summaries AS x
+    WHERE x.thread_id = t.id AND x.id = summary_id;
+    RETURN FOUND;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_summary(text, bigint, text) IS
+    'delete a summary of a thread; false when it is not there';
+
+-- ---------------------------------------------------------------------------
+-- feedback
+-- ---------------------------------------------------------------------------
+
+-- the rater of a feedback call: rater when given (only a call that names
+-- no user may name another rater), else the user named, else the thread's
+-- owner.  P0002 when the thread or message is not there or not the caller's.
+CREATE FUNCTION @extschema@._chat_feedback_target(thread_id text, message_id text, user_id text,
+                                                  rater text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(_chat_feedback_target.user_id);
+    v_rater  text := @extschema@._chat_user_arg(_chat_feedback_target.rater);
+    owner    text;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    PERFORM @extschema@._chat_required(message_id, 'message_id');
+    IF v_user IS NOT NULL AND v_rater IS DISTINCT FROM v_user AND v_rater IS NOT NULL THEN
+        RAISE EXCEPTION 'a call for user "%" cannot give feedback as "%"', v_user, v_rater
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only a call that names no user_id may name another rater.';
+    END IF;
+    SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
+    WHERE t.id = _chat_feedback_target.thread_id;
+    IF NOT FOUND
+       OR (v_user IS NOT NULL AND owner IS DISTINCT FROM v_user)
+       OR (v_tenant IS NOT NULL AND owner IS DISTINCT FROM v_tenant) THEN
+        RAISE EXCEPTION 'thread "%" does not exist', thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.chat_messages AS m
+                   WHERE m.thread_id = _chat_feedback_target.thread_id
+                     AND m.id = _chat_feedback_target.message_id) THEN
+        RAISE EXCEPTION 'message "%" does not exist in thread "%"', message_id, thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF coalesce(v_rater, v_user, owner) IS NULL THEN
+        RAISE EXCEPTION 'feedback needs a user'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Thread "%s" has no owner.', thread_id),
+                  HINT = 'Pass rater.';
+    END IF;
+    RETURN coalesce(v_rater, v_user, owner);
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_feedback_target(text, text, text, text) IS
+    'chatstore internal: the user a feedback call is for, after the owner and tenant checks';
+
+-- Rate a message: rating 1 (up), -1 (down) or any integer from -10 to 10,
+-- an optional tag (1 to 64 bytes) and comment (up to 10,000 bytes).  The
+-- rater is the thread's owner, or rater (trusted calls, which name no
+-- user_id).  A second call by the same rater replaces the first.
+CREATE FUNCTION @extschema@.chat_set_feedback(
+    thread_id  text,
+    message_id text,
+    rating     integer,
+    tag        text DEFAULT NULL,
+    comment    text DEFAULT NULL,
+    user_id    text DEFAULT NULL,
+    rater      text DEFAULT NULL)
+RETURNS @extschema@.chat_feedback
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_rater text;
+    f       @extschema@.chat_feedback;
+BEGIN
+    IF rating IS NULL THEN
+        RAISE EXCEPTION 'rating must not be null'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To remove feedback, call chat_delete_feedback.';
+    END IF;
+    IF rating < -10 OR rating > 10 THEN
+        RAISE EXCEPTION 'rating % is out of range', rating
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = 'A rating is 1 (up), -1 (down), or an integer from -10 to 10.';
+    END IF;
+    IF tag = '' THEN
+        RAISE EXCEPTION 'tag must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for no tag.';
+    END IF;
+    IF octet_length(tag) > 64 OR octet_length(comment) > 10000 THEN
+        RAISE EXCEPTION '% is too long', CASE WHEN octet_length(tag) > 64 THEN 'tag' ELSE 'comment' END
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'The limits are 64 bytes for a tag and 10,000 bytes for a comment.';
+    END IF;
+    v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
+    INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment)
+    VALUES (chat_set_feedback.thread_id, chat_set_feedback.message_id, v_rater,
+            chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment)
+    ON CONFLICT ON CONSTRAINT chat_feedback_pkey DO UPDATE
+    SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = now()
+    RETURNING x.* INTO f;
+    RETURN f;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_set_feedback(text, text, integer, text, text, text, text) IS
+    'rate a message (1 up, -1 down, or -10..10) with an optional tag and comment; replaces the user''s earlier feedback';
+
+CREATE FUNCTION @extschema@.chat_delete_feedback(
+    thread_id  text,
+    message_id text,
+    user_id    text DEFAULT NULL,
+    rater      text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_rater text := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
+BEGIN
+    DELETE FROM @extschema@.chat_feedback AS x
+    WHERE x.thread_id = chat_delete_feedback.thread_id
+      AND x.message_id = chat_delete_feedback.message_id
+      AND x.user_id = v_rater;
+    RETURN FOUND;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_delete_feedback(text, text, text, text) IS
+    'remove a user''s feedback on a message; false when there was none';
+
+-- the feedback on a thread's messages, in message order
+CREATE FUNCTION @extschema@.chat_list_feedback(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_feedback
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT f.* FROM @extschema@.chat_feedback AS f
+    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) f.thread_id
+    JOIN @extschema@.chat_messages AS m
+      ON m.thread_id OPERATOR(pg_catalog.=) f.thread_id AND m.id OPERATOR(pg_catalog.=) f.message_id
+    WHERE f.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_list_feedback.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_list_feedback.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_list_feedback.user_id)
+    ORDER BY m.seq, f.user_id;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_list_feedback(text, text) IS
+    'the feedback on a thread''s messages, in message order';
