@@ -2825,11 +2825,13 @@ LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.-) 'fingerprint'::pg_catalog.text
                                   OPERATOR(pg_catalog.-) 'fingerprint_version'::pg_catalog.text
-                                  OPERATOR(pg_catalog.-) 'thread_id'::pg_catalog.text;
+                                  OPERATOR(pg_catalog.-) 'thread_id'::pg_catalog.text
+           -- the item a message was saved as, whole (null for a chat message)
+           OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('item', @extschema@._chat_item(m));
 END;
 
 COMMENT ON FUNCTION @extschema@.chat_message_json(@extschema@.chat_messages) IS
-    'a message row as a JSON object (without thread_id and internal columns)';
+    'a message row as a JSON object (without thread_id and internal columns; item: the Responses item it was saved as)';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_get_thread_with_messages(
     thread_id    text,
