@@ -321,7 +321,8 @@ def invalid_batch(th):
         ("role missing", lambda m: (m.pop("role", None), m.pop("type", None))),
         ("role unknown", lambda m: m.__setitem__("role", rng.choice(["robot", "", "users", "user ", "ΑΙ"]))),
         ("role not a string", lambda m: m.__setitem__("role", rng.choice([1, True, ["user"], {"r": 1}]))),
-        ("type unknown", lambda m: (m.pop("role", None), m.__setitem__("type", "chatbot"))),
+        # (a string "type" that is not a role makes an item: 1.4; a non-string one is an error)
+        ("type not a string", lambda m: (m.pop("role", None), m.__setitem__("type", 7))),
         ("content wrong type", lambda m: m.__setitem__("content", rng.choice([42, True, {"text": "x"}, 1.5]))),
         ("no content, no tool_calls", lambda m: (m.__setitem__("content", None), m.pop("tool_calls", None))),
         ("content missing, tool_calls empty", lambda m: (m.pop("content", None), m.__setitem__("tool_calls", []))),
