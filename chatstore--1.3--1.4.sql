@@ -381,6 +381,43 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_context_format(text) IS
     'chatstore internal: checks the format argument of chat_context';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_api_item(item jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE
+        WHEN item OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'function_call_result' THEN
+            pg_catalog.jsonb_build_object(
+                'type', 'function_call_output',
+                'call_id', COALESCE(item OPERATOR(pg_catalog.->) 'call_id', item OPERATOR(pg_catalog.->) 'callId'),
+                'output', CASE
+                    WHEN pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'output') OPERATOR(pg_catalog.=) 'string'
+                        THEN item OPERATOR(pg_catalog.->) 'output'
+                    WHEN item OPERATOR(pg_catalog.#>>) '{output,type}' OPERATOR(pg_catalog.=) 'text'
+                        THEN pg_catalog.to_jsonb(COALESCE(item OPERATOR(pg_catalog.#>>) '{output,text}', ''))
+                    ELSE pg_catalog.to_jsonb(COALESCE(item OPERATOR(pg_catalog.->) 'output', 'null'::pg_catalog.jsonb)::pg_catalog.text)
+                END)
+        WHEN item OPERATOR(pg_catalog.?|) ARRAY['callId', 'providerData']
+             OR pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'content') OPERATOR(pg_catalog.=) 'array' THEN
+            (item OPERATOR(pg_catalog.-) 'providerData'::pg_catalog.text OPERATOR(pg_catalog.-) 'callId'::pg_catalog.text)
+            OPERATOR(pg_catalog.||) CASE WHEN item OPERATOR(pg_catalog.?) 'callId' AND NOT item OPERATOR(pg_catalog.?) 'call_id'
+                THEN pg_catalog.jsonb_build_object('call_id', item OPERATOR(pg_catalog.->) 'callId')
+                ELSE '{}'::pg_catalog.jsonb END
+            OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'content') OPERATOR(pg_catalog.=) 'array'
+                THEN pg_catalog.jsonb_build_object('content',
+                    (SELECT COALESCE(pg_catalog.jsonb_agg(
+                                CASE WHEN pg_catalog.jsonb_typeof(p.v) OPERATOR(pg_catalog.=) 'object'
+                                     THEN p.v OPERATOR(pg_catalog.-) 'providerData'::pg_catalog.text ELSE p.v END
+                                ORDER BY p.n), '[]'::pg_catalog.jsonb)
+                     FROM pg_catalog.jsonb_array_elements(item OPERATOR(pg_catalog.->) 'content') WITH ORDINALITY AS p(v, n)))
+                ELSE '{}'::pg_catalog.jsonb END
+        ELSE item
+    END;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_api_item(jsonb) IS
+    'chatstore internal: an item in the Responses API''s input shape (the Agents SDK''s callId, function_call_result and providerData converted)';
+
 CREATE OR REPLACE FUNCTION @extschema@._chat_user_arg(user_id text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -451,6 +488,18 @@ SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION @extschema@.chat_save_messages(text, jsonb, text, text[]) IS
     'save a batch of messages into a thread (created when missing), skipping ones already stored';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_append_messages(
+    thread_id text,
+    messages  jsonb,
+    user_id   text DEFAULT NULL)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_append_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.chat_append_messages(text, jsonb, text) IS
+    'append a batch of messages or items to a thread as given: no dedup (an item''s id stays in the item; rows get new ids)';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_add_message(
     thread_id    text,
@@ -561,171 +610,6 @@ END;
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
     'messages of a thread''s active path (all of a thread that never branched) in seq order, optionally paged and cut to a token budget';
-
-CREATE OR REPLACE FUNCTION @extschema@.chat_context(
-    thread_id          text,
-    max_messages       integer DEFAULT NULL,
-    before_seq         bigint  DEFAULT NULL,
-    after_seq          bigint  DEFAULT NULL,
-    max_tokens         integer DEFAULT NULL,
-    format             text    DEFAULT 'chat',
-    include_incomplete boolean DEFAULT false)
-RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    WITH fmt AS (
-        SELECT @extschema@._chat_context_format(chat_context.format) AS f),
-    -- the latest summary on the active path that the window reaches
-    s AS (
-        SELECT x.up_to_seq, x.summary,
-               COALESCE(x.token_count::pg_catalog.int8,
-                        pg_catalog.octet_length(x.summary::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog./) 4) AS tokens
-        FROM @extschema@.chat_summaries AS x
-        WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_context.thread_id, 'thread_id')
-          AND chat_context.after_seq IS NULL
-          AND x.up_to_seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
-          AND COALESCE(x.up_to_seq OPERATOR(pg_catalog.<@)
-                (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
-        ORDER BY x.id DESC
-        LIMIT 1),
-    w AS (
-        -- no summary: chat_history's window
-        SELECT x AS m FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
-                                                    chat_context.before_seq, chat_context.after_seq,
-                                                    chat_context.max_tokens) AS x
-        WHERE NOT EXISTS (SELECT FROM s)
-        UNION ALL
-        -- a summary: the newest messages after it (the budget less the
-        -- summary's tokens; the budget path keeps the leading system
-        -- messages itself, and they do not count against max_messages)
-        SELECT y.m FROM (
-            SELECT x AS m,
-                   pg_catalog.row_number() OVER (
-                       PARTITION BY x.seq OPERATOR(pg_catalog.>) s.up_to_seq ORDER BY x.seq DESC) AS rn,
-                   x.seq OPERATOR(pg_catalog.>) s.up_to_seq AS after_summary
-            FROM s, @extschema@.chat_history(chat_context.thread_id, NULL,
-                                             chat_context.before_seq, s.up_to_seq,
-                                             CASE WHEN chat_context.max_tokens IS NOT NULL THEN
-                                                 GREATEST(chat_context.max_tokens::pg_catalog.int8 OPERATOR(pg_catalog.-) s.tokens, 0)::integer
-                                             END) AS x) AS y
-        WHERE NOT y.after_summary OR chat_context.max_messages IS NULL
-           OR y.rn OPERATOR(pg_catalog.<=) chat_context.max_messages
-        UNION ALL
-        -- and, without a budget, the leading system messages
-        SELECT m FROM s, @extschema@.chat_messages AS m
-        WHERE chat_context.max_tokens IS NULL
-          AND m.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-          AND m.seq OPERATOR(pg_catalog.<=) s.up_to_seq
-          AND m.role OPERATOR(pg_catalog.=) ANY (ARRAY['system', 'developer'])
-          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
-                (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
-          AND m.seq OPERATOR(pg_catalog.<) COALESCE(
-                (SELECT pg_catalog.min(o.seq) FROM @extschema@.chat_messages AS o
-                 WHERE o.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-                   AND o.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer'])
-                   AND COALESCE(o.seq OPERATOR(pg_catalog.<@)
-                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                          WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)),
-                9223372036854775807)),
-    -- the rows that have a form in the format asked, with what pairs them
-    r AS (
-        SELECT w.m, (w.m).seq AS seq, (w.m).role AS role, (w.m).item OPERATOR(pg_catalog.->>) 'type' AS item_type,
-               CASE WHEN (w.m).role OPERATOR(pg_catalog.=) 'tool' THEN (w.m).tool_call_id END AS answer_id,
-               @extschema@._chat_call_ids(w.m) AS call_ids
-        FROM w, fmt
-        WHERE (chat_context.include_incomplete OR (w.m).status IS DISTINCT FROM 'in_progress')
-          AND CASE fmt.f WHEN 'chat' THEN @extschema@._chat_as_chat(w.m) IS NOT NULL
-                         ELSE (w.m).role OPERATOR(pg_catalog.<>) 'function' END),
-    -- the messages with calls whose every id is answered in the window
-    ok AS (
-        SELECT r.seq, r.call_ids FROM r
-        WHERE r.call_ids IS NOT NULL
-          AND pg_catalog.cardinality(r.call_ids) OPERATOR(pg_catalog.>) 0
-          AND NOT EXISTS (
-                SELECT FROM pg_catalog.unnest(r.call_ids) AS c(id)
-                WHERE c.id IS NULL
-                   OR NOT EXISTS (SELECT FROM r AS a WHERE a.answer_id OPERATOR(pg_catalog.=) c.id))),
-    -- what stays: those, the answers to them, and rows that neither call
-    -- nor answer
-    kept AS (
-        SELECT k.* FROM (
-            SELECT r.*,
-                   (SELECT pg_catalog.min(ok.seq) FROM ok
-                    WHERE r.answer_id OPERATOR(pg_catalog.=) ANY (ok.call_ids)) AS call_seq
-            FROM r
-            WHERE r.call_ids IS NULL OR r.seq OPERATOR(pg_catalog.=) ANY (SELECT ok.seq FROM ok)) AS k
-        WHERE k.role OPERATOR(pg_catalog.<>) 'tool' OR k.call_seq IS NOT NULL),
-    -- groups: an assistant message and the function_call items right after it
-    g AS (
-        SELECT p.*,
-               pg_catalog.sum(CASE WHEN p.item_type OPERATOR(pg_catalog.=) 'function_call' AND p.prev_assistant
-                                   THEN 0 ELSE 1 END) OVER (ORDER BY p.seq) AS grp
-        FROM (SELECT kept.*,
-                     COALESCE(pg_catalog.lag(kept.role OPERATOR(pg_catalog.=) 'assistant'
-                                             AND (kept.item_type IS NULL
-                                                  OR kept.item_type OPERATOR(pg_catalog.=) ANY (ARRAY['message', 'function_call'])))
-                                  OVER (ORDER BY kept.seq), false) AS prev_assistant
-              FROM kept) AS p),
-    -- the order: each group, then the answers to its calls
-    o AS (
-        SELECT q.*,
-               CASE WHEN q.call_seq IS NULL THEN q.gstart
-                    ELSE (SELECT c.gstart FROM (SELECT g.seq, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS c
-                          WHERE c.seq OPERATOR(pg_catalog.=) q.call_seq) END AS okey,
-               q.call_seq IS NOT NULL AS is_answer
-        FROM (SELECT g.*, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS q),
-    -- 'chat': one message per group (its first row's, with every call of
-    -- the group), one per answer
-    chat AS (
-        SELECT pg_catalog.min(o.okey) AS okey, o.is_answer, pg_catalog.min(o.seq) AS seq,
-               CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN
-                        (pg_catalog.array_agg(@extschema@._chat_as_chat(o.m)))[1]
-                    ELSE ((pg_catalog.array_agg(@extschema@._chat_as_chat(o.m) ORDER BY o.seq))[1]
-                          OPERATOR(pg_catalog.-) 'tool_calls'::pg_catalog.text)
-                         OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tool_calls',
-                             pg_catalog.jsonb_path_query_array(
-                                 pg_catalog.jsonb_agg(@extschema@._chat_as_chat(o.m) OPERATOR(pg_catalog.->) 'tool_calls'
-                                                      ORDER BY o.seq)
-                                     FILTER (WHERE @extschema@._chat_as_chat(o.m) OPERATOR(pg_catalog.?) 'tool_calls'),
-                                 '$[*][*]'))
-               END AS msg
-        FROM o, fmt
-        WHERE fmt.f OPERATOR(pg_catalog.=) 'chat'
-        GROUP BY o.is_answer, CASE WHEN o.is_answer THEN o.seq ELSE o.grp END),
-    items AS (
-        SELECT o.okey, o.is_answer, o.seq, e.v AS item, e.n
-        FROM o, fmt, pg_catalog.jsonb_array_elements(@extschema@._chat_as_items(o.m)) WITH ORDINALITY AS e(v, n)
-        WHERE fmt.f OPERATOR(pg_catalog.=) 'responses'),
-    -- the summary in the format asked (an opaque item has no chat form)
-    summary AS (
-        SELECT CASE
-                   WHEN fmt.f OPERATOR(pg_catalog.=) 'responses' THEN
-                       CASE WHEN s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
-                            ELSE pg_catalog.jsonb_build_object('type', 'message') OPERATOR(pg_catalog.||) s.summary END
-                   WHEN NOT s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
-                   WHEN s.summary OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'message' THEN
-                       pg_catalog.jsonb_build_object('role', s.summary OPERATOR(pg_catalog.->) 'role',
-                                                     'content', s.summary OPERATOR(pg_catalog.->) 'content')
-               END AS v,
-               s.up_to_seq
-        FROM s, fmt)
-    SELECT COALESCE(pg_catalog.jsonb_agg(a.v ORDER BY a.k1, a.k2, a.k3, a.k4), '[]'::pg_catalog.jsonb)
-    FROM (
-        SELECT chat.msg AS v, chat.okey AS k1, chat.is_answer::integer AS k2, chat.seq AS k3, 0::pg_catalog.int8 AS k4
-        FROM chat
-        UNION ALL
-        SELECT items.item, items.okey, items.is_answer::integer, items.seq, items.n FROM items
-        UNION ALL
-        -- after the leading system messages (at or below up_to_seq), before
-        -- the messages after it
-        SELECT summary.v, summary.up_to_seq, 2, summary.up_to_seq, 0 FROM summary
-        WHERE summary.v IS NOT NULL) AS a;
-END;
-
-COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean) IS
-    'chat_history as a JSON array ready to send to a model: Chat Completions messages (format chat) or Responses input items (format responses), tool calls paired with their answers by id';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_create_thread(
     id       text  DEFAULT NULL,
@@ -1622,7 +1506,11 @@ BEGIN ATOMIC
     SELECT h.seq, h.id, e.v
     FROM @extschema@.chat_history(chat_items.thread_id, chat_items.max_messages,
                                   chat_items.before_seq, chat_items.after_seq) AS h,
-         pg_catalog.jsonb_array_elements(@extschema@._chat_as_items(h)) WITH ORDINALITY AS e(v, n)
+         -- (an item, the common case, without the call of _chat_as_items,
+         -- which the planner cannot inline)
+         pg_catalog.jsonb_array_elements(
+             CASE WHEN h.item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(h))
+                  ELSE @extschema@._chat_as_items(h) END) WITH ORDINALITY AS e(v, n)
     ORDER BY h.seq, e.n;
 END;
 
@@ -1912,6 +1800,208 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_stream_finish(text, text, text, text, jsonb, text) IS
     'finish a streamed message: its text becomes its content, with status, finish reason and usage';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_context(
+    thread_id          text,
+    max_messages       integer DEFAULT NULL,
+    before_seq         bigint  DEFAULT NULL,
+    after_seq          bigint  DEFAULT NULL,
+    max_tokens         integer DEFAULT NULL,
+    format             text    DEFAULT 'chat',
+    include_incomplete boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    WITH fmt AS (
+        SELECT @extschema@._chat_context_format(chat_context.format) AS f),
+    -- the latest summary on the active path that the window reaches
+    s AS (
+        SELECT x.up_to_seq, x.summary,
+               COALESCE(x.token_count::pg_catalog.int8,
+                        pg_catalog.octet_length(x.summary::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog./) 4) AS tokens
+        FROM @extschema@.chat_summaries AS x
+        WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_context.thread_id, 'thread_id')
+          AND chat_context.after_seq IS NULL
+          AND x.up_to_seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
+          AND COALESCE(x.up_to_seq OPERATOR(pg_catalog.<@)
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+        ORDER BY x.id DESC
+        LIMIT 1),
+    w AS (
+        -- no summary: chat_history's window
+        SELECT x AS m FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
+                                                    chat_context.before_seq, chat_context.after_seq,
+                                                    chat_context.max_tokens) AS x
+        WHERE NOT EXISTS (SELECT FROM s)
+        UNION ALL
+        -- a summary: the newest messages after it (max_messages of them,
+        -- then the budget less the summary's tokens; the budget path keeps
+        -- the leading system messages itself)
+        SELECT x AS m
+        FROM s, @extschema@.chat_history(chat_context.thread_id, NULL, chat_context.before_seq,
+                   CASE
+                       WHEN @extschema@._chat_history_limit(chat_context.max_messages) IS NULL THEN s.up_to_seq
+                       WHEN chat_context.max_messages OPERATOR(pg_catalog.=) 0 THEN 9223372036854775806
+                       ELSE GREATEST(s.up_to_seq, COALESCE(
+                           (SELECT n.seq OPERATOR(pg_catalog.-) 1 FROM @extschema@.chat_messages AS n
+                            WHERE n.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+                              AND n.seq OPERATOR(pg_catalog.>) s.up_to_seq
+                              AND n.seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
+                              AND COALESCE(n.seq OPERATOR(pg_catalog.<@)
+                                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                                     WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+                            ORDER BY n.seq DESC
+                            OFFSET chat_context.max_messages OPERATOR(pg_catalog.-) 1 LIMIT 1), s.up_to_seq))
+                   END,
+                   CASE WHEN chat_context.max_tokens IS NOT NULL THEN
+                       GREATEST(chat_context.max_tokens::pg_catalog.int8 OPERATOR(pg_catalog.-) s.tokens, 0)::integer
+                   END) AS x
+        UNION ALL
+        -- and, without a budget, the leading system messages
+        SELECT m FROM s, @extschema@.chat_messages AS m
+        WHERE chat_context.max_tokens IS NULL
+          AND m.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+          AND m.seq OPERATOR(pg_catalog.<=) s.up_to_seq
+          AND m.role OPERATOR(pg_catalog.=) ANY (ARRAY['system', 'developer'])
+          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+          AND m.seq OPERATOR(pg_catalog.<) COALESCE(
+                (SELECT pg_catalog.min(o.seq) FROM @extschema@.chat_messages AS o
+                 WHERE o.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+                   AND o.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer'])
+                   AND COALESCE(o.seq OPERATOR(pg_catalog.<@)
+                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                          WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)),
+                9223372036854775807)),
+    -- the rows that have a form in the format asked, with what pairs them
+    -- (the common rows, a chat message without tool calls or an item, take
+    -- no call of the functions the planner cannot inline)
+    r0 AS (
+        SELECT w.m, (w.m).seq AS seq, (w.m).role AS role, (w.m).item OPERATOR(pg_catalog.->>) 'type' AS item_type,
+               CASE WHEN (w.m).role OPERATOR(pg_catalog.=) 'tool' THEN (w.m).tool_call_id END AS answer_id,
+               CASE WHEN (w.m).role OPERATOR(pg_catalog.=) 'assistant'
+                         AND ((w.m).tool_calls IS NOT NULL OR (w.m).tool_call_id IS NOT NULL)
+                    THEN @extschema@._chat_call_ids(w.m) END AS call_ids,
+               CASE WHEN fmt.f OPERATOR(pg_catalog.<>) 'chat' THEN NULL
+                    WHEN (w.m).item IS NULL AND (w.m).tool_calls IS NULL THEN
+                        pg_catalog.jsonb_build_object(
+                            'role', (w.m).role,
+                            'content', CASE WHEN (w.m).parts IS NOT NULL THEN (w.m).parts
+                                            ELSE pg_catalog.to_jsonb((w.m).content) END)
+                        OPERATOR(pg_catalog.||) CASE WHEN (w.m).name IS NULL THEN '{}'::pg_catalog.jsonb
+                            ELSE pg_catalog.jsonb_build_object('name', (w.m).name) END
+                        OPERATOR(pg_catalog.||) CASE WHEN (w.m).tool_call_id IS NULL THEN '{}'::pg_catalog.jsonb
+                            ELSE pg_catalog.jsonb_build_object('tool_call_id', (w.m).tool_call_id) END
+                    ELSE @extschema@._chat_as_chat(w.m) END AS chat_msg
+        FROM (SELECT CASE WHEN (w.m).status OPERATOR(pg_catalog.=) 'in_progress' THEN
+                              -- a stream's text so far
+                              pg_catalog.jsonb_populate_record(w.m, pg_catalog.jsonb_build_object('content',
+                                  (SELECT x.text FROM @extschema@.chat_stream_read((w.m).thread_id, (w.m).id) AS x)))
+                          ELSE w.m END AS m
+              FROM w
+              WHERE chat_context.include_incomplete OR (w.m).status IS DISTINCT FROM 'in_progress') AS w, fmt),
+    r AS (
+        SELECT r0.* FROM r0, fmt
+        WHERE CASE fmt.f WHEN 'chat' THEN r0.chat_msg IS NOT NULL
+                         ELSE r0.role OPERATOR(pg_catalog.<>) 'function' END),
+    -- each answer's call: the latest message before it that makes a call
+    -- with its id (providers that number calls per turn reuse ids)
+    a AS (
+        SELECT r.seq AS aseq, r.answer_id,
+               (SELECT pg_catalog.max(c.seq) FROM r AS c
+                WHERE c.call_ids IS NOT NULL AND c.seq OPERATOR(pg_catalog.<) r.seq
+                  AND r.answer_id OPERATOR(pg_catalog.=) ANY (c.call_ids)) AS call_seq
+        FROM r WHERE r.answer_id IS NOT NULL),
+    -- the messages whose every call is answered in the window
+    ok AS (
+        SELECT r.seq FROM r
+        WHERE r.call_ids IS NOT NULL
+          AND pg_catalog.cardinality(r.call_ids) OPERATOR(pg_catalog.>) 0
+          AND NOT EXISTS (
+                SELECT FROM pg_catalog.unnest(r.call_ids) AS c(id)
+                WHERE c.id IS NULL
+                   OR NOT EXISTS (SELECT FROM a
+                                  WHERE a.call_seq OPERATOR(pg_catalog.=) r.seq
+                                    AND a.answer_id OPERATOR(pg_catalog.=) c.id))),
+    -- what stays: those, the answers to them, and rows that neither call
+    -- nor answer
+    kept AS (
+        SELECT r.*, a.call_seq FROM r
+        LEFT JOIN a ON a.aseq OPERATOR(pg_catalog.=) r.seq
+        WHERE (r.call_ids IS NULL OR r.seq OPERATOR(pg_catalog.=) ANY (SELECT ok.seq FROM ok))
+          AND (r.role OPERATOR(pg_catalog.<>) 'tool' OR a.call_seq OPERATOR(pg_catalog.=) ANY (SELECT ok.seq FROM ok))),
+    -- groups: an assistant message and the function_call items right after it
+    g AS (
+        SELECT p.*,
+               pg_catalog.sum(CASE WHEN p.item_type OPERATOR(pg_catalog.=) 'function_call' AND p.prev_assistant
+                                   THEN 0 ELSE 1 END) OVER (ORDER BY p.seq) AS grp
+        FROM (SELECT kept.*,
+                     COALESCE(pg_catalog.lag(kept.role OPERATOR(pg_catalog.=) 'assistant'
+                                             AND (kept.item_type IS NULL
+                                                  OR kept.item_type OPERATOR(pg_catalog.=) ANY (ARRAY['message', 'function_call'])))
+                                  OVER (ORDER BY kept.seq), false) AS prev_assistant
+              FROM kept) AS p),
+    -- the order: each group, then the answers to its calls
+    o AS (
+        SELECT q.*,
+               CASE WHEN q.call_seq IS NULL THEN q.gstart
+                    ELSE (SELECT c.gstart FROM (SELECT g.seq, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS c
+                          WHERE c.seq OPERATOR(pg_catalog.=) q.call_seq) END AS okey,
+               q.call_seq IS NOT NULL AS is_answer
+        FROM (SELECT g.*, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS q),
+    -- 'chat': one message per group (its first row's, with every call of
+    -- the group), one per answer
+    chat AS (
+        SELECT pg_catalog.min(o.okey) AS okey, o.is_answer, pg_catalog.min(o.seq) AS seq,
+               CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN
+                        (pg_catalog.array_agg(o.chat_msg))[1]
+                    ELSE ((pg_catalog.array_agg(o.chat_msg ORDER BY o.seq))[1]
+                          OPERATOR(pg_catalog.-) 'tool_calls'::pg_catalog.text)
+                         OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tool_calls',
+                             pg_catalog.jsonb_path_query_array(
+                                 pg_catalog.jsonb_agg(o.chat_msg OPERATOR(pg_catalog.->) 'tool_calls' ORDER BY o.seq)
+                                     FILTER (WHERE o.chat_msg OPERATOR(pg_catalog.?) 'tool_calls'),
+                                 '$[*][*]'))
+               END AS msg
+        FROM o, fmt
+        WHERE fmt.f OPERATOR(pg_catalog.=) 'chat'
+        GROUP BY o.is_answer, CASE WHEN o.is_answer THEN o.seq ELSE o.grp END),
+    items AS (
+        SELECT o.okey, o.is_answer, o.seq, @extschema@._chat_api_item(e.v) AS item, e.n
+        FROM o, fmt, pg_catalog.jsonb_array_elements(
+                CASE WHEN (o.m).item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(o.m))
+                     ELSE @extschema@._chat_as_items(o.m) END) WITH ORDINALITY AS e(v, n)
+        WHERE fmt.f OPERATOR(pg_catalog.=) 'responses'),
+    -- the summary in the format asked (an opaque item has no chat form)
+    summary AS (
+        SELECT CASE
+                   WHEN fmt.f OPERATOR(pg_catalog.=) 'responses' THEN
+                       CASE WHEN s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
+                            ELSE pg_catalog.jsonb_build_object('type', 'message') OPERATOR(pg_catalog.||) s.summary END
+                   WHEN NOT s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
+                   WHEN s.summary OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'message' THEN
+                       pg_catalog.jsonb_build_object('role', s.summary OPERATOR(pg_catalog.->) 'role',
+                                                     'content', s.summary OPERATOR(pg_catalog.->) 'content')
+               END AS v,
+               s.up_to_seq
+        FROM s, fmt)
+    SELECT COALESCE(pg_catalog.jsonb_agg(a.v ORDER BY a.k1, a.k2, a.k3, a.k4), '[]'::pg_catalog.jsonb)
+    FROM (
+        SELECT chat.msg AS v, chat.okey AS k1, chat.is_answer::integer AS k2, chat.seq AS k3, 0::pg_catalog.int8 AS k4
+        FROM chat
+        UNION ALL
+        SELECT items.item, items.okey, items.is_answer::integer, items.seq, items.n FROM items
+        UNION ALL
+        -- after the leading system messages (at or below up_to_seq), before
+        -- the messages after it
+        SELECT summary.v, summary.up_to_seq, 2, summary.up_to_seq, 0 FROM summary
+        WHERE summary.v IS NOT NULL) AS a;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean) IS
+    'chat_history as a JSON array ready to send to a model: Chat Completions messages (format chat) or Responses input items (format responses), tool calls paired with their answers by id';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_compact(
     thread_id   text,
@@ -4359,7 +4449,8 @@ BEGIN ATOMIC
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
                                                          '_chat_required', '_chat_user_arg',
                                                          '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
-                                                         '_chat_as_items', '_chat_call_ids', '_chat_context_format']::pg_catalog.name[]))
+                                                         '_chat_as_items', '_chat_call_ids', '_chat_context_format',
+                                                         '_chat_api_item']::pg_catalog.name[]))
       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY[
             'chat_grant_app_role', 'chat_enable_tenant_isolation', 'chat_disable_tenant_isolation',
             'chat_retention_keep_last', 'chat_retention_delete_old_messages',

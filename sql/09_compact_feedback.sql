@@ -95,3 +95,13 @@ SELECT saved_count FROM chat_save_messages('cp3', '[{"id":"m","role":"assistant"
 SELECT pg_temp.try($$SELECT chat_set_feedback('cp3', 'm', 1)$$);
 SELECT pg_temp.try($$SELECT chat_delete_feedback('cp1', 'zz', 'cara')$$);
 SELECT count(*) AS feedback_rows FROM chat_feedback;
+
+-- with a summary, max_messages picks the newest messages after it before
+-- the budget pairs the calls (as without a summary)
+SELECT saved_count FROM chat_save_messages('cp9', '[{"role":"system","content":"sys"},{"role":"user","content":"u2"},
+ {"role":"assistant","content":null,"tool_calls":[{"id":"c2","type":"function","function":{"name":"f","arguments":"{}"}}]},
+ {"role":"user","content":"u4"}]');
+SELECT chat_compact('cp9', 1, '"sum"');
+SELECT chat_context('cp9', max_messages => 2, max_tokens => 1000, format => 'responses') AS with_budget,
+       chat_context('cp9', max_messages => 2, format => 'responses') AS without;
+SELECT chat_context('cp9', max_messages => 0);

@@ -146,3 +146,55 @@ SELECT count(*) AS rows_written FROM chat_messages WHERE thread_id = 'ie1';
 SELECT pg_temp.try('{"type":"message","role":"user","content":"' || repeat('x', 11) || '"}') AS a_valid_item_saves;
 SELECT chat_context('it1', format => 'xml');
 SELECT chat_context('it1', format => NULL);
+
+-- ---------------------------------------------------------------------
+-- chat_append_messages: a batch appended whole (a session store's log)
+-- ---------------------------------------------------------------------
+-- the same id-less text again, items sharing an id (the Agents SDK's Chat
+-- Completions model gives every item of a response one id): all kept; an
+-- item keeps its own id inside, the rows get new ones
+SELECT saved_count, skipped_count FROM chat_append_messages('ap1', '[
+  {"type":"message","role":"user","content":"ok"},
+  {"type":"message","role":"user","content":"ok"},
+  {"id":"chatcmpl-1","type":"message","role":"assistant","content":[{"type":"output_text","text":"Looking."}]},
+  {"id":"chatcmpl-1","type":"function_call","callId":"cx","name":"f","arguments":"{}","providerData":{"i":0}},
+  {"type":"function_call_result","callId":"cx","name":"f","status":"completed","output":{"type":"text","text":"done"}}]');
+SELECT saved_count, skipped_count FROM chat_append_messages('ap1', '[{"type":"message","role":"user","content":"ok"}]');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids, count(*) FILTER (WHERE id = 'chatcmpl-1') AS item_id_as_row_id
+FROM chat_messages WHERE thread_id = 'ap1';
+SELECT jsonb_agg(i.item ORDER BY i.seq) -> 3 AS kept_as_given FROM chat_items('ap1') AS i;
+-- a chat message's id is its message id, and must be new
+SELECT saved_count FROM chat_append_messages('ap1', '[{"id":"c1","role":"user","content":"x"}]');
+DO $$
+BEGIN
+    PERFORM chat_append_messages('ap1', '[{"id":"c1","role":"user","content":"again"}]');
+EXCEPTION WHEN unique_violation THEN
+    RAISE NOTICE '23505: %', SQLERRM;
+END $$;
+-- the Responses API's shapes for the SDK's items in format 'responses'
+SELECT jsonb_pretty(chat_context('ap1', format => 'responses', max_messages => 4));
+SELECT chat_context('ap1', max_messages => 4);
+
+-- an answer answers the latest call with its id before it: providers that
+-- number calls per turn (call_0 each turn) reuse ids
+SELECT saved_count FROM chat_save_messages('ru1', '[{"role":"user","content":"weather Porto?"},
+ {"role":"assistant","content":null,"tool_calls":[{"id":"call_0","type":"function","function":{"name":"w","arguments":"{\"c\":\"Porto\"}"}}]},
+ {"role":"tool","tool_call_id":"call_0","content":"18C"},{"role":"assistant","content":"18C in Porto"},
+ {"role":"user","content":"and Lisbon?"},
+ {"role":"assistant","content":null,"tool_calls":[{"id":"call_0","type":"function","function":{"name":"w","arguments":"{\"c\":\"Lisbon\"}"}}]},
+ {"role":"tool","tool_call_id":"call_0","content":"21C"}]');
+SELECT jsonb_path_query_array(chat_context('ru1'), '$[*] ? (@.role == "tool" || @.tool_calls != null)') AS calls_and_answers;
+-- the last call still pending: it is left out, the first turn stays whole
+SELECT saved_count FROM chat_save_messages('ru2', '[{"type":"message","role":"user","content":"a"},
+ {"type":"function_call","call_id":"call_0","name":"f","arguments":"1"},
+ {"type":"function_call_output","call_id":"call_0","output":"one"},
+ {"type":"message","role":"user","content":"b"},
+ {"type":"function_call","call_id":"call_0","name":"f","arguments":"2"}]');
+SELECT jsonb_path_query_array(chat_context('ru2', format => 'responses'), '$[*].type') AS types;
+SELECT string_agg(seq || ':' || role, ' ' ORDER BY seq) FROM chat_history('ru2', max_tokens => 1000);
+-- an answer saved before its call answers nothing
+SELECT saved_count FROM chat_save_messages('ru3', '[{"role":"user","content":"q"},{"role":"tool","tool_call_id":"c1","content":"18C"},
+ {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+ {"role":"user","content":"thanks"}]');
+SELECT string_agg(seq || ':' || role, ' ' ORDER BY seq) FROM chat_history('ru3', max_tokens => 1000);
+SELECT chat_context('ru3');

@@ -243,18 +243,6 @@ light_rows_add(LightRows *lr, LightRow *r)
 }
 
 static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static bool
-in_sorted(char **ids, int64 n, const char *id)
-{
-	return n > 0 && bsearch(&id, ids, n, sizeof(char *), cmp_str) != NULL;
-}
-
-static int
 cmp_int64(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a,
@@ -263,38 +251,107 @@ cmp_int64(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* a call id of a row, or an answer's id, for the pairing by id */
+typedef struct IdEntry
+{
+	const char *id;
+	int64		seq;
+	int64		row;			/* index into the window's rows */
+	int			slot;			/* a call: which of the row's calls; -1: an answer */
+} IdEntry;
+
+static int
+cmp_id_entry(const void *a, const void *b)
+{
+	const IdEntry *x = (const IdEntry *) a;
+	const IdEntry *y = (const IdEntry *) b;
+	int			c = strcmp(x->id, y->id);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
 /*
- * Tool calls by id: of the window's rows, a message that calls tools stays
- * only when every one of its calls has an answer in the window, and an
- * answer only when the message with its call stays, whatever their
- * positions.  Returns the seqs to leave out, sorted (*nout of them).
+ * Tool calls by id: an answer answers the latest call with its id before it
+ * (providers that number calls per turn reuse ids).  Of the window's rows
+ * (oldest first), a message that calls tools stays only when every one of
+ * its calls has such an answer in the window, and an answer only when the
+ * message with its call stays.  Returns the seqs to leave out, in seq order
+ * (*nout of them).
  */
 static int64 *
 unpaired_calls(LightRows *lr, int64 *nout)
 {
-	char	  **answered;
-	char	  **kept_calls;
-	int64		nanswered = 0,
-				nkept = 0,
+	IdEntry    *e;
+	int64		ne = 0,
+				ncalls = 0,
 				nex = 0,
-				i;
-	int64	   *ex;
+				i,
+				k;
+	int64	   *first_slot;		/* a row's first call in answered[] */
+	bool	   *answered;
+	int64	   *answer_row;		/* an answer's call row, or -1 */
 	bool	   *drop;
+	int64	   *ex;
 
 	*nout = 0;
 	if (lr->n == 0)
 		return NULL;
-	answered = chatstore_alloc_array(sizeof(char *), lr->n, false);
+	first_slot = chatstore_alloc_array(sizeof(int64), lr->n, false);
 	for (i = 0; i < lr->n; i++)
-		if (lr->rows[i].answer_id != NULL)
-			answered[nanswered++] = lr->rows[i].answer_id;
-	qsort(answered, nanswered, sizeof(char *), cmp_str);
+	{
+		first_slot[i] = ncalls;
+		ncalls += lr->rows[i].ncalls;
+	}
+	answered = chatstore_alloc_array(sizeof(bool), ncalls, true);
+	answer_row = chatstore_alloc_array(sizeof(int64), lr->n, false);
+	e = chatstore_alloc_array(sizeof(IdEntry), ncalls + lr->n, false);
+	for (i = 0; i < lr->n; i++)
+	{
+		LightRow   *r = &lr->rows[i];
+		int			j;
+
+		answer_row[i] = -1;
+		for (j = 0; j < r->ncalls; j++)
+			if (r->call_ids[j] != NULL)
+			{
+				e[ne].id = r->call_ids[j];
+				e[ne].seq = r->seq;
+				e[ne].row = i;
+				e[ne].slot = j;
+				ne++;
+			}
+		if (r->is_tool && r->answer_id != NULL)
+		{
+			e[ne].id = r->answer_id;
+			e[ne].seq = r->seq;
+			e[ne].row = i;
+			e[ne].slot = -1;
+			ne++;
+		}
+	}
+	qsort(e, ne, sizeof(IdEntry), cmp_id_entry);
+	/* each id's entries in seq order: an answer goes to the call before it */
+	for (k = 0; k < ne;)
+	{
+		IdEntry    *last = NULL;	/* the id's latest call so far */
+		int64		m;
+
+		for (m = k; m < ne && strcmp(e[m].id, e[k].id) == 0; m++)
+		{
+			if (e[m].slot >= 0)
+				last = &e[m];
+			else if (last != NULL)
+			{
+				answered[first_slot[last->row] + last->slot] = true;
+				answer_row[e[m].row] = last->row;
+			}
+		}
+		k = m;
+	}
 
 	drop = chatstore_alloc_array(sizeof(bool), lr->n, true);
-	for (i = 0; i < lr->n; i++)
-		nkept += lr->rows[i].ncalls;
-	kept_calls = chatstore_alloc_array(sizeof(char *), nkept, false);
-	nkept = 0;
 	for (i = 0; i < lr->n; i++)
 	{
 		LightRow   *r = &lr->rows[i];
@@ -302,28 +359,21 @@ unpaired_calls(LightRows *lr, int64 *nout)
 
 		if (!r->has_tool_calls)
 			continue;
-		for (j = 0; j < r->ncalls && !drop[i]; j++)
-			if (r->call_ids[j] == NULL || !in_sorted(answered, nanswered, r->call_ids[j]))
-				drop[i] = true;
 		if (r->ncalls == 0)
 			drop[i] = true;		/* tool_calls that hold no call */
-		if (!drop[i])
-			for (j = 0; j < r->ncalls; j++)
-				kept_calls[nkept++] = r->call_ids[j];
+		for (j = 0; j < r->ncalls; j++)
+			if (r->call_ids[j] == NULL || !answered[first_slot[i] + j])
+				drop[i] = true;
 	}
-	if (nkept > 0)
-		qsort(kept_calls, nkept, sizeof(char *), cmp_str);
 	for (i = 0; i < lr->n; i++)
-		if (lr->rows[i].is_tool &&
-			(lr->rows[i].answer_id == NULL || !in_sorted(kept_calls, nkept, lr->rows[i].answer_id)))
+		if (lr->rows[i].is_tool && (answer_row[i] < 0 || drop[answer_row[i]]))
 			drop[i] = true;
 
 	ex = chatstore_alloc_array(sizeof(int64), lr->n, false);
 	for (i = 0; i < lr->n; i++)
 		if (drop[i])
 			ex[nex++] = lr->rows[i].seq;
-	qsort(ex, nex, sizeof(int64), cmp_int64);
-	*nout = nex;
+	*nout = nex;				/* (the rows are in seq order) */
 	return ex;
 }
 

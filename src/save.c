@@ -1340,6 +1340,66 @@ chat_save_messages(PG_FUNCTION_ARGS)
 }
 
 /*
+ * chat_append_messages(thread_id text, messages jsonb, user_id text)
+ *		-> chat_save_result
+ * A batch appended whole, as a log (a session store) wants it: no
+ * alignment, nothing skipped.  A chat message's id, when given, is its
+ * message id and must be new (23505); an item's "id" stays in the item (the
+ * Agents SDKs give several items one id) and the row gets a new uuid, as
+ * does an id-less message.
+ */
+PG_FUNCTION_INFO_V1(chat_append_messages);
+Datum
+chat_append_messages(PG_FUNCTION_ARGS)
+{
+	SaveRequest req;
+	SaveResult	res;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, true, true};
+	Datum	   *ids;
+	int			i;
+
+	memset(&req, 0, sizeof(req));
+	req.nsp = chatstore_schema_of(fcinfo);
+	req.thread_id = required_thread_id(fcinfo);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("messages must not be null"),
+				 errhint("Pass a JSON array of message objects.")));
+	req.nmsgs = chatstore_read_messages(PG_GETARG_JSONB_P(1), &req.msgs);
+	req.user_id = optional_user_id(fcinfo, 2);
+	req.id_must_be_new = true;
+	for (i = 0; i < req.nmsgs; i++)
+	{
+		ChatMsgIn  *m = &req.msgs[i];
+
+		if (m->id == NULL || m->item_v.type != jbvNull || m->item != NULL)
+			m->id = new_uuid_text();
+	}
+
+	save_messages(&req, &res);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "chatstore: chat_append_messages must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	ids = chatstore_alloc_array(sizeof(Datum), req.nmsgs, false);
+	for (i = 0; i < req.nmsgs; i++)
+		ids[i] = CStringGetTextDatum(req.msgs[i].final_id);
+	values[0] = Int32GetDatum(res.saved);
+	values[1] = Int32GetDatum(res.skipped);
+	values[2] = PointerGetDatum(chatstore_array(ids, NULL, res.saved, TEXTOID));
+	if (res.saved > 0)
+	{
+		values[3] = Int64GetDatum(res.first_seq);
+		values[4] = Int64GetDatum(res.last_seq);
+		nulls[3] = nulls[4] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
  * chat_add_message(thread_id, role, content, user_id, metadata, message_id,
  *					model, name, tool_calls, tool_call_id, usage, token_count,
  *					parent_id, created_at) -> (id text, seq bigint)

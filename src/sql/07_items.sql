@@ -233,3 +233,44 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_context_format(text) IS
     'chatstore internal: checks the format argument of chat_context';
+
+-- An item as the Responses API takes it as input: the OpenAI Agents SDK's
+-- own item shapes (callId, function_call_result, providerData), which a
+-- session stores as the SDK gives them, in the API's shapes; any other item
+-- as it is.  chat_context's format 'responses' sends items through it.
+CREATE FUNCTION @extschema@._chat_api_item(item jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE
+        WHEN item OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'function_call_result' THEN
+            pg_catalog.jsonb_build_object(
+                'type', 'function_call_output',
+                'call_id', COALESCE(item OPERATOR(pg_catalog.->) 'call_id', item OPERATOR(pg_catalog.->) 'callId'),
+                'output', CASE
+                    WHEN pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'output') OPERATOR(pg_catalog.=) 'string'
+                        THEN item OPERATOR(pg_catalog.->) 'output'
+                    WHEN item OPERATOR(pg_catalog.#>>) '{output,type}' OPERATOR(pg_catalog.=) 'text'
+                        THEN pg_catalog.to_jsonb(COALESCE(item OPERATOR(pg_catalog.#>>) '{output,text}', ''))
+                    ELSE pg_catalog.to_jsonb(COALESCE(item OPERATOR(pg_catalog.->) 'output', 'null'::pg_catalog.jsonb)::pg_catalog.text)
+                END)
+        WHEN item OPERATOR(pg_catalog.?|) ARRAY['callId', 'providerData']
+             OR pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'content') OPERATOR(pg_catalog.=) 'array' THEN
+            (item OPERATOR(pg_catalog.-) 'providerData'::pg_catalog.text OPERATOR(pg_catalog.-) 'callId'::pg_catalog.text)
+            OPERATOR(pg_catalog.||) CASE WHEN item OPERATOR(pg_catalog.?) 'callId' AND NOT item OPERATOR(pg_catalog.?) 'call_id'
+                THEN pg_catalog.jsonb_build_object('call_id', item OPERATOR(pg_catalog.->) 'callId')
+                ELSE '{}'::pg_catalog.jsonb END
+            OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'content') OPERATOR(pg_catalog.=) 'array'
+                THEN pg_catalog.jsonb_build_object('content',
+                    (SELECT COALESCE(pg_catalog.jsonb_agg(
+                                CASE WHEN pg_catalog.jsonb_typeof(p.v) OPERATOR(pg_catalog.=) 'object'
+                                     THEN p.v OPERATOR(pg_catalog.-) 'providerData'::pg_catalog.text ELSE p.v END
+                                ORDER BY p.n), '[]'::pg_catalog.jsonb)
+                     FROM pg_catalog.jsonb_array_elements(item OPERATOR(pg_catalog.->) 'content') WITH ORDINALITY AS p(v, n)))
+                ELSE '{}'::pg_catalog.jsonb END
+        ELSE item
+    END;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_api_item(jsonb) IS
+    'chatstore internal: an item in the Responses API''s input shape (the Agents SDK''s callId, function_call_result and providerData converted)';

@@ -101,6 +101,20 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.chat_save_messages(text, jsonb, text, text[]) IS
     'save a batch of messages into a thread (created when missing), skipping ones already stored';
 
+-- a batch appended whole, as a log: nothing aligned or skipped (see
+-- src/save.c; doc/items.md#sessions)
+CREATE FUNCTION @extschema@.chat_append_messages(
+    thread_id text,
+    messages  jsonb,
+    user_id   text DEFAULT NULL)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_append_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.chat_append_messages(text, jsonb, text) IS
+    'append a batch of messages or items to a thread as given: no dedup (an item''s id stays in the item; rows get new ids)';
+
 CREATE FUNCTION @extschema@.chat_add_message(
     thread_id    text,
     role         text,
@@ -218,189 +232,6 @@ END;
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
     'messages of a thread''s active path (all of a thread that never branched) in seq order, optionally paged and cut to a token budget';
-
--- The history as one JSON array ready to send to a model: format 'chat'
--- gives Chat Completions messages, 'responses' Responses API input items
--- (doc/context.md).
---
--- The window is chat_history's; when a summary (chat_compact) on the active
--- path stands for its older messages, the window is the leading system
--- messages, the latest such summary, and the newest messages after what it
--- stands for (max_messages and max_tokens count those; the budget counts the
--- summary and the system messages too).  Messages still streaming are left
--- out unless include_incomplete.
---
--- A model API rejects a tool call without its answer and an answer without
--- its call, so calls and answers are paired by id: a message that makes
--- calls stays only when every call has an answer in the window, an answer
--- only when the message with its call stays, wherever they are; the answers
--- follow their call (in 'chat', consecutive function_call items after an
--- assistant message are one assistant message).  Rows with no form in the
--- format asked (reasoning and other items in 'chat') are left out first.
-CREATE FUNCTION @extschema@.chat_context(
-    thread_id          text,
-    max_messages       integer DEFAULT NULL,
-    before_seq         bigint  DEFAULT NULL,
-    after_seq          bigint  DEFAULT NULL,
-    max_tokens         integer DEFAULT NULL,
-    format             text    DEFAULT 'chat',
-    include_incomplete boolean DEFAULT false)
-RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    WITH fmt AS (
-        SELECT @extschema@._chat_context_format(chat_context.format) AS f),
-    -- the latest summary on the active path that the window reaches
-    s AS (
-        SELECT x.up_to_seq, x.summary,
-               COALESCE(x.token_count::pg_catalog.int8,
-                        pg_catalog.octet_length(x.summary::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog./) 4) AS tokens
-        FROM @extschema@.chat_summaries AS x
-        WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_context.thread_id, 'thread_id')
-          AND chat_context.after_seq IS NULL
-          AND x.up_to_seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
-          AND COALESCE(x.up_to_seq OPERATOR(pg_catalog.<@)
-                (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
-        ORDER BY x.id DESC
-        LIMIT 1),
-    w AS (
-        -- no summary: chat_history's window
-        SELECT x AS m FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
-                                                    chat_context.before_seq, chat_context.after_seq,
-                                                    chat_context.max_tokens) AS x
-        WHERE NOT EXISTS (SELECT FROM s)
-        UNION ALL
-        -- a summary: the newest messages after it (the budget less the
-        -- summary's tokens; the budget path keeps the leading system
-        -- messages itself, and they do not count against max_messages)
-        SELECT y.m FROM (
-            SELECT x AS m,
-                   pg_catalog.row_number() OVER (
-                       PARTITION BY x.seq OPERATOR(pg_catalog.>) s.up_to_seq ORDER BY x.seq DESC) AS rn,
-                   x.seq OPERATOR(pg_catalog.>) s.up_to_seq AS after_summary
-            FROM s, @extschema@.chat_history(chat_context.thread_id, NULL,
-                                             chat_context.before_seq, s.up_to_seq,
-                                             CASE WHEN chat_context.max_tokens IS NOT NULL THEN
-                                                 GREATEST(chat_context.max_tokens::pg_catalog.int8 OPERATOR(pg_catalog.-) s.tokens, 0)::integer
-                                             END) AS x) AS y
-        WHERE NOT y.after_summary OR chat_context.max_messages IS NULL
-           OR y.rn OPERATOR(pg_catalog.<=) chat_context.max_messages
-        UNION ALL
-        -- and, without a budget, the leading system messages
-        SELECT m FROM s, @extschema@.chat_messages AS m
-        WHERE chat_context.max_tokens IS NULL
-          AND m.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-          AND m.seq OPERATOR(pg_catalog.<=) s.up_to_seq
-          AND m.role OPERATOR(pg_catalog.=) ANY (ARRAY['system', 'developer'])
-          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
-                (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
-          AND m.seq OPERATOR(pg_catalog.<) COALESCE(
-                (SELECT pg_catalog.min(o.seq) FROM @extschema@.chat_messages AS o
-                 WHERE o.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-                   AND o.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer'])
-                   AND COALESCE(o.seq OPERATOR(pg_catalog.<@)
-                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                          WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)),
-                9223372036854775807)),
-    -- the rows that have a form in the format asked, with what pairs them
-    r AS (
-        SELECT w.m, (w.m).seq AS seq, (w.m).role AS role, (w.m).item OPERATOR(pg_catalog.->>) 'type' AS item_type,
-               CASE WHEN (w.m).role OPERATOR(pg_catalog.=) 'tool' THEN (w.m).tool_call_id END AS answer_id,
-               @extschema@._chat_call_ids(w.m) AS call_ids
-        FROM w, fmt
-        WHERE (chat_context.include_incomplete OR (w.m).status IS DISTINCT FROM 'in_progress')
-          AND CASE fmt.f WHEN 'chat' THEN @extschema@._chat_as_chat(w.m) IS NOT NULL
-                         ELSE (w.m).role OPERATOR(pg_catalog.<>) 'function' END),
-    -- the messages with calls whose every id is answered in the window
-    ok AS (
-        SELECT r.seq, r.call_ids FROM r
-        WHERE r.call_ids IS NOT NULL
-          AND pg_catalog.cardinality(r.call_ids) OPERATOR(pg_catalog.>) 0
-          AND NOT EXISTS (
-                SELECT FROM pg_catalog.unnest(r.call_ids) AS c(id)
-                WHERE c.id IS NULL
-                   OR NOT EXISTS (SELECT FROM r AS a WHERE a.answer_id OPERATOR(pg_catalog.=) c.id))),
-    -- what stays: those, the answers to them, and rows that neither call
-    -- nor answer
-    kept AS (
-        SELECT k.* FROM (
-            SELECT r.*,
-                   (SELECT pg_catalog.min(ok.seq) FROM ok
-                    WHERE r.answer_id OPERATOR(pg_catalog.=) ANY (ok.call_ids)) AS call_seq
-            FROM r
-            WHERE r.call_ids IS NULL OR r.seq OPERATOR(pg_catalog.=) ANY (SELECT ok.seq FROM ok)) AS k
-        WHERE k.role OPERATOR(pg_catalog.<>) 'tool' OR k.call_seq IS NOT NULL),
-    -- groups: an assistant message and the function_call items right after it
-    g AS (
-        SELECT p.*,
-               pg_catalog.sum(CASE WHEN p.item_type OPERATOR(pg_catalog.=) 'function_call' AND p.prev_assistant
-                                   THEN 0 ELSE 1 END) OVER (ORDER BY p.seq) AS grp
-        FROM (SELECT kept.*,
-                     COALESCE(pg_catalog.lag(kept.role OPERATOR(pg_catalog.=) 'assistant'
-                                             AND (kept.item_type IS NULL
-                                                  OR kept.item_type OPERATOR(pg_catalog.=) ANY (ARRAY['message', 'function_call'])))
-                                  OVER (ORDER BY kept.seq), false) AS prev_assistant
-              FROM kept) AS p),
-    -- the order: each group, then the answers to its calls
-    o AS (
-        SELECT q.*,
-               CASE WHEN q.call_seq IS NULL THEN q.gstart
-                    ELSE (SELECT c.gstart FROM (SELECT g.seq, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS c
-                          WHERE c.seq OPERATOR(pg_catalog.=) q.call_seq) END AS okey,
-               q.call_seq IS NOT NULL AS is_answer
-        FROM (SELECT g.*, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS q),
-    -- 'chat': one message per group (its first row's, with every call of
-    -- the group), one per answer
-    chat AS (
-        SELECT pg_catalog.min(o.okey) AS okey, o.is_answer, pg_catalog.min(o.seq) AS seq,
-               CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN
-                        (pg_catalog.array_agg(@extschema@._chat_as_chat(o.m)))[1]
-                    ELSE ((pg_catalog.array_agg(@extschema@._chat_as_chat(o.m) ORDER BY o.seq))[1]
-                          OPERATOR(pg_catalog.-) 'tool_calls'::pg_catalog.text)
-                         OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tool_calls',
-                             pg_catalog.jsonb_path_query_array(
-                                 pg_catalog.jsonb_agg(@extschema@._chat_as_chat(o.m) OPERATOR(pg_catalog.->) 'tool_calls'
-                                                      ORDER BY o.seq)
-                                     FILTER (WHERE @extschema@._chat_as_chat(o.m) OPERATOR(pg_catalog.?) 'tool_calls'),
-                                 '$[*][*]'))
-               END AS msg
-        FROM o, fmt
-        WHERE fmt.f OPERATOR(pg_catalog.=) 'chat'
-        GROUP BY o.is_answer, CASE WHEN o.is_answer THEN o.seq ELSE o.grp END),
-    items AS (
-        SELECT o.okey, o.is_answer, o.seq, e.v AS item, e.n
-        FROM o, fmt, pg_catalog.jsonb_array_elements(@extschema@._chat_as_items(o.m)) WITH ORDINALITY AS e(v, n)
-        WHERE fmt.f OPERATOR(pg_catalog.=) 'responses'),
-    -- the summary in the format asked (an opaque item has no chat form)
-    summary AS (
-        SELECT CASE
-                   WHEN fmt.f OPERATOR(pg_catalog.=) 'responses' THEN
-                       CASE WHEN s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
-                            ELSE pg_catalog.jsonb_build_object('type', 'message') OPERATOR(pg_catalog.||) s.summary END
-                   WHEN NOT s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
-                   WHEN s.summary OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'message' THEN
-                       pg_catalog.jsonb_build_object('role', s.summary OPERATOR(pg_catalog.->) 'role',
-                                                     'content', s.summary OPERATOR(pg_catalog.->) 'content')
-               END AS v,
-               s.up_to_seq
-        FROM s, fmt)
-    SELECT COALESCE(pg_catalog.jsonb_agg(a.v ORDER BY a.k1, a.k2, a.k3, a.k4), '[]'::pg_catalog.jsonb)
-    FROM (
-        SELECT chat.msg AS v, chat.okey AS k1, chat.is_answer::integer AS k2, chat.seq AS k3, 0::pg_catalog.int8 AS k4
-        FROM chat
-        UNION ALL
-        SELECT items.item, items.okey, items.is_answer::integer, items.seq, items.n FROM items
-        UNION ALL
-        -- after the leading system messages (at or below up_to_seq), before
-        -- the messages after it
-        SELECT summary.v, summary.up_to_seq, 2, summary.up_to_seq, 0 FROM summary
-        WHERE summary.v IS NOT NULL) AS a;
-END;
-
-COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean) IS
-    'chat_history as a JSON array ready to send to a model: Chat Completions messages (format chat) or Responses input items (format responses), tool calls paired with their answers by id';
 
 -- ---------------------------------------------------------------------------
 -- threads

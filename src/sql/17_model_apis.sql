@@ -22,7 +22,11 @@ BEGIN ATOMIC
     SELECT h.seq, h.id, e.v
     FROM @extschema@.chat_history(chat_items.thread_id, chat_items.max_messages,
                                   chat_items.before_seq, chat_items.after_seq) AS h,
-         pg_catalog.jsonb_array_elements(@extschema@._chat_as_items(h)) WITH ORDINALITY AS e(v, n)
+         -- (an item, the common case, without the call of _chat_as_items,
+         -- which the planner cannot inline)
+         pg_catalog.jsonb_array_elements(
+             CASE WHEN h.item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(h))
+                  ELSE @extschema@._chat_as_items(h) END) WITH ORDINALITY AS e(v, n)
     ORDER BY h.seq, e.n;
 END;
 
@@ -333,6 +337,230 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_stream_finish(text, text, text, text, jsonb, text) IS
     'finish a streamed message: its text becomes its content, with status, finish reason and usage';
+
+-- ---------------------------------------------------------------------------
+-- the model-ready context (here, after the stream functions it reads)
+-- ---------------------------------------------------------------------------
+
+-- The history as one JSON array ready to send to a model: format 'chat'
+-- gives Chat Completions messages, 'responses' Responses API input items
+-- (doc/context.md).
+--
+-- The window is chat_history's; when a summary (chat_compact) on the active
+-- path stands for its older messages, the window is the leading system
+-- messages, the latest such summary, and the newest messages after what it
+-- stands for (max_messages and max_tokens count those; the budget counts the
+-- summary and the system messages too).  Messages still streaming are left
+-- out unless include_incomplete.
+--
+-- A model API rejects a tool call without its answer and an answer without
+-- its call, so calls and answers are paired by id: a message that makes
+-- calls stays only when every call has an answer in the window, an answer
+-- only when the message with its call stays, wherever they are; the answers
+-- follow their call (in 'chat', consecutive function_call items after an
+-- assistant message are one assistant message).  Rows with no form in the
+-- format asked (reasoning and other items in 'chat') are left out first.
+CREATE FUNCTION @extschema@.chat_context(
+    thread_id          text,
+    max_messages       integer DEFAULT NULL,
+    before_seq         bigint  DEFAULT NULL,
+    after_seq          bigint  DEFAULT NULL,
+    max_tokens         integer DEFAULT NULL,
+    format             text    DEFAULT 'chat',
+    include_incomplete boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    WITH fmt AS (
+        SELECT @extschema@._chat_context_format(chat_context.format) AS f),
+    -- the latest summary on the active path that the window reaches
+    s AS (
+        SELECT x.up_to_seq, x.summary,
+               COALESCE(x.token_count::pg_catalog.int8,
+                        pg_catalog.octet_length(x.summary::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog./) 4) AS tokens
+        FROM @extschema@.chat_summaries AS x
+        WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_context.thread_id, 'thread_id')
+          AND chat_context.after_seq IS NULL
+          AND x.up_to_seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
+          AND COALESCE(x.up_to_seq OPERATOR(pg_catalog.<@)
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+        ORDER BY x.id DESC
+        LIMIT 1),
+    w AS (
+        -- no summary: chat_history's window
+        SELECT x AS m FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
+                                                    chat_context.before_seq, chat_context.after_seq,
+                                                    chat_context.max_tokens) AS x
+        WHERE NOT EXISTS (SELECT FROM s)
+        UNION ALL
+        -- a summary: the newest messages after it (max_messages of them,
+        -- then the budget less the summary's tokens; the budget path keeps
+        -- the leading system messages itself)
+        SELECT x AS m
+        FROM s, @extschema@.chat_history(chat_context.thread_id, NULL, chat_context.before_seq,
+                   CASE
+                       WHEN @extschema@._chat_history_limit(chat_context.max_messages) IS NULL THEN s.up_to_seq
+                       WHEN chat_context.max_messages OPERATOR(pg_catalog.=) 0 THEN 9223372036854775806
+                       ELSE GREATEST(s.up_to_seq, COALESCE(
+                           (SELECT n.seq OPERATOR(pg_catalog.-) 1 FROM @extschema@.chat_messages AS n
+                            WHERE n.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+                              AND n.seq OPERATOR(pg_catalog.>) s.up_to_seq
+                              AND n.seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
+                              AND COALESCE(n.seq OPERATOR(pg_catalog.<@)
+                                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                                     WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+                            ORDER BY n.seq DESC
+                            OFFSET chat_context.max_messages OPERATOR(pg_catalog.-) 1 LIMIT 1), s.up_to_seq))
+                   END,
+                   CASE WHEN chat_context.max_tokens IS NOT NULL THEN
+                       GREATEST(chat_context.max_tokens::pg_catalog.int8 OPERATOR(pg_catalog.-) s.tokens, 0)::integer
+                   END) AS x
+        UNION ALL
+        -- and, without a budget, the leading system messages
+        SELECT m FROM s, @extschema@.chat_messages AS m
+        WHERE chat_context.max_tokens IS NULL
+          AND m.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+          AND m.seq OPERATOR(pg_catalog.<=) s.up_to_seq
+          AND m.role OPERATOR(pg_catalog.=) ANY (ARRAY['system', 'developer'])
+          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+          AND m.seq OPERATOR(pg_catalog.<) COALESCE(
+                (SELECT pg_catalog.min(o.seq) FROM @extschema@.chat_messages AS o
+                 WHERE o.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+                   AND o.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer'])
+                   AND COALESCE(o.seq OPERATOR(pg_catalog.<@)
+                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                          WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)),
+                9223372036854775807)),
+    -- the rows that have a form in the format asked, with what pairs them
+    -- (the common rows, a chat message without tool calls or an item, take
+    -- no call of the functions the planner cannot inline)
+    r0 AS (
+        SELECT w.m, (w.m).seq AS seq, (w.m).role AS role, (w.m).item OPERATOR(pg_catalog.->>) 'type' AS item_type,
+               CASE WHEN (w.m).role OPERATOR(pg_catalog.=) 'tool' THEN (w.m).tool_call_id END AS answer_id,
+               CASE WHEN (w.m).role OPERATOR(pg_catalog.=) 'assistant'
+                         AND ((w.m).tool_calls IS NOT NULL OR (w.m).tool_call_id IS NOT NULL)
+                    THEN @extschema@._chat_call_ids(w.m) END AS call_ids,
+               CASE WHEN fmt.f OPERATOR(pg_catalog.<>) 'chat' THEN NULL
+                    WHEN (w.m).item IS NULL AND (w.m).tool_calls IS NULL THEN
+                        pg_catalog.jsonb_build_object(
+                            'role', (w.m).role,
+                            'content', CASE WHEN (w.m).parts IS NOT NULL THEN (w.m).parts
+                                            ELSE pg_catalog.to_jsonb((w.m).content) END)
+                        OPERATOR(pg_catalog.||) CASE WHEN (w.m).name IS NULL THEN '{}'::pg_catalog.jsonb
+                            ELSE pg_catalog.jsonb_build_object('name', (w.m).name) END
+                        OPERATOR(pg_catalog.||) CASE WHEN (w.m).tool_call_id IS NULL THEN '{}'::pg_catalog.jsonb
+                            ELSE pg_catalog.jsonb_build_object('tool_call_id', (w.m).tool_call_id) END
+                    ELSE @extschema@._chat_as_chat(w.m) END AS chat_msg
+        FROM (SELECT CASE WHEN (w.m).status OPERATOR(pg_catalog.=) 'in_progress' THEN
+                              -- a stream's text so far
+                              pg_catalog.jsonb_populate_record(w.m, pg_catalog.jsonb_build_object('content',
+                                  (SELECT x.text FROM @extschema@.chat_stream_read((w.m).thread_id, (w.m).id) AS x)))
+                          ELSE w.m END AS m
+              FROM w
+              WHERE chat_context.include_incomplete OR (w.m).status IS DISTINCT FROM 'in_progress') AS w, fmt),
+    r AS (
+        SELECT r0.* FROM r0, fmt
+        WHERE CASE fmt.f WHEN 'chat' THEN r0.chat_msg IS NOT NULL
+                         ELSE r0.role OPERATOR(pg_catalog.<>) 'function' END),
+    -- each answer's call: the latest message before it that makes a call
+    -- with its id (providers that number calls per turn reuse ids)
+    a AS (
+        SELECT r.seq AS aseq, r.answer_id,
+               (SELECT pg_catalog.max(c.seq) FROM r AS c
+                WHERE c.call_ids IS NOT NULL AND c.seq OPERATOR(pg_catalog.<) r.seq
+                  AND r.answer_id OPERATOR(pg_catalog.=) ANY (c.call_ids)) AS call_seq
+        FROM r WHERE r.answer_id IS NOT NULL),
+    -- the messages whose every call is answered in the window
+    ok AS (
+        SELECT r.seq FROM r
+        WHERE r.call_ids IS NOT NULL
+          AND pg_catalog.cardinality(r.call_ids) OPERATOR(pg_catalog.>) 0
+          AND NOT EXISTS (
+                SELECT FROM pg_catalog.unnest(r.call_ids) AS c(id)
+                WHERE c.id IS NULL
+                   OR NOT EXISTS (SELECT FROM a
+                                  WHERE a.call_seq OPERATOR(pg_catalog.=) r.seq
+                                    AND a.answer_id OPERATOR(pg_catalog.=) c.id))),
+    -- what stays: those, the answers to them, and rows that neither call
+    -- nor answer
+    kept AS (
+        SELECT r.*, a.call_seq FROM r
+        LEFT JOIN a ON a.aseq OPERATOR(pg_catalog.=) r.seq
+        WHERE (r.call_ids IS NULL OR r.seq OPERATOR(pg_catalog.=) ANY (SELECT ok.seq FROM ok))
+          AND (r.role OPERATOR(pg_catalog.<>) 'tool' OR a.call_seq OPERATOR(pg_catalog.=) ANY (SELECT ok.seq FROM ok))),
+    -- groups: an assistant message and the function_call items right after it
+    g AS (
+        SELECT p.*,
+               pg_catalog.sum(CASE WHEN p.item_type OPERATOR(pg_catalog.=) 'function_call' AND p.prev_assistant
+                                   THEN 0 ELSE 1 END) OVER (ORDER BY p.seq) AS grp
+        FROM (SELECT kept.*,
+                     COALESCE(pg_catalog.lag(kept.role OPERATOR(pg_catalog.=) 'assistant'
+                                             AND (kept.item_type IS NULL
+                                                  OR kept.item_type OPERATOR(pg_catalog.=) ANY (ARRAY['message', 'function_call'])))
+                                  OVER (ORDER BY kept.seq), false) AS prev_assistant
+              FROM kept) AS p),
+    -- the order: each group, then the answers to its calls
+    o AS (
+        SELECT q.*,
+               CASE WHEN q.call_seq IS NULL THEN q.gstart
+                    ELSE (SELECT c.gstart FROM (SELECT g.seq, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS c
+                          WHERE c.seq OPERATOR(pg_catalog.=) q.call_seq) END AS okey,
+               q.call_seq IS NOT NULL AS is_answer
+        FROM (SELECT g.*, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS q),
+    -- 'chat': one message per group (its first row's, with every call of
+    -- the group), one per answer
+    chat AS (
+        SELECT pg_catalog.min(o.okey) AS okey, o.is_answer, pg_catalog.min(o.seq) AS seq,
+               CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN
+                        (pg_catalog.array_agg(o.chat_msg))[1]
+                    ELSE ((pg_catalog.array_agg(o.chat_msg ORDER BY o.seq))[1]
+                          OPERATOR(pg_catalog.-) 'tool_calls'::pg_catalog.text)
+                         OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tool_calls',
+                             pg_catalog.jsonb_path_query_array(
+                                 pg_catalog.jsonb_agg(o.chat_msg OPERATOR(pg_catalog.->) 'tool_calls' ORDER BY o.seq)
+                                     FILTER (WHERE o.chat_msg OPERATOR(pg_catalog.?) 'tool_calls'),
+                                 '$[*][*]'))
+               END AS msg
+        FROM o, fmt
+        WHERE fmt.f OPERATOR(pg_catalog.=) 'chat'
+        GROUP BY o.is_answer, CASE WHEN o.is_answer THEN o.seq ELSE o.grp END),
+    items AS (
+        SELECT o.okey, o.is_answer, o.seq, @extschema@._chat_api_item(e.v) AS item, e.n
+        FROM o, fmt, pg_catalog.jsonb_array_elements(
+                CASE WHEN (o.m).item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(o.m))
+                     ELSE @extschema@._chat_as_items(o.m) END) WITH ORDINALITY AS e(v, n)
+        WHERE fmt.f OPERATOR(pg_catalog.=) 'responses'),
+    -- the summary in the format asked (an opaque item has no chat form)
+    summary AS (
+        SELECT CASE
+                   WHEN fmt.f OPERATOR(pg_catalog.=) 'responses' THEN
+                       CASE WHEN s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
+                            ELSE pg_catalog.jsonb_build_object('type', 'message') OPERATOR(pg_catalog.||) s.summary END
+                   WHEN NOT s.summary OPERATOR(pg_catalog.?) 'type' THEN s.summary
+                   WHEN s.summary OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'message' THEN
+                       pg_catalog.jsonb_build_object('role', s.summary OPERATOR(pg_catalog.->) 'role',
+                                                     'content', s.summary OPERATOR(pg_catalog.->) 'content')
+               END AS v,
+               s.up_to_seq
+        FROM s, fmt)
+    SELECT COALESCE(pg_catalog.jsonb_agg(a.v ORDER BY a.k1, a.k2, a.k3, a.k4), '[]'::pg_catalog.jsonb)
+    FROM (
+        SELECT chat.msg AS v, chat.okey AS k1, chat.is_answer::integer AS k2, chat.seq AS k3, 0::pg_catalog.int8 AS k4
+        FROM chat
+        UNION ALL
+        SELECT items.item, items.okey, items.is_answer::integer, items.seq, items.n FROM items
+        UNION ALL
+        -- after the leading system messages (at or below up_to_seq), before
+        -- the messages after it
+        SELECT summary.v, summary.up_to_seq, 2, summary.up_to_seq, 0 FROM summary
+        WHERE summary.v IS NOT NULL) AS a;
+END;
+
+COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean) IS
+    'chat_history as a JSON array ready to send to a model: Chat Completions messages (format chat) or Responses input items (format responses), tool calls paired with their answers by id';
 
 -- ---------------------------------------------------------------------------
 -- compaction

@@ -329,7 +329,8 @@ BEGIN ATOMIC
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
                                                          '_chat_required', '_chat_user_arg',
                                                          '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
-                                                         '_chat_as_items', '_chat_call_ids', '_chat_context_format']::pg_catalog.name[]))
+                                                         '_chat_as_items', '_chat_call_ids', '_chat_context_format',
+                                                         '_chat_api_item']::pg_catalog.name[]))
       AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY[
             'chat_grant_app_role', 'chat_enable_tenant_isolation', 'chat_disable_tenant_isolation',
             'chat_retention_keep_last', 'chat_retention_delete_old_messages',

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { z } from 'zod';
 import { Agent, MemorySession, Usage, run, tool } from '@openai/agents';
-import { ChatstoreSession } from './chatstore_session.mjs';
+import { ChatstoreSession, encodeItem } from './chatstore_session.mjs';
 
 let pool;
 let threadNo = 0;
@@ -36,6 +36,8 @@ function canon(v) {
   return JSON.stringify(v);
 }
 function assertSameItems(actual, expected, msg) {
+  // what the session stores: a message without "type" reads back with "type": "message"
+  expected = expected.map(encodeItem);
   assert.equal(actual.length, expected.length, `${msg}: item count`);
   for (let i = 0; i < expected.length; i++) {
     assert.equal(canon(actual[i]), canon(expected[i]), `${msg}: item ${i}`);
@@ -50,6 +52,7 @@ function sampleItems(tag = 'x') {
     { type: 'message', role: 'system', content: `You are terse (${tag}).` },
     { type: 'message', role: 'user', content: `Weather in Porto? ${tag}` },
     // a user message without "type", as the SDK accepts it, with providerData
+    // (it reads back as a "message" item: assertSameItems expects that)
     { role: 'user', content: [{ type: 'input_text', text: `and Lisbon ${tag}` }], providerData: { source: 'ui', n: 1 } },
     {
       type: 'reasoning', id: `rs_${tag}_1`,
@@ -235,33 +238,49 @@ describe('Session contract', () => {
     assertSameItems(await s.getItems(4), await m.getItems(4), 'limit 4');
   });
 
-  test('documented dedup, for reference: a raw id-less save of the same text twice skips it', async () => {
-    // why the session gives every item its own id (chatstore_session.mjs)
+  test('documented dedup, for reference: chat_save_messages skips the same id-less text, chat_append_messages keeps it', async () => {
+    // why the session appends with chat_append_messages (chatstore_session.mjs)
     const thread = newThread('raw-dedup');
-    const save = async (items) => (await pool.query(
-      'SELECT saved_count, skipped_count FROM chat_save_messages($1, $2::jsonb)',
+    const call = async (fn, items) => (await pool.query(
+      `SELECT saved_count, skipped_count FROM ${fn}($1, $2::jsonb)`,
       [thread, JSON.stringify(items)])).rows[0];
     const ok = { type: 'message', role: 'user', content: 'ok' };
-    assert.deepStrictEqual(await save([ok]), { saved_count: 1, skipped_count: 0 });
-    assert.deepStrictEqual(await save([ok]), { saved_count: 0, skipped_count: 1 });
+    assert.deepStrictEqual(await call('chat_save_messages', [ok]), { saved_count: 1, skipped_count: 0 });
+    assert.deepStrictEqual(await call('chat_save_messages', [ok]), { saved_count: 0, skipped_count: 1 });
+    assert.deepStrictEqual(await call('chat_append_messages', [ok]), { saved_count: 1, skipped_count: 0 });
     const r = await pool.query('SELECT count(*)::int AS n FROM chat_items($1)', [thread]);
-    assert.equal(r.rows[0].n, 1);
+    assert.equal(r.rows[0].n, 2);
   });
 
-  test('stored items are the items (ids aside): chat_items shows them under the session id', async () => {
+  test('stored items are the items: an item keeps its own id, the row gets a new one', async () => {
     const thread = newThread('stored');
     const s = new ChatstoreSession({ db: pool, sessionId: thread });
     const items = sampleItems('st');
     await s.addItems(items);
     const rows = (await pool.query('SELECT id, item FROM chat_items($1)', [thread])).rows;
     assert.equal(rows.length, items.length);
+    const rowIds = new Set(rows.map((r) => r.id));
+    assert.equal(rowIds.size, rows.length, 'every row has its own id');
     rows.forEach((row, i) => {
-      assert.equal(row.item.id, row.id, 'the item id is the message id');
-      const { id: _a, ...storedRest } = row.item;
-      const { id: _b, ...givenRest } = JSON.parse(JSON.stringify(items[i]));
-      if (givenRest.type === undefined) givenRest.type = 'message';
-      assert.equal(canon(storedRest), canon(givenRest), `stored item ${i}`);
+      assert.equal(canon(row.item), canon(encodeItem(JSON.parse(JSON.stringify(items[i])))), `stored item ${i}`);
+      assert.notEqual(row.id, row.item.id, 'the row id is not the item id');
     });
+  });
+
+  // chat_context's format 'responses' gives the Responses API's shapes for
+  // the SDK's own items (call_id, function_call_output, no providerData)
+  test('chat_context format responses uses Responses API item shapes (call_id, function_call_output)', async () => {
+    const thread = newThread('shapes');
+    const session = new ChatstoreSession({ db: pool, sessionId: thread });
+    await session.addItems(sampleItems('sh'));
+    const responses = (await pool.query(
+      "SELECT chat_context($1, format => 'responses') AS c", [thread])).rows[0].c;
+    assertResponsesShapes(responses);
+    assert.ok(responses.some((it) => it.type === 'function_call_output' && it.call_id === 'call_sh_1'),
+      'the function_call_result became a function_call_output');
+    for (const it of responses) {
+      assert.ok(!('providerData' in it) && !('callId' in it), `API shape: ${JSON.stringify(it)}`);
+    }
   });
 });
 
