@@ -369,10 +369,31 @@ CREATE FUNCTION @extschema@.chat_context(
     format             text    DEFAULT 'chat',
     include_incomplete boolean DEFAULT false)
 RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    -- the arguments, first (an error inside the statement below would
+    -- show the whole statement as its context)
+    IF format IS NULL OR format NOT IN ('chat', 'responses') THEN
+        PERFORM @extschema@._chat_context_format(format);
+    END IF;
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    PERFORM @extschema@._chat_history_limit(max_messages);
+    IF max_tokens < 0 THEN
+        RAISE EXCEPTION 'max_tokens must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- (PL/pgSQL, not an SQL-standard body, and a generic plan: the plan of
+    -- this statement is made once a session, where an SQL function's would
+    -- be made at every call; its branches are gated on the arguments)
+    RETURN (
     WITH fmt AS (
-        SELECT @extschema@._chat_context_format(chat_context.format) AS f),
+        SELECT CASE WHEN chat_context.format OPERATOR(pg_catalog.=) ANY (ARRAY['chat', 'responses'])
+                    THEN chat_context.format
+                    ELSE @extschema@._chat_context_format(chat_context.format) END AS f),
     -- the latest summary on the active path that the window reaches
     s AS (
         SELECT x.up_to_seq, x.summary,
@@ -473,6 +494,14 @@ BEGIN ATOMIC
                 WHERE c.call_ids IS NOT NULL AND c.seq OPERATOR(pg_catalog.<) r.seq
                   AND r.answer_id OPERATOR(pg_catalog.=) ANY (c.call_ids)) AS call_seq
         FROM r WHERE r.answer_id IS NOT NULL),
+    -- a window of plain chat messages (no call, answer or item) needs no
+    -- pairing or grouping: the simple branch below answers it
+    plain AS (
+        SELECT fmt.f OPERATOR(pg_catalog.=) 'chat'
+               AND NOT EXISTS (SELECT FROM r
+                               WHERE r.call_ids IS NOT NULL OR r.answer_id IS NOT NULL
+                                  OR r.role OPERATOR(pg_catalog.=) 'tool' OR (r.m).item IS NOT NULL) AS yes
+        FROM fmt),
     -- the messages whose every call is answered in the window
     ok AS (
         SELECT r.seq FROM r
@@ -503,13 +532,14 @@ BEGIN ATOMIC
                                   OVER (ORDER BY kept.seq), false) AS prev_assistant
               FROM kept) AS p),
     -- the order: each group, then the answers to its calls
+    gs AS (
+        SELECT g.*, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g),
     o AS (
         SELECT q.*,
-               CASE WHEN q.call_seq IS NULL THEN q.gstart
-                    ELSE (SELECT c.gstart FROM (SELECT g.seq, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS c
-                          WHERE c.seq OPERATOR(pg_catalog.=) q.call_seq) END AS okey,
+               CASE WHEN q.call_seq IS NULL THEN q.gstart ELSE c.gstart END AS okey,
                q.call_seq IS NOT NULL AS is_answer
-        FROM (SELECT g.*, pg_catalog.min(g.seq) OVER (PARTITION BY g.grp) AS gstart FROM g) AS q),
+        FROM gs AS q
+        LEFT JOIN gs AS c ON c.seq OPERATOR(pg_catalog.=) q.call_seq),
     -- 'chat': one message per group (its first row's, with every call of
     -- the group), one per answer
     chat AS (
@@ -528,7 +558,12 @@ BEGIN ATOMIC
         WHERE fmt.f OPERATOR(pg_catalog.=) 'chat'
         GROUP BY o.is_answer, CASE WHEN o.is_answer THEN o.seq ELSE o.grp END),
     items AS (
-        SELECT o.okey, o.is_answer, o.seq, @extschema@._chat_api_item(e.v) AS item, e.n
+        SELECT o.okey, o.is_answer, o.seq,
+               CASE WHEN e.v OPERATOR(pg_catalog.?|) ARRAY['callId', 'providerData']
+                         OR e.v OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'function_call_result'
+                         OR pg_catalog.jsonb_path_exists(e.v, '$.content[*].providerData')
+                    THEN @extschema@._chat_api_item(e.v) ELSE e.v END AS item,
+               e.n
         FROM o, fmt, pg_catalog.jsonb_array_elements(
                 CASE WHEN (o.m).item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(o.m))
                      ELSE @extschema@._chat_as_items(o.m) END) WITH ORDINALITY AS e(v, n)
@@ -548,16 +583,22 @@ BEGIN ATOMIC
         FROM s, fmt)
     SELECT COALESCE(pg_catalog.jsonb_agg(a.v ORDER BY a.k1, a.k2, a.k3, a.k4), '[]'::pg_catalog.jsonb)
     FROM (
-        SELECT chat.msg AS v, chat.okey AS k1, chat.is_answer::integer AS k2, chat.seq AS k3, 0::pg_catalog.int8 AS k4
+        SELECT r.chat_msg AS v, r.seq AS k1, 0 AS k2, r.seq AS k3, 0::pg_catalog.int8 AS k4
+        FROM r
+        WHERE (SELECT plain.yes FROM plain)
+        UNION ALL
+        SELECT chat.msg, chat.okey, chat.is_answer::integer, chat.seq, 0
         FROM chat
+        WHERE NOT (SELECT plain.yes FROM plain)
         UNION ALL
         SELECT items.item, items.okey, items.is_answer::integer, items.seq, items.n FROM items
         UNION ALL
         -- after the leading system messages (at or below up_to_seq), before
         -- the messages after it
         SELECT summary.v, summary.up_to_seq, 2, summary.up_to_seq, 0 FROM summary
-        WHERE summary.v IS NOT NULL) AS a;
-END;
+        WHERE summary.v IS NOT NULL) AS a);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean) IS
     'chat_history as a JSON array ready to send to a model: Chat Completions messages (format chat) or Responses input items (format responses), tool calls paired with their answers by id';
