@@ -3,14 +3,22 @@
 
 usage: report.py latest.csv SCALE W7_CHECK_LINE SIZE_LINES
 Never fails because a target is missed: the targets are reported, not enforced.
+With BENCH_ITEMS_SUMMARY set (run.sh does), the S1/S2 summary that
+items_stream.py wrote there (JSON: targets and lines) is added.
 """
 import csv
+import json
+import os
 import re
 import sys
 
 path, scale = sys.argv[1], sys.argv[2]
 w7check = sys.argv[3] if len(sys.argv) > 3 else ''
 sizes = sys.argv[4] if len(sys.argv) > 4 else ''
+# S1_stream / S2_items (items_stream.py): their targets and summary lines
+items = {'targets': [], 'lines': []}
+if os.environ.get('BENCH_ITEMS_SUMMARY') and os.path.exists(os.environ['BENCH_ITEMS_SUMMARY']):
+    items = json.load(open(os.environ['BENCH_ITEMS_SUMMARY']))
 
 rows = list(csv.DictReader(open(path)))
 by = {}
@@ -44,7 +52,7 @@ for r in rows:
 print()
 print('ratios chatstore/peer (TPS, same run):')
 for r in rows:
-    if r['impl'] in ('chatstore',) or r['workload'].startswith(('W2b', 'W2c', 'W2_', 'W7', 'scale')):
+    if r['impl'] in ('chatstore',) or r['workload'].startswith(('W2b', 'W2c', 'W2_', 'W7', 'scale', 'S1', 'S2')):
         continue
     mine = tps(r['workload'], 'chatstore', r['clients'])
     if mine:
@@ -124,7 +132,13 @@ if any(r['workload'].startswith('scale') for r in rows):
             target(f'{w[6:]} p50 at {hi["scale_messages"]} / at {lo["scale_messages"]} <= 1.2x', x,
                    x <= 1.2, with_floor(x, floor) + f' ({lo["p50_ms"]} -> {hi["p50_ms"]} ms)',
                    floor is None or floor <= 1.2)
+# S1 / S2: measured and judged by items_stream.py (WAL and bytes are not in the CSV)
+for name, detail, ok in items['targets']:
+    target(name, detail, ok, detail or '')
 print('\n'.join(results))
+if items['lines']:
+    print()
+    print('\n'.join(items['lines']))
 
 # the same as Markdown (README "Performance" pastes it)
 md_path = path.rsplit('/', 1)[0] + '/latest.md'
@@ -134,7 +148,7 @@ with open(md_path, 'w') as md:
     for r in rows:
         mine = tps(r['workload'], 'chatstore', r['clients'])
         rel = ''
-        if r['impl'] != 'chatstore' and mine and r['tps'] and not r['workload'].startswith(('W2_', 'W7', 'scale')):
+        if r['impl'] != 'chatstore' and mine and r['tps'] and not r['workload'].startswith(('W2_', 'W7', 'scale', 'S1', 'S2')):
             rel = f'{mine / float(r["tps"]):.2f}x'
         md.write(f'| {r["workload"]} | {r["impl"]} | {r["clients"]} | {r["scale_messages"]} | '
                  f'{float(r["tps"]):.1f} | {r["p50_ms"]} | {r["p99_ms"]} | {rel} |\n')
@@ -142,6 +156,8 @@ with open(md_path, 'w') as md:
     for line in results:
         parts = line.strip()
         md.write('| ' + ' | '.join(x.strip() for x in re.split(r'\s{2,}', parts)) + ' |\n')
+    if items['lines']:
+        md.write('\n```\n' + '\n'.join(items['lines']) + '\n```\n')
     if sizes:
         md.write('\nBytes on disk per message (table + indexes + TOAST):\n\n')
         for line in sizes.splitlines():

@@ -454,6 +454,19 @@ size_line() {
 }
 SIZES=$(size_line)
 
+# ---- S1_stream, S2_items (1.4): test/bench/items_stream.py ------------------
+# Streaming vs re-saving the growing message vs saving it once (time, WAL),
+# and Responses items saved turn by turn and read back whole vs a plain jsonb
+# table.  Python 3 + psycopg 3 (Debian's); the connection from PG*, the same
+# database.  Its rows go to $RAW (so to latest.csv), its WAL / bytes figures
+# and targets to report.py through BENCH_ITEMS_SUMMARY.  Without 1.4 it
+# reports "not run".  Smoke: 1 run of S1, 2 threads of S2 (< 30 s).
+say "S1_stream, S2_items (items_stream.py)"
+export BENCH_ITEMS_SUMMARY=$WORK/items_stream.json
+/usr/bin/python3 "$BENCH_DIR/items_stream.py" --db "$DB" --scale "$SCALE" \
+    --raw "$RAW" --summary "$BENCH_ITEMS_SUMMARY"
+# ---- end S1_stream, S2_items -------------------------------------------------
+
 # ---------------------------------------------------------------------------
 # scaling (large): W1 and W3 at 100k, 1M, 10M stored messages
 # ---------------------------------------------------------------------------
