@@ -105,3 +105,17 @@ SELECT chat_compact('cp9', 1, '"sum"');
 SELECT chat_context('cp9', max_messages => 2, max_tokens => 1000, format => 'responses') AS with_budget,
        chat_context('cp9', max_messages => 2, format => 'responses') AS without;
 SELECT chat_context('cp9', max_messages => 0);
+
+-- the required ids of the new reading functions (22023), and unknown threads
+SELECT pg_temp.try($$SELECT * FROM chat_summaries(NULL)$$);
+SELECT pg_temp.try($$SELECT * FROM chat_list_feedback('')$$);
+SELECT pg_temp.try($$SELECT * FROM chat_stream_read(NULL, 'a')$$);
+SELECT pg_temp.try($$SELECT * FROM chat_stream_read('cp1', '')$$);
+SELECT pg_temp.try($$SELECT * FROM chat_items(NULL)$$);
+SELECT pg_temp.try($$SELECT chat_context('cp1', max_messages => -1)$$);
+SELECT pg_temp.try($$SELECT chat_context('cp1', max_tokens => -1)$$);
+SELECT pg_temp.try($$SELECT chat_context(NULL)$$);
+SELECT pg_temp.try($$SELECT chat_delete_summary('nope', 1)$$);
+SELECT pg_temp.try($$SELECT chat_append_messages('cp1', NULL)$$);
+SELECT pg_temp.try($$SELECT chat_append_messages('', '[]')$$);
+SELECT count(*) AS unknown_thread_reads FROM chat_items('nope');
