@@ -460,6 +460,48 @@ chatstore_check_tool_calls(JsonbContainer *arr, int index)
 }
 
 /*
+ * The keys a chat message and an item share (the chatstore keys model,
+ * metadata, token_count and created_at): read into m; false for any other
+ * key.
+ */
+static bool
+read_shared_key(const char *key, int klen, JsonbValue *v, int index, ChatMsgIn *m)
+{
+	MemoryContext old;
+
+#define KEY_IS(s) (klen == (int) sizeof(s) - 1 && memcmp(key, s, klen) == 0)
+	if (KEY_IS("model"))
+		m->model = string_field(v, "model", index);
+	else if (KEY_IS("metadata"))
+	{
+		if (object_field(v, "metadata", index))
+			m->metadata_v = *v;
+	}
+	else if (KEY_IS("token_count"))
+	{
+		if (v->type == jbvNull)
+			return true;
+		old = MemoryContextSwitchTo(scratch);
+		m->token_count = token_count_field(v, index);
+		MemoryContextSwitchTo(old);
+		m->has_token_count = true;
+	}
+	else if (KEY_IS("created_at"))
+	{
+		if (v->type == jbvNull)
+			return true;
+		old = MemoryContextSwitchTo(scratch);
+		m->created_at = created_at_field(v, index);
+		MemoryContextSwitchTo(old);
+		m->has_created_at = true;
+	}
+	else
+		return false;
+#undef KEY_IS
+	return true;
+}
+
+/*
  * Responses / Conversations items (chatstore 1.4).
  *
  * An element whose "type" is not a role is an item of that type, kept as
@@ -566,7 +608,6 @@ read_item(JsonbValue *elem, JsonbValue *type, int index, ChatMsgIn *m)
 	JsonbParseState *state = NULL;
 	JsonbValue *res = NULL;
 	bool		stripped = false;
-	MemoryContext old;
 
 	if (type->val.string.len == 0 || type->val.string.len > CHATSTORE_MAX_ITEM_TYPE_BYTES)
 		ereport(ERROR,
@@ -656,45 +697,14 @@ read_item(JsonbValue *elem, JsonbValue *type, int index, ChatMsgIn *m)
 						 errdetail("Found a JSON %s.", json_type_name(&v))));
 			continue;
 		}
-		else if (KEY_IS("model"))
-		{
-			m->model = string_field(&v, "model", index);
-			stripped = true;
-		}
-		else if (KEY_IS("metadata"))
-		{
-			if (object_field(&v, "metadata", index))
-				m->metadata_v = v;
-			stripped = true;
-		}
 		else if (KEY_IS("usage"))
 		{
 			if (object_field(&v, "usage", index))
 				m->usage_v = v;
 			stripped = true;
 		}
-		else if (KEY_IS("token_count"))
-		{
-			if (v.type != jbvNull)
-			{
-				old = MemoryContextSwitchTo(scratch);
-				m->token_count = token_count_field(&v, index);
-				MemoryContextSwitchTo(old);
-				m->has_token_count = true;
-			}
+		else if (read_shared_key(key, klen, &v, index, m))
 			stripped = true;
-		}
-		else if (KEY_IS("created_at"))
-		{
-			if (v.type != jbvNull)
-			{
-				old = MemoryContextSwitchTo(scratch);
-				m->created_at = created_at_field(&v, index);
-				MemoryContextSwitchTo(old);
-				m->has_created_at = true;
-			}
-			stripped = true;
-		}
 #undef KEY_IS
 	}
 	if (!stripped)
@@ -844,8 +854,6 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 		}
 		else if (KEY_IS("name"))
 			m->name = string_field(&v, "name", index);
-		else if (KEY_IS("model"))
-			m->model = string_field(&v, "model", index);
 		else if (KEY_IS("tool_call_id"))
 			m->tool_call_id = string_field(&v, "tool_call_id", index);
 		else if (KEY_IS("parent_id"))
@@ -875,11 +883,6 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 				m->tool_calls_v = v;
 			}
 		}
-		else if (KEY_IS("metadata"))
-		{
-			if (object_field(&v, "metadata", index))
-				m->metadata_v = v;
-		}
 		else if (KEY_IS("usage") || KEY_IS("usage_metadata"))
 		{
 			/* "usage" wins when both are given */
@@ -887,28 +890,8 @@ read_one(JsonbValue *elem, int index, ChatMsgIn *m)
 				(m->usage_v.type == jbvNull || KEY_IS("usage")))
 				m->usage_v = v;
 		}
-		else if (KEY_IS("token_count"))
-		{
-			MemoryContext old;
-
-			if (v.type == jbvNull)
-				continue;
-			old = MemoryContextSwitchTo(scratch);
-			m->token_count = token_count_field(&v, index);
-			MemoryContextSwitchTo(old);
-			m->has_token_count = true;
-		}
-		else if (KEY_IS("created_at"))
-		{
-			MemoryContext old;
-
-			if (v.type == jbvNull)
-				continue;
-			old = MemoryContextSwitchTo(scratch);
-			m->created_at = created_at_field(&v, index);
-			MemoryContextSwitchTo(old);
-			m->has_created_at = true;
-		}
+		else if (read_shared_key(key, klen, &v, index, m))
+			continue;
 		/* any other key (LangChain's additional_kwargs, ...) is ignored */
 #undef KEY_IS
 	}

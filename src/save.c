@@ -1276,6 +1276,39 @@ optional_user_id(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The chat_save_result of a batch call: the counts, the ids inserted (in
+ * order) and their seq range.
+ */
+static Datum
+save_result(FunctionCallInfo fcinfo, SaveRequest *req, SaveResult *res)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, true, true};
+	Datum	   *ids;
+	int			nids = 0;
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "chatstore: a save must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	ids = chatstore_alloc_array(sizeof(Datum), res->saved, false);
+	for (i = 0; i < req->nmsgs; i++)
+		if (!req->msgs[i].skip)
+			ids[nids++] = CStringGetTextDatum(req->msgs[i].final_id);
+	values[0] = Int32GetDatum(res->saved);
+	values[1] = Int32GetDatum(res->skipped);
+	values[2] = PointerGetDatum(chatstore_array(ids, NULL, nids, TEXTOID));
+	if (res->saved > 0)
+	{
+		values[3] = Int64GetDatum(res->first_seq);
+		values[4] = Int64GetDatum(res->last_seq);
+		nulls[3] = nulls[4] = false;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
  * chat_save_messages(thread_id text, messages jsonb, user_id text,
  *					  saved_ids text[]) -> chat_save_result
  */
@@ -1285,11 +1318,6 @@ chat_save_messages(PG_FUNCTION_ARGS)
 {
 	SaveRequest req;
 	SaveResult	res;
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, true, true};
-	Datum	   *ids;
-	int			nids = 0;
 	int			i;
 
 	memset(&req, 0, sizeof(req));
@@ -1318,25 +1346,7 @@ chat_save_messages(PG_FUNCTION_ARGS)
 	}
 
 	save_messages(&req, &res);
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "chatstore: chat_save_messages must return a composite type");
-	tupdesc = BlessTupleDesc(tupdesc);
-
-	ids = chatstore_alloc_array(sizeof(Datum), res.saved, false);
-	for (i = 0; i < req.nmsgs; i++)
-		if (!req.msgs[i].skip)
-			ids[nids++] = CStringGetTextDatum(req.msgs[i].final_id);
-	values[0] = Int32GetDatum(res.saved);
-	values[1] = Int32GetDatum(res.skipped);
-	values[2] = PointerGetDatum(chatstore_array(ids, NULL, nids, TEXTOID));
-	if (res.saved > 0)
-	{
-		values[3] = Int64GetDatum(res.first_seq);
-		values[4] = Int64GetDatum(res.last_seq);
-		nulls[3] = nulls[4] = false;
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(save_result(fcinfo, &req, &res));
 }
 
 /*
@@ -1354,10 +1364,6 @@ chat_append_messages(PG_FUNCTION_ARGS)
 {
 	SaveRequest req;
 	SaveResult	res;
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, true, true};
-	Datum	   *ids;
 	int			i;
 
 	memset(&req, 0, sizeof(req));
@@ -1380,23 +1386,7 @@ chat_append_messages(PG_FUNCTION_ARGS)
 	}
 
 	save_messages(&req, &res);
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "chatstore: chat_append_messages must return a composite type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	ids = chatstore_alloc_array(sizeof(Datum), req.nmsgs, false);
-	for (i = 0; i < req.nmsgs; i++)
-		ids[i] = CStringGetTextDatum(req.msgs[i].final_id);
-	values[0] = Int32GetDatum(res.saved);
-	values[1] = Int32GetDatum(res.skipped);
-	values[2] = PointerGetDatum(chatstore_array(ids, NULL, res.saved, TEXTOID));
-	if (res.saved > 0)
-	{
-		values[3] = Int64GetDatum(res.first_seq);
-		values[4] = Int64GetDatum(res.last_seq);
-		nulls[3] = nulls[4] = false;
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(save_result(fcinfo, &req, &res));
 }
 
 /*
