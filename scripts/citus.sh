@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# chatstore on Citus: a coordinator and two workers on this machine.
+#
+#   scripts/citus.sh [run]   start the cluster, run the pg_regress and
+#                            isolation suites against the coordinator, stop it
+#   scripts/citus.sh start   start the cluster and leave it running (prints
+#                            the PGHOST/PGPORT to reach the coordinator)
+#   scripts/citus.sh stop    stop it
+#
+# Needs a Citus build installed into the target PostgreSQL ($PG_CONFIG
+# --pkglibdir/citus.so) and chatstore installed there (the script installs
+# nothing); without Citus it prints one "skipped: Citus not installed" line
+# and exits 0.
+#
+# Each node is its own initdb'd cluster under $CITUS_TMP, reachable on its
+# unix socket there and on 127.0.0.1 (the nodes connect to each other over
+# TCP, trust authentication), ports $CITUS_PORT, +1, +2.  In the database
+# $CITUS_DB of every node: CREATE EXTENSION citus; the coordinator registers
+# itself and the workers, then CREATE EXTENSION chatstore (Citus propagates
+# it to the workers).  The chat tables stay local on the coordinator (no
+# chat_distribute yet).
+#
+# Environment: PG_CONFIG, CITUS_TMP (default /tmp/citus-cluster), CITUS_PORT
+# (default 55501), CITUS_DB (default contrib_regression, the database
+# `make installcheck` uses), CHATSTORE_SKIP="isolation" skips that suite.
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+CITUS_TMP=${CITUS_TMP:-/tmp/citus-cluster}
+CITUS_PORT=${CITUS_PORT:-55501}
+CITUS_DB=${CITUS_DB:-contrib_regression}
+NODES="coord worker1 worker2"
+PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+
+node_port() {   # node name -> port
+    case $1 in
+        coord) echo "$CITUS_PORT" ;;
+        worker1) echo $((CITUS_PORT + 1)) ;;
+        worker2) echo $((CITUS_PORT + 2)) ;;
+    esac
+}
+
+# psql on a node: node_psql NODE DB psql-args...
+node_psql() {
+    local node=$1 db=$2; shift 2
+    psql -X -q -v ON_ERROR_STOP=1 -h "$CITUS_TMP" -p "$(node_port "$node")" -U postgres -d "$db" "$@"
+}
+
+citus_stop() {
+    local n
+    for n in $NODES; do
+        if [ -f "$CITUS_TMP/$n/postmaster.pid" ]; then
+            as_pg pg_ctl -D "$CITUS_TMP/$n" -m fast -w stop >/dev/null 2>&1 || true
+        fi
+    done
+}
+
+citus_start() {
+    citus_stop
+    log "starting a Citus cluster in $CITUS_TMP (coordinator :$CITUS_PORT, workers :$((CITUS_PORT + 1)) :$((CITUS_PORT + 2)))"
+    rm -rf "$CITUS_TMP"
+    mkdir -p "$CITUS_TMP"
+    chown postgres:postgres "$CITUS_TMP" 2>/dev/null || true
+    local n
+    for n in $NODES; do
+        as_pg initdb -D "$CITUS_TMP/$n" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        # max_prepared_transactions: Citus commits multi-node writes with 2PC;
+        # statistics collection would call home (and needs the network)
+        cat >> "$CITUS_TMP/$n/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$CITUS_TMP'
+port = $(node_port "$n")
+shared_preload_libraries = 'citus'
+citus.enable_statistics_collection = off
+max_connections = 100
+max_prepared_transactions = 100
+shared_buffers = 128MB
+fsync = off
+synchronous_commit = off
+log_min_messages = warning
+CONF
+        as_pg pg_ctl -D "$CITUS_TMP/$n" -l "$CITUS_TMP/$n.log" -w start >/dev/null
+    done
+    for n in $NODES; do
+        # the database pg_regress would create (it does not with
+        # --use-existing), with the settings it gives it
+        node_psql "$n" postgres -c "CREATE DATABASE \"$CITUS_DB\" TEMPLATE template0"
+        node_psql "$n" postgres <<SQL
+ALTER DATABASE "$CITUS_DB" SET lc_messages TO 'C';
+ALTER DATABASE "$CITUS_DB" SET lc_monetary TO 'C';
+ALTER DATABASE "$CITUS_DB" SET lc_numeric TO 'C';
+ALTER DATABASE "$CITUS_DB" SET lc_time TO 'C';
+ALTER DATABASE "$CITUS_DB" SET bytea_output TO 'hex';
+ALTER DATABASE "$CITUS_DB" SET timezone_abbreviations TO 'Default';
+-- Citus's switch "to be used before vanilla tests": no WARNING for each
+-- object it creates only locally (every CREATE FUNCTION pg_temp.f in the
+-- tests, a temp view)
+ALTER DATABASE "$CITUS_DB" SET citus.enable_unsupported_feature_messages TO off;
+SQL
+        node_psql "$n" "$CITUS_DB" -c "CREATE EXTENSION citus"
+    done
+    node_psql coord "$CITUS_DB" >/dev/null <<SQL
+SELECT citus_set_coordinator_host('127.0.0.1', $CITUS_PORT);
+SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 1)));
+SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 2)));
+CREATE EXTENSION chatstore;
+SQL
+    log "Citus $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'citus'"), chatstore $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'chatstore'"); active workers:"
+    node_psql coord "$CITUS_DB" -c "SELECT * FROM citus_get_active_worker_nodes() ORDER BY 2"
+    export PGHOST="$CITUS_TMP" PGPORT="$CITUS_PORT" PGUSER=postgres PGDATABASE="$CITUS_DB"
+}
+
+# `make installcheck`'s pg_regress and pg_isolation_regress invocations,
+# against the coordinator's existing database; results go to $CITUS_TMP
+citus_regress() {
+    local rc=0 out="$CITUS_TMP/regress" iso_out="$CITUS_TMP/output_iso"
+    local tests iso
+    # every sql/*.sql and test/isolation/specs/*.spec, in name order (the
+    # Makefile's REGRESS and ISOLATION)
+    tests=$(shopt -s nullglob; cd "$CS_ROOT/sql" && printf '%s\n' *.sql | sed 's/\.sql$//' | LC_ALL=C sort)
+    iso=$(shopt -s nullglob; cd "$CS_ROOT/test/isolation/specs" 2>/dev/null &&
+          printf '%s\n' *.spec | sed 's/\.spec$//' | LC_ALL=C sort)
+    mkdir -p "$out" "$iso_out"
+    log "pg_regress against the coordinator (database $CITUS_DB)"
+    # shellcheck disable=SC2086
+    if ! "$PGXS_DIR/test/regress/pg_regress" --inputdir="$CS_ROOT" --outputdir="$out" \
+            --bindir="$PG_BIN" --use-existing --dbname="$CITUS_DB" \
+            --host="$CITUS_TMP" --port="$CITUS_PORT" --user=postgres $tests; then
+        rc=1
+        [ -f "$out/regression.diffs" ] && echo "(diffs: $out/regression.diffs)"
+    fi
+    case " ${CHATSTORE_SKIP:-} " in *" isolation "*) echo "-- skipped isolation"; return $rc;; esac
+    [ -n "$iso" ] || return $rc
+    log "pg_isolation_regress against the coordinator (database $CITUS_DB)"
+    # shellcheck disable=SC2086
+    if ! "$PGXS_DIR/test/isolation/pg_isolation_regress" --inputdir="$CS_ROOT/test/isolation" \
+            --outputdir="$iso_out" --bindir="$PG_BIN" --use-existing --dbname="$CITUS_DB" \
+            --host="$CITUS_TMP" --port="$CITUS_PORT" --user=postgres $iso; then
+        rc=1
+        [ -f "$iso_out/regression.diffs" ] && echo "(diffs: $iso_out/regression.diffs)"
+    fi
+    return $rc
+}
+
+cmd=${1:-run}
+case $cmd in
+    stop) citus_stop; exit 0 ;;
+    start|run) ;;
+    *) echo "usage: $0 [run|start|stop]" >&2; exit 2 ;;
+esac
+if [ ! -e "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
+    echo "skipped: Citus not installed"
+    exit 0
+fi
+if [ "$cmd" = start ]; then
+    citus_start
+    echo "coordinator: PGHOST=$CITUS_TMP PGPORT=$CITUS_PORT PGUSER=postgres PGDATABASE=$CITUS_DB"
+    echo "stop with: $0 stop"
+    exit 0
+fi
+trap citus_stop EXIT
+citus_start
+citus_regress
