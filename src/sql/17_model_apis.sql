@@ -209,7 +209,7 @@ CREATE FUNCTION @extschema@.chat_stream_read(
     from_offset bigint DEFAULT 0,
     user_id     text   DEFAULT NULL)
 RETURNS TABLE (status text, text text, end_offset bigint)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
