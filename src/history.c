@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
 #include "msg_input.h"
@@ -38,11 +39,8 @@
 	"3) OPERATOR(pg_catalog./) 4), " \
 	"role OPERATOR(pg_catalog.=) 'assistant' AND (tool_calls IS NOT NULL OR tool_call_id IS NOT NULL), " \
 	"CASE WHEN role OPERATOR(pg_catalog.=) 'tool' THEN tool_call_id END, " \
-	"CASE WHEN role OPERATOR(pg_catalog.=) 'assistant' AND (tool_calls IS NOT NULL OR tool_call_id IS NOT NULL) THEN " \
-	"ARRAY(SELECT c.id FROM (SELECT e.o OPERATOR(pg_catalog.->>) 'id' AS id, e.n FROM " \
-	"pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(tool_calls) OPERATOR(pg_catalog.=) 'array' " \
-	"THEN tool_calls ELSE '[]'::pg_catalog.jsonb END) WITH ORDINALITY AS e(o, n) " \
-	"UNION ALL SELECT tool_call_id, 0 WHERE tool_call_id IS NOT NULL) AS c ORDER BY c.n) END " \
+	"CASE WHEN role OPERATOR(pg_catalog.=) 'assistant' THEN tool_calls END, " \
+	"CASE WHEN role OPERATOR(pg_catalog.=) 'assistant' THEN tool_call_id END " \
 	"FROM @S@.chat_messages "
 /* 1.4: an item's own size counts too (a reasoning item's encrypted content) */
 #define LIGHT_COLUMNS LIGHT_COLUMNS_HEAD LIGHT_COLUMNS_TAIL
@@ -191,7 +189,6 @@ light_row(HeapTuple tup, TupleDesc desc, LightRow *r)
 {
 	bool		isnull;
 	char	   *role;
-
 	Datum		d;
 
 	r->seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -208,18 +205,41 @@ light_row(HeapTuple tup, TupleDesc desc, LightRow *r)
 	d = SPI_getbinval(tup, desc, 5, &isnull);
 	if (!isnull)
 		r->answer_id = TextDatumGetCString(d);
+	if (!r->has_tool_calls)
+		return;
+	/* the ids of the assistant's tool_calls (an id that is not a string: NULL) */
 	d = SPI_getbinval(tup, desc, 6, &isnull);
 	if (!isnull)
 	{
-		Datum	   *elems;
-		bool	   *elemnulls;
-		int			i;
+		Jsonb	   *calls = DatumGetJsonbP(d);
 
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &elemnulls, &r->ncalls);
-		r->call_ids = palloc(sizeof(char *) * Max(r->ncalls, 1));
-		for (i = 0; i < r->ncalls; i++)
-			r->call_ids[i] = elemnulls[i] ? NULL : TextDatumGetCString(elems[i]);
+		if (JB_ROOT_IS_ARRAY(calls) && !JB_ROOT_IS_SCALAR(calls))
+		{
+			JsonbIterator *it = JsonbIteratorInit(&calls->root);
+			JsonbValue	v;
+			JsonbIteratorToken tok;
+
+			r->call_ids = palloc(sizeof(char *) * (JB_ROOT_COUNT(calls) + 1));
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			{
+				JsonbValue *id;
+
+				if (tok != WJB_ELEM)
+					continue;
+				id = (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data)) ?
+					getKeyJsonValueFromContainer(v.val.binary.data, "id", 2, NULL) : NULL;
+				r->call_ids[r->ncalls++] = (id != NULL && id->type == jbvString) ?
+					pnstrdup(id->val.string.val, id->val.string.len) : NULL;
+			}
+		}
+	}
+	/* and the call of an item (a function_call's call_id) */
+	d = SPI_getbinval(tup, desc, 7, &isnull);
+	if (!isnull)
+	{
+		if (r->call_ids == NULL)
+			r->call_ids = palloc(sizeof(char *));
+		r->call_ids[r->ncalls++] = TextDatumGetCString(d);
 	}
 }
 
