@@ -29,7 +29,7 @@ cs_setup_packages() {
     # package that test/client/package builds)
     local pkgs="postgresql-server-dev-15 libipc-run-perl python3-psycopg
         postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev
-        debhelper postgresql-server-dev-all dpkg-dev"
+        debhelper postgresql-server-dev-all dpkg-dev pgbouncer"
     local missing=""
     # Node.js may come from another packager that bundles npm: only ask
     # Debian for it when the commands are missing
