@@ -16,12 +16,15 @@ ALTER TABLE @extschema@.chat_messages
     ADD COLUMN item jsonb,
     ADD COLUMN status text,
     ADD COLUMN finish_reason text,
+    -- NOT VALID: the new columns are NULL in every row, which passes; proving
+    -- it would scan chat_messages under the exclusive lock ALTER TABLE holds
+    -- until the update commits (a fresh install declares them the same way)
     ADD CONSTRAINT chat_messages_item_check
-        CHECK (pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.=) 'object'),
+        CHECK (pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.=) 'object') NOT VALID,
     ADD CONSTRAINT chat_messages_status_check
-        CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['in_progress', 'completed', 'incomplete', 'failed']::pg_catalog.text[])),
+        CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['in_progress', 'completed', 'incomplete', 'failed']::pg_catalog.text[])) NOT VALID,
     ADD CONSTRAINT chat_messages_finish_reason_check
-        CHECK (pg_catalog.octet_length(finish_reason) OPERATOR(pg_catalog.<=) 64);
+        CHECK (pg_catalog.octet_length(finish_reason) OPERATOR(pg_catalog.<=) 64) NOT VALID;
 COMMENT ON COLUMN @extschema@.chat_messages.item IS
     'chatstore: for a message saved as a Responses item, the item without the field kept in content or parts (message content, function_call arguments, function_call_output output) and without the chatstore keys; NULL for a chat message (see _chat_item)';
 COMMENT ON COLUMN @extschema@.chat_messages.status IS

@@ -96,14 +96,19 @@ CREATE TABLE @extschema@.chat_messages (
         CHECK (role OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'assistant', 'system', 'developer', 'tool', 'function']::pg_catalog.text[])),
     CONSTRAINT chat_messages_token_count_check CHECK (token_count OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT chat_messages_metadata_check
-        CHECK (pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object'),
-    CONSTRAINT chat_messages_item_check
-        CHECK (pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.=) 'object'),
-    CONSTRAINT chat_messages_status_check
-        CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['in_progress', 'completed', 'incomplete', 'failed']::pg_catalog.text[])),
-    CONSTRAINT chat_messages_finish_reason_check
-        CHECK (pg_catalog.octet_length(finish_reason) OPERATOR(pg_catalog.<=) 64)
+        CHECK (pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object')
 );
+
+-- 1.4's checks, NOT VALID as the update from 1.3 adds them: it adds their
+-- columns (NULL in every row, which passes) and must not scan chat_messages
+-- under its exclusive lock to prove it.  They hold for every row written.
+ALTER TABLE @extschema@.chat_messages
+    ADD CONSTRAINT chat_messages_item_check
+        CHECK (pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.=) 'object') NOT VALID,
+    ADD CONSTRAINT chat_messages_status_check
+        CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['in_progress', 'completed', 'incomplete', 'failed']::pg_catalog.text[])) NOT VALID,
+    ADD CONSTRAINT chat_messages_finish_reason_check
+        CHECK (pg_catalog.octet_length(finish_reason) OPERATOR(pg_catalog.<=) 64) NOT VALID;
 
 COMMENT ON TABLE @extschema@.chat_messages IS
     'chatstore: one row per message; seq is gapless per thread and decides the order';
