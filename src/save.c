@@ -1276,6 +1276,25 @@ optional_user_id(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The request of a batch call (thread_id text, messages jsonb, user_id
+ * text, ...): the thread, the messages read and checked, the user.
+ */
+static void
+batch_request(FunctionCallInfo fcinfo, SaveRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->nsp = chatstore_schema_of(fcinfo);
+	req->thread_id = required_thread_id(fcinfo);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("messages must not be null"),
+				 errhint("Pass a JSON array of message objects.")));
+	req->nmsgs = chatstore_read_messages(PG_GETARG_JSONB_P(1), &req->msgs);
+	req->user_id = optional_user_id(fcinfo, 2);
+}
+
+/*
  * The chat_save_result of a batch call: the counts, the ids inserted (in
  * order) and their seq range.
  */
@@ -1320,16 +1339,7 @@ chat_save_messages(PG_FUNCTION_ARGS)
 	SaveResult	res;
 	int			i;
 
-	memset(&req, 0, sizeof(req));
-	req.nsp = chatstore_schema_of(fcinfo);
-	req.thread_id = required_thread_id(fcinfo);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("messages must not be null"),
-				 errhint("Pass a JSON array of message objects.")));
-	req.nmsgs = chatstore_read_messages(PG_GETARG_JSONB_P(1), &req.msgs);
-	req.user_id = optional_user_id(fcinfo, 2);
+	batch_request(fcinfo, &req);
 	if (!PG_ARGISNULL(3))
 	{
 		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(3);
@@ -1366,16 +1376,7 @@ chat_append_messages(PG_FUNCTION_ARGS)
 	SaveResult	res;
 	int			i;
 
-	memset(&req, 0, sizeof(req));
-	req.nsp = chatstore_schema_of(fcinfo);
-	req.thread_id = required_thread_id(fcinfo);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("messages must not be null"),
-				 errhint("Pass a JSON array of message objects.")));
-	req.nmsgs = chatstore_read_messages(PG_GETARG_JSONB_P(1), &req.msgs);
-	req.user_id = optional_user_id(fcinfo, 2);
+	batch_request(fcinfo, &req);
 	req.id_must_be_new = true;
 	for (i = 0; i < req.nmsgs; i++)
 	{
