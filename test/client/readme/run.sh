@@ -37,7 +37,8 @@ psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "
     JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'chatstore'
     JOIN pg_proc p ON p.oid = d.objid
     WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e' ORDER BY 1" > "$tmp/functions"
-# its other objects the docs may name: tables, their indexes and triggers, types
+# its other objects the docs may name: tables, their indexes, constraints and
+# triggers, types
 psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "
     WITH rel AS (
         SELECT c.oid, c.relname FROM pg_depend d
@@ -48,6 +49,7 @@ psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "
     UNION SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
           WHERE x.indrelid IN (SELECT oid FROM rel)
     UNION SELECT g.tgname FROM pg_trigger g WHERE g.tgrelid IN (SELECT oid FROM rel)
+    UNION SELECT k.conname FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM rel)
     UNION SELECT t.typname FROM pg_depend d
           JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'chatstore'
           JOIN pg_type t ON t.oid = d.objid
