@@ -4,7 +4,8 @@
 usage: report.py latest.csv SCALE W7_CHECK_LINE SIZE_LINES
 Never fails because a target is missed: the targets are reported, not enforced.
 With BENCH_ITEMS_SUMMARY set (run.sh does), the S1/S2 summary that
-items_stream.py wrote there (JSON: targets and lines) is added.
+items_stream.py wrote there (JSON: targets and lines) is added; likewise the
+F1-F3 summary of frameworks/bench.mjs with BENCH_FRAMEWORKS_SUMMARY.
 """
 import csv
 import json
@@ -19,6 +20,16 @@ sizes = sys.argv[4] if len(sys.argv) > 4 else ''
 items = {'targets': [], 'lines': []}
 if os.environ.get('BENCH_ITEMS_SUMMARY') and os.path.exists(os.environ['BENCH_ITEMS_SUMMARY']):
     items = json.load(open(os.environ['BENCH_ITEMS_SUMMARY']))
+# F1_langgraph / F2_vercel / F3_langchain_pg (frameworks/bench.mjs): the same shape
+if os.environ.get('BENCH_FRAMEWORKS_SUMMARY') and os.path.exists(os.environ['BENCH_FRAMEWORKS_SUMMARY']):
+    fw = json.load(open(os.environ['BENCH_FRAMEWORKS_SUMMARY']))
+    items = {'targets': items['targets'] + fw['targets'], 'lines': (items['lines'] + [''] if items['lines'] else []) + fw['lines']}
+# ---- W1_net (network.sh, BENCH_NET_SUMMARY): its targets and lines, added
+# to those of items_stream.py (same JSON shape) ----
+if os.environ.get('BENCH_NET_SUMMARY') and os.path.exists(os.environ['BENCH_NET_SUMMARY']):
+    net = json.load(open(os.environ['BENCH_NET_SUMMARY']))
+    items = {'targets': items['targets'] + net['targets'], 'lines': (items['lines'] + [''] if items['lines'] else []) + net['lines']}
+# ---- end W1_net ----
 
 rows = list(csv.DictReader(open(path)))
 by = {}
@@ -52,7 +63,7 @@ for r in rows:
 print()
 print('ratios chatstore/peer (TPS, same run):')
 for r in rows:
-    if r['impl'] in ('chatstore',) or r['workload'].startswith(('W2b', 'W2c', 'W2_', 'W7', 'scale', 'S1', 'S2')):
+    if r['impl'] in ('chatstore',) or r['workload'].startswith(('W2b', 'W2c', 'W2_', 'W7', 'scale', 'S1', 'S2', 'F')):
         continue
     mine = tps(r['workload'], 'chatstore', r['clients'])
     if mine:
@@ -132,7 +143,8 @@ if any(r['workload'].startswith('scale') for r in rows):
             target(f'{w[6:]} p50 at {hi["scale_messages"]} / at {lo["scale_messages"]} <= 1.2x', x,
                    x <= 1.2, with_floor(x, floor) + f' ({lo["p50_ms"]} -> {hi["p50_ms"]} ms)',
                    floor is None or floor <= 1.2)
-# S1 / S2: measured and judged by items_stream.py (WAL and bytes are not in the CSV)
+# S1 / S2: measured and judged by items_stream.py (WAL and bytes are not in the CSV);
+# F1 (LangGraph): judged by frameworks/bench.mjs (bytes, checkpoint cost, getState)
 for name, detail, ok in items['targets']:
     target(name, detail, ok, detail or '')
 print('\n'.join(results))
@@ -148,7 +160,7 @@ with open(md_path, 'w') as md:
     for r in rows:
         mine = tps(r['workload'], 'chatstore', r['clients'])
         rel = ''
-        if r['impl'] != 'chatstore' and mine and r['tps'] and not r['workload'].startswith(('W2_', 'W7', 'scale', 'S1', 'S2')):
+        if r['impl'] != 'chatstore' and mine and r['tps'] and not r['workload'].startswith(('W2_', 'W7', 'scale', 'S1', 'S2', 'F')):
             rel = f'{mine / float(r["tps"]):.2f}x'
         md.write(f'| {r["workload"]} | {r["impl"]} | {r["clients"]} | {r["scale_messages"]} | '
                  f'{float(r["tps"]):.1f} | {r["p50_ms"]} | {r["p99_ms"]} | {rel} |\n')

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # chatstore benchmark suite: every workload for every implementation, side by
 # side, in one run, with pgbench custom scripts over the unix socket
-# (-M prepared).  See README "Performance".
+# (-M prepared; the W1_net rows over TCP through a delay proxy).  See README
+# "Performance".
 #
 #   BENCH_SCALE=smoke    a check that the suite works (< 2 minutes, never timed)
 #   BENCH_SCALE=default  the numbers in README (< 15 minutes)
@@ -57,7 +58,8 @@ if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
     # no forced checkpoints in the middle of a measurement
     psql -X -q -d postgres -c "ALTER SYSTEM SET shared_buffers = '1GB'" \
         -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
-        -c "ALTER SYSTEM SET log_autovacuum_min_duration = '1s'"
+        -c "ALTER SYSTEM SET log_autovacuum_min_duration = '1s'" \
+        -c "ALTER SYSTEM SET listen_addresses = '127.0.0.1'"   # W1_net (network.sh) goes over TCP
     as_pg pg_ctl -D "$CHATSTORE_TMP/data" -l "$CHATSTORE_TMP/server.log" -w restart >/dev/null
 fi
 export PGUSER=${PGUSER:-postgres}
@@ -454,6 +456,17 @@ size_line() {
 }
 SIZES=$(size_line)
 
+# ---- W1_net (issue 15, item 4): test/bench/network.sh ----------------------
+# W1 for chatstore and the client-side peers (langmiddle, fluxrag) over TCP,
+# directly and through test/bench/delay_proxy.py adding 0, 0.25 and 1 ms per
+# round trip.  Its rows (W1_net_direct, W1_net_0, W1_net_025, W1_net_1) go to
+# $RAW, its ratios and the target (>= 5x at 1 ms) to report.py through
+# BENCH_NET_SUMMARY.  TCP to 127.0.0.1:$PGPORT (this script's own cluster
+# listens there); without it, "not run".  Smoke: < 40 s.
+export BENCH_NET_SUMMARY=$WORK/network.json
+NET_RAW=$RAW NET_SUMMARY=$BENCH_NET_SUMMARY BENCH_SCALE=$SCALE "$BENCH_DIR/network.sh" "$DB"
+# ---- end W1_net ------------------------------------------------------------
+
 # ---- S1_stream, S2_items (1.4): test/bench/items_stream.py ------------------
 # Streaming vs re-saving the growing message vs saving it once (time, WAL),
 # and Responses items saved turn by turn and read back whole vs a plain jsonb
@@ -466,6 +479,26 @@ export BENCH_ITEMS_SUMMARY=$WORK/items_stream.json
 /usr/bin/python3 "$BENCH_DIR/items_stream.py" --db "$DB" --scale "$SCALE" \
     --raw "$RAW" --summary "$BENCH_ITEMS_SUMMARY"
 # ---- end S1_stream, S2_items -------------------------------------------------
+
+# ---- F1_langgraph, F2_vercel, F3_langchain_pg: test/bench/frameworks ---------
+# What framework users run today against chatstore (issue 15 item 4): LangGraph.js
+# with @langchain/langgraph-checkpoint-postgres vs the chatstore checkpointer
+# (clients/js) vs plain chat_save_messages; the Vercel chatbot's Message_v2
+# pattern and langchain-postgres's message_store vs chatstore.  Node + npm
+# (npm ci of test/bench/frameworks/package-lock.json; builds clients/js if its
+# dist/ is stale); each store in a database of its own, created from $DB and
+# dropped.  Rows to $RAW, lines and targets to report.py through
+# BENCH_FRAMEWORKS_SUMMARY.  Smoke: 20 turns, 1 thread (< 60 s).
+export BENCH_FRAMEWORKS_SUMMARY=$WORK/frameworks.json
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    say "F1_langgraph, F2_vercel, F3_langchain_pg (frameworks/bench.mjs)"
+    "$BENCH_DIR/frameworks/run.sh" --db "$DB" --scale "$SCALE" \
+        --raw "$RAW" --summary "$BENCH_FRAMEWORKS_SUMMARY"
+else
+    say "F1-F3 (frameworks) SKIPPED: node and npm are needed (not found on PATH)"
+    echo '{"targets": [], "lines": ["F1-F3 not run: node/npm not found"]}' > "$BENCH_FRAMEWORKS_SUMMARY"
+fi
+# ---- end F1_langgraph, F2_vercel, F3_langchain_pg ----------------------------
 
 # ---------------------------------------------------------------------------
 # scaling (large): W1 and W3 at 100k, 1M, 10M stored messages
