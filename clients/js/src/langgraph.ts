@@ -7,10 +7,18 @@
 //    message `leaf` in chatstore's message tree. The thread is made a tree from its first save, so
 //    a run resumed from an older checkpoint (time travel, fork) saves its new messages as a chatstore
 //    branch below that checkpoint's leaf: the old checkpoints still read their own path.
-//  - the checkpoint (other channels, versions, metadata, parent): one chat_kv key per checkpoint
-//    `<prefix>lg:<thread>:<ns>:c:<checkpoint_id>`; pending writes one key per write
+//    Each message row keeps chatstore's columns plus LangChain's serialized form in metadata.lg,
+//    without what the columns hold (content, id, name, tool_call_id) and without empty defaults.
+//  - the checkpoint (versions, metadata, parent): one chat_kv key per checkpoint
+//    `<prefix>lg:<thread>:<ns>:c:<checkpoint_id>`; each channel version one key
+//    `<prefix>lg:<thread>:<ns>:b:<version>:<channel>`; pending writes one key per write
 //    `<prefix>lg:<thread>:<ns>:w:<checkpoint_id>:<task_id>:<idx>`; the newest checkpoint id in
 //    `<prefix>lg:<thread>:<ns>:latest`. Values are the serializer's JSON (as jsonb) or base64.
+//    A pending write of messages that the next checkpoint saved is rewritten as their ids.
+//  - cost: getTuple is one statement (record, blobs, pending writes) plus, when this saver has not
+//    cached the message path, one for the path; put is one statement (new messages, record, latest,
+//    blobs) and compares the message list with the parent's cached one by object and id (hashing
+//    only messages that are not the very objects); putWrites is one statement.
 //  - fallback: when the messages channel is not an append to the parent checkpoint's messages
 //    (messages removed or changed, messages without ids, values that are not LangChain messages),
 //    its value is stored in the checkpoint's key like any other channel.
@@ -20,7 +28,7 @@ import {
   type ChannelVersions, WRITES_IDX_MAP, TASKS, maxChannelVersion, compareWritesSortKeys, copyCheckpoint, getCheckpointId, writesSortKey,
 } from '@langchain/langgraph-checkpoint';
 import type { RunnableConfig } from '@langchain/core/runnables';
-import { type BaseMessage, isBaseMessage } from '@langchain/core/messages';
+import { type BaseMessage, type StoredMessage, isBaseMessage, mapChatMessagesToStoredMessages, mapStoredMessagesToChatMessages } from '@langchain/core/messages';
 import type pg from 'pg';
 import { type Queryable, withTransaction } from './index.js';
 import { toChatstoreMessage, fromChatstoreMessage } from './langchain.js';
@@ -39,11 +47,24 @@ interface Blob { t: string; j?: unknown; b?: string }
 interface MsgRef { leaf: string; n: number }
 interface Record_ { v: 1; parent: string | null; cp: Blob; md: Blob }
 interface ChannelBlob { val?: Blob; msgs?: MsgRef }
-interface WriteRecord { task: string; ch: string; path: string; idx: number; val: Blob }
-interface MsgList { ref: MsgRef | null; ids: string[]; hashes: string[] }
+// val: the serialized value; mids (instead of val): a messages write whose messages the next checkpoint
+// saved as chatstore messages, by id (one: the write was a single message, not a list)
+interface WriteRecord { task: string; ch: string; path: string; idx: number; val?: Blob; mids?: string[]; one?: boolean }
+interface MsgWrite { key: string; rec: WriteRecord; objs: BaseMessage[]; one: boolean }
+interface MsgList { ref: MsgRef | null; ids: string[]; objs: BaseMessage[]; hashes: Array<string | undefined> }
+// a checkpoint record also names its blob keys (bk, suffixes of the thread's base) so that getTuple
+// reads record, blobs and pending writes in one statement
+interface RecordV extends Record_ { bk?: string[] }
 
 const ROOT_ID = '__chatstore_langgraph_root';
 const enc = (s: string) => encodeURIComponent(s);
+/** A blob key (a suffix of the thread's base). "b:<version>:<channel>" when the version has no ':'
+ *  (what getTuple's statement computes from channel_versions), else "b~<version>:<channel>" encoded. */
+const blobKey = (ch: string, ver: unknown) => {
+  const v = String(ver);
+  return v.includes(':') ? `b~${enc(v)}:${enc(ch)}` : `b:${v}:${ch}`;
+};
+const sqlComputable = (ver: unknown) => (typeof ver === 'string' && !ver.includes(':')) || (typeof ver === 'number' && Number.isSafeInteger(ver));
 
 function canon(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
@@ -53,6 +74,62 @@ function canon(v: unknown): string {
   return JSON.stringify(v);
 }
 const hashOf = (stored: unknown) => canon(JSON.parse(JSON.stringify(stored ?? null)));
+const msgHash = (m: BaseMessage) => hashOf(mapChatMessagesToStoredMessages([m])[0]);
+const EMPTY: MsgList = { ref: null, ids: [], objs: [], hashes: [] };
+
+/** The chatstore form this saver stores: chatstore's columns plus LangChain's serialized form in
+ *  metadata.lg without what the columns already hold (content, id, name, tool_call_id). */
+function toStored(m: BaseMessage): Record<string, any> {
+  const out = toChatstoreMessage(m) as Record<string, any>;
+  const lc = out.metadata?.langchain as StoredMessage | undefined;
+  if (lc && lc.data) {
+    const data: Record<string, unknown> = { ...lc.data };
+    if (typeof data.content === 'string' && data.content === out.content) delete data.content;
+    if (data.id === out.id) delete data.id;
+    if (data.name !== undefined && data.name === out.name) delete data.name;
+    if (data.tool_call_id !== undefined && data.tool_call_id === out.tool_call_id) delete data.tool_call_id;
+    // empty defaults, which revive() puts back
+    for (const f of ['additional_kwargs', 'response_metadata']) {
+      const v = data[f];
+      if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) delete data[f];
+    }
+    if (lc.type === 'ai') {
+      for (const f of ['tool_calls', 'invalid_tool_calls']) if (Array.isArray(data[f]) && (data[f] as unknown[]).length === 0) delete data[f];
+    }
+    out.metadata = { lg: { type: lc.type, data } };
+  }
+  return out;
+}
+
+/** The LangChain message of a stored row (toStored's inverse; other rows as langchain.ts reads them). */
+function revive(row: any): BaseMessage {
+  const lg = row?.metadata?.lg as StoredMessage | undefined;
+  if (lg && typeof lg === 'object' && lg.type && lg.data) {
+    const data: Record<string, unknown> = { ...lg.data };
+    if (!('content' in data)) data.content = row.content ?? '';
+    if (!('id' in data)) data.id = row.id;
+    if (!('name' in data) && row.name != null) data.name = row.name;
+    if (!('tool_call_id' in data) && row.tool_call_id != null) data.tool_call_id = row.tool_call_id;
+    if (!('additional_kwargs' in data)) data.additional_kwargs = {};
+    if (!('response_metadata' in data)) data.response_metadata = {};
+    if (lg.type === 'ai') {
+      if (!('tool_calls' in data)) data.tool_calls = [];
+      if (!('invalid_tool_calls' in data)) data.invalid_tool_calls = [];
+    }
+    return mapStoredMessagesToChatMessages([{ type: lg.type, data } as unknown as StoredMessage])[0];
+  }
+  return fromChatstoreMessage(row);
+}
+
+// the path from the root to a message: the active path up to it when it is on it (one multirange),
+// else chatstore's _chat_path_to; the columns revive() reads (no chat_message_json: its item lookup)
+const PATH_SQL = `WITH l AS MATERIALIZED (SELECT m.seq FROM chat_messages AS m WHERE m.thread_id = $1 AND m.id = $2),
+     p AS MATERIALIZED (SELECT CASE WHEN t.active_path IS NULL OR l.seq <@ t.active_path
+                                    THEN coalesce(t.active_path, '{(,)}'::int8multirange) * int8multirange(int8range(NULL, l.seq, '(]'))
+                                    ELSE _chat_path_to($1, l.seq) END AS p
+                          FROM chat_threads AS t, l WHERE t.id = $1)
+SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m.metadata
+  FROM chat_messages AS m WHERE m.thread_id = $1 AND m.seq <@ (SELECT p.p FROM p) ORDER BY m.seq`;
 
 class NotAnAppend extends Error {}
 
@@ -63,6 +140,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   readonly userId: string | null;
   #known = new Set<string>();
   #cache = new Map<string, MsgList>();
+  #refs = new Map<string, MsgRef | null | 'val'>();
+  #msgWrites = new Map<string, MsgWrite[]>();   // <base><checkpoint id> -> its pending messages writes   // <base><checkpoint id> -> its messages reference
 
   constructor(db: Queryable, opts: ChatstoreSaverOptions = {}) {
     super(opts.serde);
@@ -75,7 +154,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   /** Versions unique across branches (a fork from an old checkpoint must not reuse a version). */
   getNextVersion(current: number | undefined): number {
     const n = typeof current === 'string' ? parseInt(String(current).split('.')[0], 10) : (current ?? 0);
-    return `${String(n + 1).padStart(32, '0')}.${Math.random().toString().slice(2, 18)}` as unknown as number;
+    return `${String(n + 1).padStart(12, '0')}.${Math.random().toString(36).slice(2, 10)}` as unknown as number;
   }
 
   /** The chatstore thread that holds a LangGraph thread's messages. */
@@ -103,8 +182,14 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   }
 
   #cacheSet(k: string, v: MsgList) {
+    this.#cache.delete(k);
     this.#cache.set(k, v);
     if (this.#cache.size > 1000) this.#cache.delete(this.#cache.keys().next().value as string);
+  }
+
+  #refSet(k: string, v: MsgRef | null | 'val') {
+    this.#refs.set(k, v);
+    if (this.#refs.size > 20000) this.#refs.delete(this.#refs.keys().next().value as string);
   }
 
   // ---- messages -------------------------------------------------------------------
@@ -120,34 +205,31 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return 0;
   }
 
-  /** The message path a reference names, as stored rows, oldest first. */
-  async #readPath(q: Queryable | pg.ClientBase, chatThread: string, ref: MsgRef): Promise<Array<{ id: string; row: any }>> {
-    const tree = await q.query('SELECT id, parent_id FROM chat_thread_tree(thread_id => $1, user_id => $2)', [chatThread, this.userId]);
-    const parent = new Map<string, string | null>();
-    for (const r of tree.rows) parent.set(r.id, r.parent_id);
-    const ids: string[] = [];
-    let cur: string | null | undefined = ref.leaf;
-    while (cur && ids.length < ref.n) { ids.push(cur); cur = parent.get(cur); }
-    ids.reverse();
-    if (ids.length !== ref.n) throw new Error(`chatstore checkpointer: the messages of thread ${chatThread} up to ${ref.leaf} are gone (${ids.length} of ${ref.n})`);
-    const rows = await q.query('SELECT chat_message_json(m) AS m FROM chat_messages AS m WHERE m.thread_id = $1 AND m.id = ANY($2::text[])', [chatThread, ids]);
-    const byId = new Map<string, any>(rows.rows.map((r) => [r.m.id, r.m]));
-    return ids.map((id) => {
-      const row = byId.get(id);
-      if (!row) throw new Error(`chatstore checkpointer: message ${id} of thread ${chatThread} is gone`);
-      return { id, row };
-    });
+  /** The message path a reference names, as stored rows, oldest first (one recursive query). */
+  async #readPath(q: Queryable | pg.ClientBase, chatThread: string, ref: MsgRef): Promise<any[]> {
+    const r = await q.query(PATH_SQL, [chatThread, ref.leaf]);
+    const rows = r.rows.length > ref.n ? r.rows.slice(r.rows.length - ref.n) : r.rows;
+    if (rows.length !== ref.n || rows[rows.length - 1]?.id !== ref.leaf) throw new Error(`chatstore checkpointer: the messages of thread ${chatThread} up to ${ref.leaf} are gone (${rows.length} of ${ref.n})`);
+    return rows;
   }
 
+  /** The messages a reference names: from this saver's cache, else read and revived. */
   async #messagesAt(q: Queryable | pg.ClientBase, chatThread: string, ref: MsgRef | null): Promise<MsgList> {
-    if (!ref) return { ref: null, ids: [], hashes: [] };
+    if (!ref) return EMPTY;
     const k = `${chatThread}\u0000${ref.leaf}\u0000${ref.n}`;
     const hit = this.#cache.get(k);
     if (hit) return hit;
-    const path = await this.#readPath(q, chatThread, ref);
-    const v = { ref, ids: path.map((p) => p.id), hashes: path.map((p) => hashOf(p.row.metadata?.langchain)) };
+    const rows = await this.#readPath(q, chatThread, ref);
+    const objs = rows.map(revive);
+    const v: MsgList = { ref, ids: rows.map((x) => x.id as string), objs, hashes: new Array(objs.length) };
     this.#cacheSet(k, v);
     return v;
+  }
+
+  #hashAt(l: MsgList, i: number): string {
+    let h = l.hashes[i];
+    if (h === undefined) { h = msgHash(l.objs[i]); l.hashes[i] = h; }
+    return h;
   }
 
   #eligible(v: unknown): v is BaseMessage[] {
@@ -160,6 +242,13 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return true;
   }
 
+  /** The blob keys of a record, when getTuple's statement cannot compute them from the checkpoint. */
+  #blobKeys(checkpoint: Checkpoint, cp: Blob): string[] | undefined {
+    const vs = Object.entries(checkpoint.channel_versions ?? {});
+    if (cp.j !== undefined && vs.every(([, ver]) => sqlComputable(ver))) return undefined;
+    return vs.map(([ch, ver]) => blobKey(ch, ver));
+  }
+
   // ---- BaseCheckpointSaver ----------------------------------------------------------
 
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
@@ -167,38 +256,50 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (threadId === undefined) return undefined;
     const ns = (config.configurable?.checkpoint_ns as string | undefined) ?? '';
     const base = this.#base(threadId, ns);
-    let cpId = getCheckpointId(config);
-    if (!cpId) {
-      const r = await this.db.query('SELECT chat_kv_get(key => $1) #>> \'{}\' AS id', [`${base}latest`]);
-      cpId = r.rows[0]?.id;
-      if (!cpId) return undefined;
-    }
-    const r = await this.db.query('SELECT chat_kv_get(key => $1) AS v', [`${base}c:${cpId}`]);
-    const rec = r.rows[0]?.v as Record_ | null;
-    if (!rec) return undefined;
-    return this.#tuple(threadId, ns, cpId, rec);
+    const cpIdIn = getCheckpointId(config) || null;
+    // record, its blobs and its pending writes in one statement
+    const r = await this.db.query(
+      `WITH i AS (SELECT coalesce($2::text, chat_kv_get(key => $1 || 'latest') #>> '{}') AS id),
+            r AS (SELECT i.id, chat_kv_get(key => $1 || 'c:' || i.id) AS v FROM i WHERE i.id IS NOT NULL)
+       SELECT r.id, r.v,
+              (SELECT jsonb_object_agg(k, chat_kv_get(key => $1 || k)) FROM (
+                  SELECT jsonb_array_elements_text(r.v -> 'bk') AS k WHERE r.v ? 'bk'
+                  UNION ALL
+                  SELECT 'b:' || (e.value #>> '{}') || ':' || e.key FROM jsonb_each(r.v #> '{cp,j,channel_versions}') AS e
+                   WHERE NOT r.v ? 'bk' AND jsonb_typeof(r.v #> '{cp,j,channel_versions}') = 'object') AS b) AS blobs,
+              (SELECT jsonb_agg(w.value) FROM chat_kv_list(prefix => $1 || 'w:' || r.id || ':', max_keys => NULL) AS w) AS writes
+         FROM r WHERE r.v IS NOT NULL`, [base, cpIdIn]);
+    const row = r.rows[0];
+    if (!row) return undefined;
+    return this.#tuple(threadId, ns, row.id, row.v, row.blobs ?? {}, row.writes ?? []);
   }
 
-  async #tuple(threadId: string, ns: string, cpId: string, rec: Record_): Promise<CheckpointTuple> {
+  async #tuple(threadId: string, ns: string, cpId: string, rec: RecordV, blobsIn?: Record<string, ChannelBlob | null>, writesIn?: WriteRecord[]): Promise<CheckpointTuple> {
     const checkpoint = (await this.#load(rec.cp)) as Checkpoint;
     const metadata = (await this.#load(rec.md)) as CheckpointMetadata;
     const base = this.#base(threadId, ns);
     const chans = Object.entries(checkpoint.channel_versions ?? {});
     checkpoint.channel_values = {};
     if (chans.length) {
-      const keys = chans.map(([ch, ver]) => `${base}b:${enc(ch)}:${enc(String(ver))}`);
-      const r = await this.db.query('SELECT k, chat_kv_get(key => k) AS v FROM unnest($1::text[]) AS k', [keys]);
-      const byKey = new Map<string, ChannelBlob | null>(r.rows.map((x) => [x.k, x.v]));
+      const keys = chans.map(([ch, ver]) => blobKey(ch, ver));
+      let byKey: Map<string, ChannelBlob | null>;
+      if (blobsIn) {
+        byKey = new Map(Object.entries(blobsIn));
+      } else {
+        const r = await this.db.query('SELECT k, chat_kv_get(key => $2 || k) AS v FROM unnest($1::text[]) AS k', [keys, base]);
+        byKey = new Map<string, ChannelBlob | null>(r.rows.map((x) => [x.k, x.v]));
+      }
       for (let i = 0; i < chans.length; i++) {
         const blob = byKey.get(keys[i]);
         if (!blob) continue;
         if (blob.msgs) {
           const chatThread = this.chatThreadId(threadId, ns);
-          const path = await this.#readPath(this.db, chatThread, blob.msgs);
-          checkpoint.channel_values[chans[i][0]] = path.map((p) => fromChatstoreMessage(p.row));
-          this.#cacheSet(`${chatThread}\u0000${blob.msgs.leaf}\u0000${blob.msgs.n}`, { ref: blob.msgs, ids: path.map((p) => p.id), hashes: path.map((p) => hashOf(p.row.metadata?.langchain)) });
+          const list = await this.#messagesAt(this.db, chatThread, blob.msgs);
+          checkpoint.channel_values[chans[i][0]] = list.objs.slice();
+          if (chans[i][0] === this.messagesChannel) this.#refSet(`${base}${cpId}`, blob.msgs);
         } else if (blob.val) {
           checkpoint.channel_values[chans[i][0]] = await this.#load(blob.val);
+          if (chans[i][0] === this.messagesChannel) this.#refSet(`${base}${cpId}`, 'val');
         }
       }
     }
@@ -212,17 +313,35 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       config: { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: cpId } },
       checkpoint,
       metadata,
-      pendingWrites: await this.#pendingWrites(threadId, ns, cpId),
+      pendingWrites: writesIn ? await this.#loadWrites(this.chatThreadId(threadId, ns), writesIn) : await this.#pendingWrites(threadId, ns, cpId),
     };
     if (rec.parent) tuple.parentConfig = { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: rec.parent } };
     return tuple;
   }
 
+  async #loadWrites(chatThread: string, ws: WriteRecord[]): Promise<CheckpointPendingWrite[]> {
+    ws.sort((a, b) => compareWritesSortKeys(writesSortKey(a.path, a.task, a.idx), writesSortKey(b.path, b.task, b.idx)));
+    const want = [...new Set(ws.flatMap((w) => w.mids ?? []))];
+    const byId = new Map<string, any>();
+    if (want.length) {
+      const r = await this.db.query(`SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m.metadata
+        FROM chat_messages AS m WHERE m.thread_id = $1 AND m.id = ANY($2::text[])`, [chatThread, want]);
+      for (const row of r.rows) byId.set(row.id, row);
+    }
+    return Promise.all(ws.map(async (w) => {
+      if (!w.mids) return [w.task, w.ch, await this.#load(w.val as Blob)] as CheckpointPendingWrite;
+      const msgs = w.mids.map((id) => {
+        const row = byId.get(id);
+        if (!row) throw new Error(`chatstore checkpointer: message ${id} of thread ${chatThread} is gone`);
+        return revive(row);
+      });
+      return [w.task, w.ch, w.one ? msgs[0] : msgs] as CheckpointPendingWrite;
+    }));
+  }
+
   async #pendingWrites(threadId: string, ns: string, cpId: string): Promise<CheckpointPendingWrite[]> {
     const r = await this.db.query('SELECT value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [`${this.#base(threadId, ns)}w:${cpId}:`]);
-    const ws = r.rows.map((x) => x.value as WriteRecord);
-    ws.sort((a, b) => compareWritesSortKeys(writesSortKey(a.path, a.task, a.idx), writesSortKey(b.path, b.task, b.idx)));
-    return Promise.all(ws.map(async (w) => [w.task, w.ch, await this.#load(w.val)] as CheckpointPendingWrite));
+    return this.#loadWrites(this.chatThreadId(threadId, ns), r.rows.map((x) => x.value as WriteRecord));
   }
 
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
@@ -268,80 +387,135 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const chatThread = this.chatThreadId(threadId, ns);
     const msgs = checkpoint.channel_values?.[this.messagesChannel];
     const md = await this.#dump(metadata);
+    const mc = this.messagesChannel;
 
-    const write = async (c: pg.ClientBase, useRef: boolean) => {
+    // everything a put writes, in one statement: the new messages (when the save does not return
+    // exactly the expected ids, 1/0 aborts the statement: not an append), the record, latest, blobs
+    const SQL = `WITH s AS (SELECT saved_ids FROM chat_save_messages(thread_id => $1, messages => $2::jsonb, user_id => $3) WHERE $2::jsonb IS NOT NULL)
+      SELECT 1 / (CASE WHEN $2::jsonb IS NULL OR (SELECT coalesce(saved_ids, '{}') FROM s) = $4::text[] THEN 1 ELSE 0 END) AS ok,
+             chat_kv_set(key => $5, value => $6::jsonb),
+             (SELECT chat_kv_set(key => $7, value => to_jsonb($8::text))
+               WHERE coalesce(chat_kv_get(key => $7) #>> '{}', '') COLLATE "C" < $8::text COLLATE "C"),
+             (SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($9::text[], $10::jsonb[]) AS x(k, v))`;
+
+    const write = async (useRef: boolean) => {
       const cp = copyCheckpoint(checkpoint);
       const blobKeys: string[] = [];
       const blobVals: string[] = [];
       let list: MsgList | null = null;
-      const mc = this.messagesChannel;
+      let batch: string | null = null;
+      let expect: string[] = [];
+      let newRoot = false;
+      let mref: MsgRef | null | 'val' | undefined;
+      let rewrote: string | null = null;
       if (useRef && mc in newVersions && this.#eligible(msgs)) {
-        const stored = msgs.map(toChatstoreMessage);
-        const hashes = stored.map((m) => hashOf(m.metadata?.langchain));
-        const ids = stored.map((m) => m.id as string);
         let prevRef: MsgRef | null = null;
         if (parentId) {
-          const pr = await c.query('SELECT chat_kv_get(key => $1) AS v', [`${base}c:${parentId}`]);
-          const parentRec = pr.rows[0]?.v as Record_ | undefined;
-          if (parentRec) {
-            const pcp = (await this.#load(parentRec.cp)) as Checkpoint;
-            const pver = pcp.channel_versions?.[mc];
-            if (pver !== undefined) {
-              const br = await c.query('SELECT chat_kv_get(key => $1) AS v', [`${base}b:${enc(mc)}:${enc(String(pver))}`]);
-              const pb = br.rows[0]?.v as ChannelBlob | null;
-              if (pb && !pb.msgs) throw new NotAnAppend();      // the parent's messages were a stored value
-              prevRef = pb?.msgs ?? null;
-            }
-          }
+          let pr = this.#refs.get(`${base}${parentId}`);
+          if (pr === undefined) pr = await this.#readRef(base, parentId);
+          if (pr === 'val') throw new NotAnAppend();      // the parent's messages were a stored value
+          prevRef = pr;
         }
-        const prev = await this.#messagesAt(c, chatThread, prevRef);
+        const prev = await this.#messagesAt(this.db, chatThread, prevRef);
         const k = prev.ids.length;
-        let append = k <= ids.length;
-        for (let i = 0; append && i < k; i++) append = prev.ids[i] === ids[i] && prev.hashes[i] === hashes[i];
-        if (!append) throw new NotAnAppend();
+        if (k > msgs.length) throw new NotAnAppend();
+        const hashes: Array<string | undefined> = new Array(msgs.length);
+        for (let i = 0; i < k; i++) {
+          if (prev.ids[i] !== msgs[i].id) throw new NotAnAppend();
+          if (prev.objs[i] !== msgs[i]) {             // not the very object: compare the serialized forms
+            const h = msgHash(msgs[i]);
+            if (h !== this.#hashAt(prev, i)) throw new NotAnAppend();
+            hashes[i] = h;
+          } else hashes[i] = prev.hashes[i];
+        }
+        const ids = msgs.map((m) => m.id as string);
         let ref: MsgRef | null;
-        if (k === ids.length) {
+        if (k === msgs.length) {
           ref = prev.ref;
         } else {
-          const count = await this.#ensureThread(c, chatThread);
-          if (k === 0 && count > 0) throw new NotAnAppend();   // a new root in a thread with messages
-          const batch = k > 0 ? stored.slice(k - 1) : stored;
-          const r = await c.query('SELECT saved_ids FROM chat_save_messages(thread_id => $1, messages => $2::jsonb, user_id => $3)',
-            [chatThread, JSON.stringify(batch), this.userId]);
-          const saved: string[] = r.rows[0].saved_ids ?? [];
-          if (canon(saved) !== canon(ids.slice(k))) throw new NotAnAppend();   // an id stored elsewhere in the thread
+          newRoot = k === 0;
+          batch = JSON.stringify(msgs.slice(k > 0 ? k - 1 : 0).map(toStored));
+          expect = ids.slice(k);
           ref = { leaf: ids[ids.length - 1], n: ids.length };
         }
-        list = { ref, ids, hashes };
-        blobKeys.push(`${base}b:${enc(mc)}:${enc(String(newVersions[mc]))}`);
+        list = { ref, ids, objs: msgs.slice(), hashes };
+        // the parent's pending messages writes whose messages are now saved: stored again as ids
+        const pw = parentId ? this.#msgWrites.get(`${base}${parentId}`) : undefined;
+        if (pw && batch) {
+          const pos = new Map<string, number>();
+          for (let i = k; i < ids.length; i++) pos.set(ids[i], i);
+          for (const w of pw) {
+            const ok = w.objs.every((m) => {
+              const i = pos.get(m.id as string);
+              return i !== undefined && (msgs[i] === m || msgHash(msgs[i]) === msgHash(m));
+            });
+            if (!ok) continue;
+            blobKeys.push(w.key);
+            blobVals.push(JSON.stringify({ ...w.rec, mids: w.objs.map((m) => m.id as string), ...(w.one ? { one: true } : {}) } satisfies WriteRecord));
+          }
+          rewrote = `${base}${parentId}`;
+        }
+        mref = ref;
+        blobKeys.push(base + blobKey(mc, newVersions[mc]));
         blobVals.push(JSON.stringify({ msgs: ref ?? undefined } satisfies ChannelBlob));
       }
       for (const [ch, ver] of Object.entries(newVersions)) {
         if (list && ch === mc) continue;
         if (!(ch in (cp.channel_values ?? {}))) continue;
-        blobKeys.push(`${base}b:${enc(ch)}:${enc(String(ver))}`);
+        if (ch === mc) mref = 'val';
+        blobKeys.push(base + blobKey(ch, ver));
         blobVals.push(JSON.stringify({ val: await this.#dump((cp.channel_values as Record<string, unknown>)[ch]) } satisfies ChannelBlob));
       }
       cp.channel_values = {};
-      const rec: Record_ = { v: 1, parent: parentId, cp: await this.#dump(cp), md };
-      await c.query(
-        `SELECT chat_kv_set(key => $1, value => $2::jsonb),
-                (SELECT chat_kv_set(key => $3, value => to_jsonb($4::text))
-                  WHERE coalesce(chat_kv_get(key => $3) #>> '{}', '') COLLATE "C" < $4::text COLLATE "C"),
-                (SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($5::text[], $6::jsonb[]) AS x(k, v))`,
-        [`${base}c:${checkpoint.id}`, JSON.stringify(rec), `${base}latest`, checkpoint.id, blobKeys, blobVals]);
-      return list;
+      const cpBlob = await this.#dump(cp);
+      const rec: RecordV = { v: 1, parent: parentId, cp: cpBlob, md };
+      const bk = this.#blobKeys(checkpoint, cpBlob);
+      if (bk) rec.bk = bk;
+      const params = [chatThread, batch, this.userId, expect, `${base}c:${checkpoint.id}`, JSON.stringify(rec),
+        `${base}latest`, checkpoint.id, blobKeys, blobVals];
+      try {
+        if (newRoot) {
+          await withTransaction(this.db, async (c) => {
+            const count = await this.#ensureThread(c, chatThread);
+            if (count > 0) throw new NotAnAppend();   // a new root in a thread with messages
+            await c.query(SQL, params);
+          });
+        } else {
+          await this.db.query(SQL, params);
+        }
+      } catch (e) {
+        if ((e as { code?: string }).code === '22012') throw new NotAnAppend();   // an id stored elsewhere in the thread
+        throw e;
+      }
+      if (mref === undefined && !(mc in newVersions)) mref = this.#refs.get(`${base}${parentId}`);
+      if (rewrote) this.#msgWrites.delete(rewrote);
+      return { list, mref };
     };
 
-    let list: MsgList | null;
+    let out: { list: MsgList | null; mref: MsgRef | null | 'val' | undefined };
     try {
-      list = await withTransaction(this.db, (c) => write(c, true));
+      out = await write(true);
     } catch (e) {
       if (!(e instanceof NotAnAppend)) throw e;
-      list = await withTransaction(this.db, (c) => write(c, false));
+      out = await write(false);
     }
-    if (list?.ref) this.#cacheSet(`${chatThread}\u0000${list.ref.leaf}\u0000${list.ref.n}`, list);
+    if (out.list?.ref) this.#cacheSet(`${chatThread}\u0000${out.list.ref.leaf}\u0000${out.list.ref.n}`, out.list);
+    if (out.mref !== undefined) this.#refSet(`${base}${checkpoint.id}`, out.mref);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+  }
+
+  /** The messages reference of a stored checkpoint (null: none; 'val': a stored value). */
+  async #readRef(base: string, cpId: string): Promise<MsgRef | null | 'val'> {
+    const r = await this.db.query(
+      'SELECT chat_kv_get(key => $1 || \'c:\' || $2) AS rec', [base, cpId]);
+    const rec = r.rows[0]?.rec as RecordV | null;
+    if (!rec) return null;
+    const pcp = (await this.#load(rec.cp)) as Checkpoint;
+    const pver = pcp.channel_versions?.[this.messagesChannel];
+    if (pver === undefined) return null;
+    const pb = (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v as ChannelBlob | null;
+    if (pb && !pb.msgs) return 'val';
+    return pb?.msgs ?? null;
   }
 
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
@@ -351,20 +525,49 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (threadId === undefined) throw new Error('Failed to put writes: the config has no "thread_id" in "configurable"');
     if (cpId === undefined) throw new Error('Failed to put writes: the config has no "checkpoint_id" in "configurable"');
     const wprefix = `${this.#base(threadId, ns)}w:${cpId}:${enc(taskId)}:`;
-    const existing = new Set((await this.db.query('SELECT key FROM chat_kv_list(prefix => $1, max_keys => NULL)', [wprefix])).rows.map((r) => r.key));
     const keys: string[] = [];
     const values: string[] = [];
+    const force: boolean[] = [];
+    const seen = new Set<string>();
+    const mw: MsgWrite[] = [];
     for (let i = 0; i < writes.length; i++) {
       const [channel, value] = writes[i];
       const idx = WRITES_IDX_MAP[channel] ?? i;
       const key = `${wprefix}${idx}`;
-      if (idx >= 0 && existing.has(key)) continue;
       const rec: WriteRecord = { task: taskId, ch: channel, path: taskPath ?? '', idx, val: await this.#dump(value) };
+      if (channel === this.messagesChannel && idx >= 0) {
+        const objs = Array.isArray(value) ? value : [value];
+        if (objs.length > 0 && objs.every((m) => isBaseMessage(m) && typeof m.id === 'string' && m.id !== '')) {
+          mw.push({ key, rec: { task: taskId, ch: channel, path: taskPath ?? '', idx }, objs: objs.slice(), one: !Array.isArray(value) });
+        }
+      }
+      if (seen.has(key)) { const j = keys.indexOf(key); keys.splice(j, 1); values.splice(j, 1); force.splice(j, 1); }
+      seen.add(key);
       keys.push(key);
       values.push(JSON.stringify(rec));
+      force.push(idx < 0);
     }
     if (keys.length === 0) return;
-    await this.db.query('SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($1::text[], $2::jsonb[]) AS x(k, v)', [keys, values]);
+    // one statement: a regular write (idx >= 0) is kept when already stored, a special one replaced
+    // remembered before the statement: a put that runs concurrently (LangGraph does not wait for
+    // putWrites before the next put) finds them; dropped again when the key was already stored
+    const last = new Map<string, MsgWrite>();
+    for (const w of mw) last.set(w.key, w);
+    const mk = `${this.#base(threadId, ns)}${cpId}`;
+    if (last.size) {
+      const all = [...(this.#msgWrites.get(mk) ?? []).filter((w) => !last.has(w.key)), ...last.values()];
+      this.#msgWrites.delete(mk);
+      this.#msgWrites.set(mk, all);
+      if (this.#msgWrites.size > 1000) this.#msgWrites.delete(this.#msgWrites.keys().next().value as string);
+    }
+    const r = await this.db.query(
+      `SELECT x.k, chat_kv_set(key => x.k, value => x.v) FROM unnest($1::text[], $2::jsonb[], $3::boolean[]) AS x(k, v, f)
+        WHERE x.f OR chat_kv_get(key => x.k) IS NULL`, [keys, values, force]);
+    const written = new Set<string>(r.rows.map((x) => x.k));
+    const cur = this.#msgWrites.get(mk);
+    if (cur && [...last.keys()].some((k) => !written.has(k))) {
+      this.#msgWrites.set(mk, cur.filter((w) => !(last.get(w.key) === w && !written.has(w.key))));
+    }
   }
 
   async deleteThread(threadId: string): Promise<void> {
