@@ -18,7 +18,7 @@
 # newer compiler must not turn a new warning into a failed build.
 
 EXTENSION   = chatstore
-EXTVERSION  = 1.4
+EXTVERSION  = 1.5
 MODULE_big  = chatstore
 PGFILEDESC  = "chatstore - chat history store for LLM applications"
 
@@ -56,6 +56,7 @@ SQL_PARTS   = src/sql/00_schema.sql \
               src/sql/40_analytics.sql \
               src/sql/50_user_data.sql \
               src/sql/80_tenant.sql \
+              src/sql/85_citus.sql \
               src/sql/90_privileges.sql
 
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql

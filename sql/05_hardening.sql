@@ -250,14 +250,16 @@ SELECT regress.try($$UPDATE h1_unstamped SET k = 2$$);
 
 -- ---------------------------------------------------------------------
 -- 7. the kept plans follow a rename of the extension's schema in the same
--- session (they were prepared with the old name)
+-- session (they were prepared with the old name): the C functions, called
+-- directly (chat_history is PL/pgSQL since 1.5 and, like every PL/pgSQL
+-- function, names the schema in its text: doc/limits-errors-settings.md)
 -- ---------------------------------------------------------------------
 SELECT saved_count FROM chat_save_messages('h1-ren', '[{"role": "user", "content": "before"}]');
 SELECT count(*) AS budget_rows FROM chat_history('h1-ren', max_tokens => 100);
 ALTER SCHEMA public RENAME TO h1_renamed;
 SELECT saved_count, first_seq FROM h1_renamed.chat_save_messages('h1-ren', '[{"role": "user", "content": "before"}, {"role": "user", "content": "renamed"}]');
 SELECT seq FROM h1_renamed.chat_add_message('h1-ren', 'assistant', 'added');
-SELECT string_agg(content, ', ' ORDER BY seq) AS history FROM h1_renamed.chat_history('h1-ren', max_tokens => 100);
+SELECT string_agg(content, ', ' ORDER BY seq) AS history FROM h1_renamed._chat_history_budget('h1-ren', NULL, NULL, NULL, 100);
 ALTER SCHEMA h1_renamed RENAME TO public;
 SELECT saved_count, first_seq FROM public.chat_save_messages('h1-ren', '[{"role": "user", "content": "back"}]');
 SELECT string_agg(content, ', ' ORDER BY seq) AS history FROM public.chat_history('h1-ren', max_tokens => 100);

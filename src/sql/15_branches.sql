@@ -116,30 +116,34 @@ COMMENT ON FUNCTION @extschema@._chat_branch_start(@extschema@.chat_threads) IS
 -- through deleted messages (their tombstones keep their parent).  Internal.
 CREATE FUNCTION @extschema@._chat_path_to(thread_id text, seq bigint)
 RETURNS pg_catalog.int8multirange
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    WITH RECURSIVE up(seq, parent_seq) AS (
-        SELECT n.seq, n.parent_seq FROM (
-            SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
-            WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-              AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        WITH RECURSIVE up(seq, parent_seq) AS (
+            SELECT n.seq, n.parent_seq FROM (
+                SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+                WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                  AND m.seq OPERATOR(pg_catalog.=) _chat_path_to.seq
+                UNION ALL
+                SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
+                WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                  AND x.seq OPERATOR(pg_catalog.=) _chat_path_to.seq) AS n
             UNION ALL
-            SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
-            WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-              AND x.seq OPERATOR(pg_catalog.=) _chat_path_to.seq) AS n
-        UNION ALL
-        SELECT p.seq, p.parent_seq FROM up,
-        LATERAL (SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
-                 WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-                   AND m.seq OPERATOR(pg_catalog.=) up.parent_seq
-                 UNION ALL
-                 SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
-                 WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
-                   AND x.seq OPERATOR(pg_catalog.=) up.parent_seq) AS p)
-    SELECT COALESCE(pg_catalog.range_agg(pg_catalog.int8range(up.seq, up.seq, '[]')),
-                    '{}'::pg_catalog.int8multirange)
-    FROM up;
-END;
+            SELECT p.seq, p.parent_seq FROM up,
+            LATERAL (SELECT m.seq, m.parent_seq FROM @extschema@.chat_messages AS m
+                     WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                       AND m.seq OPERATOR(pg_catalog.=) up.parent_seq
+                     UNION ALL
+                     SELECT x.seq, x.parent_seq FROM @extschema@.chat_message_tombstones AS x
+                     WHERE x.thread_id OPERATOR(pg_catalog.=) _chat_path_to.thread_id
+                       AND x.seq OPERATOR(pg_catalog.=) up.parent_seq) AS p)
+        SELECT COALESCE(pg_catalog.range_agg(pg_catalog.int8range(up.seq, up.seq, '[]')),
+                        '{}'::pg_catalog.int8multirange)
+        FROM up);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_path_to(text, bigint) IS
     'chatstore internal: the seqs of the path from the root to a message of a branched thread';
@@ -148,17 +152,21 @@ COMMENT ON FUNCTION @extschema@._chat_path_to(text, bigint) IS
 -- Internal.
 CREATE FUNCTION @extschema@._chat_newest_leaf(thread_id text, seq bigint)
 RETURNS bigint
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    WITH RECURSIVE down(seq) AS (
-        SELECT _chat_newest_leaf.seq
-        UNION ALL
-        SELECT (SELECT pg_catalog.max(c.seq) FROM @extschema@.chat_messages AS c
-                WHERE c.thread_id OPERATOR(pg_catalog.=) _chat_newest_leaf.thread_id
-                  AND c.parent_seq OPERATOR(pg_catalog.=) down.seq)
-        FROM down WHERE down.seq IS NOT NULL)
-    SELECT pg_catalog.max(down.seq) FROM down;
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        WITH RECURSIVE down(seq) AS (
+            SELECT _chat_newest_leaf.seq
+            UNION ALL
+            SELECT (SELECT pg_catalog.max(c.seq) FROM @extschema@.chat_messages AS c
+                    WHERE c.thread_id OPERATOR(pg_catalog.=) _chat_newest_leaf.thread_id
+                      AND c.parent_seq OPERATOR(pg_catalog.=) down.seq)
+            FROM down WHERE down.seq IS NOT NULL)
+        SELECT pg_catalog.max(down.seq) FROM down);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_newest_leaf(text, bigint) IS
     'chatstore internal: the leaf reached from a message by always taking the newest child';
@@ -355,26 +363,30 @@ CREATE FUNCTION @extschema@.chat_message_siblings(
     user_id    text DEFAULT NULL)
 RETURNS TABLE (id text, seq bigint, role text, content text, "position" integer,
                total integer, active boolean, created_at timestamptz)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT s.id, s.seq, s.role, s.content,
-           (pg_catalog.row_number() OVER (ORDER BY s.seq))::integer,
-           (pg_catalog.count(*) OVER ())::integer,
-           (t.active_path IS NULL OR s.seq OPERATOR(pg_catalog.<@) t.active_path),
-           s.created_at
-    FROM @extschema@.chat_threads AS t
-    JOIN @extschema@.chat_messages AS me
-      ON me.thread_id OPERATOR(pg_catalog.=) t.id
-     AND me.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_message_siblings.message_id, 'message_id')
-    JOIN @extschema@.chat_messages AS s
-      ON s.thread_id OPERATOR(pg_catalog.=) t.id
-     AND (CASE WHEN t.active_path IS NULL THEN s.seq OPERATOR(pg_catalog.=) me.seq
-               ELSE s.parent_seq IS NOT DISTINCT FROM me.parent_seq END)
-    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_message_siblings.thread_id, 'thread_id')
-      AND (@extschema@._chat_user_arg(chat_message_siblings.user_id) IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_message_siblings.user_id)
-    ORDER BY s.seq;
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT s.id, s.seq, s.role, s.content,
+               (pg_catalog.row_number() OVER (ORDER BY s.seq))::integer,
+               (pg_catalog.count(*) OVER ())::integer,
+               (t.active_path IS NULL OR s.seq OPERATOR(pg_catalog.<@) t.active_path),
+               s.created_at
+        FROM @extschema@.chat_threads AS t
+        JOIN @extschema@.chat_messages AS me
+          ON me.thread_id OPERATOR(pg_catalog.=) t.id
+         AND me.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_message_siblings.message_id, 'message_id')
+        JOIN @extschema@.chat_messages AS s
+          ON s.thread_id OPERATOR(pg_catalog.=) t.id
+         AND (CASE WHEN t.active_path IS NULL THEN s.seq OPERATOR(pg_catalog.=) me.seq
+                   ELSE s.parent_seq IS NOT DISTINCT FROM me.parent_seq END)
+        WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_message_siblings.thread_id, 'thread_id')
+          AND (@extschema@._chat_user_arg(chat_message_siblings.user_id) IS NULL
+               OR t.user_id OPERATOR(pg_catalog.=) chat_message_siblings.user_id)
+        ORDER BY s.seq;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_message_siblings(text, text, text) IS
     'the versions of a message (it and its siblings) with their position, total and which is active; no row when not found or not the owner';
@@ -386,27 +398,31 @@ CREATE FUNCTION @extschema@.chat_thread_tree(
     user_id   text DEFAULT NULL)
 RETURNS TABLE (id text, seq bigint, parent_id text, parent_seq bigint, role text, content text,
                "position" integer, total integer, active boolean, created_at timestamptz)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT n.id, n.seq, p.id, n.parent, n.role, n.content,
-           (pg_catalog.row_number() OVER (PARTITION BY n.parent ORDER BY n.seq))::integer,
-           (pg_catalog.count(*) OVER (PARTITION BY n.parent))::integer,
-           n.active, n.created_at
-    FROM (SELECT m.id, m.seq, m.role, m.content, m.created_at,
-                 CASE WHEN t.active_path IS NULL
-                      THEN pg_catalog.lag(m.seq) OVER (ORDER BY m.seq)
-                      ELSE m.parent_seq END AS parent,
-                 (t.active_path IS NULL OR m.seq OPERATOR(pg_catalog.<@) t.active_path) AS active,
-                 t.id AS tid
-          FROM @extschema@.chat_threads AS t
-          JOIN @extschema@.chat_messages AS m ON m.thread_id OPERATOR(pg_catalog.=) t.id
-          WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_thread_tree.thread_id, 'thread_id')
-            AND (@extschema@._chat_user_arg(chat_thread_tree.user_id) IS NULL
-                 OR t.user_id OPERATOR(pg_catalog.=) chat_thread_tree.user_id)) AS n
-    LEFT JOIN @extschema@.chat_messages AS p
-      ON p.thread_id OPERATOR(pg_catalog.=) n.tid AND p.seq OPERATOR(pg_catalog.=) n.parent
-    ORDER BY n.seq;
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT n.id, n.seq, p.id, n.parent, n.role, n.content,
+               (pg_catalog.row_number() OVER (PARTITION BY n.parent ORDER BY n.seq))::integer,
+               (pg_catalog.count(*) OVER (PARTITION BY n.parent))::integer,
+               n.active, n.created_at
+        FROM (SELECT m.id, m.seq, m.role, m.content, m.created_at,
+                     CASE WHEN t.active_path IS NULL
+                          THEN pg_catalog.lag(m.seq) OVER (ORDER BY m.seq)
+                          ELSE m.parent_seq END AS parent,
+                     (t.active_path IS NULL OR m.seq OPERATOR(pg_catalog.<@) t.active_path) AS active,
+                     t.id AS tid
+              FROM @extschema@.chat_threads AS t
+              JOIN @extschema@.chat_messages AS m ON m.thread_id OPERATOR(pg_catalog.=) t.id
+              WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_thread_tree.thread_id, 'thread_id')
+                AND (@extschema@._chat_user_arg(chat_thread_tree.user_id) IS NULL
+                     OR t.user_id OPERATOR(pg_catalog.=) chat_thread_tree.user_id)) AS n
+        LEFT JOIN @extschema@.chat_messages AS p
+          ON p.thread_id OPERATOR(pg_catalog.=) n.tid AND p.seq OPERATOR(pg_catalog.=) n.parent
+        ORDER BY n.seq;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_thread_tree(text, text) IS
     'every message of a thread (all branches) with its parent, its position among its siblings and whether it is on the active path';

@@ -67,25 +67,29 @@ COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean, b
 -- everything after it).  Internal.
 CREATE FUNCTION @extschema@._chat_subtree(t @extschema@.chat_threads, seq bigint)
 RETURNS bigint[]
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    -- (through deleted messages: their tombstones keep their parent)
-    WITH RECURSIVE down(seq) AS (
-        SELECT _chat_subtree.seq
-        UNION ALL
-        SELECT c.seq FROM down,
-        LATERAL (SELECT m.seq FROM @extschema@.chat_messages AS m
-                 WHERE m.thread_id OPERATOR(pg_catalog.=) t.id AND m.parent_seq OPERATOR(pg_catalog.=) down.seq
-                 UNION ALL
-                 SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
-                 WHERE x.thread_id OPERATOR(pg_catalog.=) t.id AND x.parent_seq OPERATOR(pg_catalog.=) down.seq) AS c
-        WHERE t.active_path IS NOT NULL)
-    SELECT CASE WHEN t.active_path IS NULL
-                THEN (SELECT pg_catalog.array_agg(m.seq) FROM @extschema@.chat_messages AS m
-                      WHERE m.thread_id OPERATOR(pg_catalog.=) t.id
-                        AND m.seq OPERATOR(pg_catalog.>=) _chat_subtree.seq)
-                ELSE (SELECT pg_catalog.array_agg(down.seq) FROM down) END;
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        -- (through deleted messages: their tombstones keep their parent)
+        WITH RECURSIVE down(seq) AS (
+            SELECT _chat_subtree.seq
+            UNION ALL
+            SELECT c.seq FROM down,
+            LATERAL (SELECT m.seq FROM @extschema@.chat_messages AS m
+                     WHERE m.thread_id OPERATOR(pg_catalog.=) t.id AND m.parent_seq OPERATOR(pg_catalog.=) down.seq
+                     UNION ALL
+                     SELECT x.seq FROM @extschema@.chat_message_tombstones AS x
+                     WHERE x.thread_id OPERATOR(pg_catalog.=) t.id AND x.parent_seq OPERATOR(pg_catalog.=) down.seq) AS c
+            WHERE t.active_path IS NOT NULL)
+        SELECT CASE WHEN t.active_path IS NULL
+                    THEN (SELECT pg_catalog.array_agg(m.seq) FROM @extschema@.chat_messages AS m
+                          WHERE m.thread_id OPERATOR(pg_catalog.=) t.id
+                            AND m.seq OPERATOR(pg_catalog.>=) _chat_subtree.seq)
+                    ELSE (SELECT pg_catalog.array_agg(down.seq) FROM down) END);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_subtree(@extschema@.chat_threads, bigint) IS
     'chatstore internal: the seqs of a message and of every message below it';
@@ -96,15 +100,19 @@ CREATE FUNCTION @extschema@.chat_get_message(
     message_id text,
     user_id    text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_messages
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT m.* FROM @extschema@.chat_messages AS m
-    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) m.thread_id
-    WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.thread_id, 'thread_id')
-      AND m.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.message_id, 'message_id')
-      AND (@extschema@._chat_user_arg(chat_get_message.user_id) IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_get_message.user_id);
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT m.* FROM @extschema@.chat_messages AS m
+        JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) m.thread_id
+        WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.thread_id, 'thread_id')
+          AND m.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_message.message_id, 'message_id')
+          AND (@extschema@._chat_user_arg(chat_get_message.user_id) IS NULL
+               OR t.user_id OPERATOR(pg_catalog.=) chat_get_message.user_id);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_get_message(text, text, text) IS
     'one message of a thread; no row when not found or not the owner';

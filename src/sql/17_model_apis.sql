@@ -17,18 +17,22 @@ CREATE FUNCTION @extschema@.chat_items(
     before_seq   bigint  DEFAULT NULL,
     after_seq    bigint  DEFAULT NULL)
 RETURNS TABLE (seq bigint, id text, item jsonb)
-LANGUAGE sql STABLE PARALLEL SAFE ROWS 50
-BEGIN ATOMIC
-    SELECT h.seq, h.id, e.v
-    FROM @extschema@.chat_history(chat_items.thread_id, chat_items.max_messages,
-                                  chat_items.before_seq, chat_items.after_seq) AS h,
-         -- (an item, the common case, without the call of _chat_as_items,
-         -- which the planner cannot inline)
-         pg_catalog.jsonb_array_elements(
-             CASE WHEN h.item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(h))
-                  ELSE @extschema@._chat_as_items(h) END) WITH ORDINALITY AS e(v, n)
-    ORDER BY h.seq, e.n;
-END;
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 50
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT h.seq, h.id, e.v
+        FROM @extschema@.chat_history(chat_items.thread_id, chat_items.max_messages,
+                                      chat_items.before_seq, chat_items.after_seq) AS h,
+             -- (an item, the common case, without the call of _chat_as_items,
+             -- which the planner cannot inline)
+             pg_catalog.jsonb_array_elements(
+                 CASE WHEN h.item IS NOT NULL THEN pg_catalog.jsonb_build_array(@extschema@._chat_item(h))
+                      ELSE @extschema@._chat_as_items(h) END) WITH ORDINALITY AS e(v, n)
+        ORDER BY h.seq, e.n;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_items(text, integer, bigint, bigint) IS
     'a thread''s messages (active path) as Responses API items, oldest first, nothing left out';
@@ -374,6 +378,12 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
+DECLARE
+    v_up_to   pg_catalog.int8;
+    v_summary pg_catalog.jsonb;
+    v_tokens  pg_catalog.int8;
+    v_after   pg_catalog.int8;
+    v_window  @extschema@.chat_messages[];
 BEGIN
     -- the arguments, first (an error inside the statement below would
     -- show the whole statement as its context)
@@ -386,75 +396,88 @@ BEGIN
         RAISE EXCEPTION 'max_tokens must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- (PL/pgSQL, not an SQL-standard body, and a generic plan: the plan of
-    -- this statement is made once a session, where an SQL function's would
-    -- be made at every call; its branches are gated on the arguments)
-    RETURN (
-    WITH fmt AS (
-        SELECT CASE WHEN chat_context.format OPERATOR(pg_catalog.=) ANY (ARRAY['chat', 'responses'])
-                    THEN chat_context.format
-                    ELSE @extschema@._chat_context_format(chat_context.format) END AS f),
-    -- the latest summary on the active path that the window reaches
-    s AS (
+    -- The reads come first, each its own statement: the latest summary on
+    -- the active path that the window reaches, then the window (the
+    -- messages after the summary, or chat_history's window).  The pairing
+    -- and formatting statement after them reads no table, only the window
+    -- (an array): on Citus the reads are routed to the node that holds the
+    -- thread and the rest runs here.  (PL/pgSQL with generic plans: each
+    -- plan is made once a session.)
+    IF chat_context.after_seq IS NULL THEN
         SELECT x.up_to_seq, x.summary,
                COALESCE(x.token_count::pg_catalog.int8,
-                        pg_catalog.octet_length(x.summary::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog./) 4) AS tokens
+                        pg_catalog.octet_length(x.summary::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog./) 4)
+        INTO v_up_to, v_summary, v_tokens
         FROM @extschema@.chat_summaries AS x
-        WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_context.thread_id, 'thread_id')
-          AND chat_context.after_seq IS NULL
+        WHERE x.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
           AND x.up_to_seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
           AND COALESCE(x.up_to_seq OPERATOR(pg_catalog.<@)
                 (SELECT t.active_path FROM @extschema@.chat_threads AS t
                  WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
         ORDER BY x.id DESC
-        LIMIT 1),
-    w AS (
+        LIMIT 1;
+    END IF;
+    IF v_up_to IS NULL THEN
         -- no summary: chat_history's window
-        SELECT x AS m FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
-                                                    chat_context.before_seq, chat_context.after_seq,
-                                                    chat_context.max_tokens) AS x
-        WHERE NOT EXISTS (SELECT FROM s)
-        UNION ALL
+        v_window := ARRAY(SELECT x FROM @extschema@.chat_history(chat_context.thread_id, chat_context.max_messages,
+                                                                 chat_context.before_seq, chat_context.after_seq,
+                                                                 chat_context.max_tokens) AS x);
+    ELSE
         -- a summary: the newest messages after it (max_messages of them,
         -- then the budget less the summary's tokens; the budget path keeps
         -- the leading system messages itself)
-        SELECT x AS m
-        FROM s, @extschema@.chat_history(chat_context.thread_id, NULL, chat_context.before_seq,
-                   CASE
-                       WHEN @extschema@._chat_history_limit(chat_context.max_messages) IS NULL THEN s.up_to_seq
-                       WHEN chat_context.max_messages OPERATOR(pg_catalog.=) 0 THEN 9223372036854775806
-                       ELSE GREATEST(s.up_to_seq, COALESCE(
-                           (SELECT n.seq OPERATOR(pg_catalog.-) 1 FROM @extschema@.chat_messages AS n
-                            WHERE n.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-                              AND n.seq OPERATOR(pg_catalog.>) s.up_to_seq
-                              AND n.seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
-                              AND COALESCE(n.seq OPERATOR(pg_catalog.<@)
-                                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                                     WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
-                            ORDER BY n.seq DESC
-                            OFFSET chat_context.max_messages OPERATOR(pg_catalog.-) 1 LIMIT 1), s.up_to_seq))
-                   END,
-                   CASE WHEN chat_context.max_tokens IS NOT NULL THEN
-                       GREATEST(chat_context.max_tokens::pg_catalog.int8 OPERATOR(pg_catalog.-) s.tokens, 0)::integer
-                   END) AS x
-        UNION ALL
-        -- and, without a budget, the leading system messages
-        SELECT m FROM s, @extschema@.chat_messages AS m
-        WHERE chat_context.max_tokens IS NULL
-          AND m.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-          AND m.seq OPERATOR(pg_catalog.<=) s.up_to_seq
-          AND m.role OPERATOR(pg_catalog.=) ANY (ARRAY['system', 'developer'])
-          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
-                (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                 WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
-          AND m.seq OPERATOR(pg_catalog.<) COALESCE(
-                (SELECT pg_catalog.min(o.seq) FROM @extschema@.chat_messages AS o
-                 WHERE o.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
-                   AND o.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer'])
-                   AND COALESCE(o.seq OPERATOR(pg_catalog.<@)
-                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
-                          WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)),
-                9223372036854775807)),
+        IF @extschema@._chat_history_limit(chat_context.max_messages) IS NULL THEN
+            v_after := v_up_to;
+        ELSIF chat_context.max_messages = 0 THEN
+            v_after := 9223372036854775806;
+        ELSE
+            SELECT n.seq OPERATOR(pg_catalog.-) 1 INTO v_after
+            FROM @extschema@.chat_messages AS n
+            WHERE n.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+              AND n.seq OPERATOR(pg_catalog.>) v_up_to
+              AND n.seq OPERATOR(pg_catalog.<) COALESCE(chat_context.before_seq, 9223372036854775807)
+              AND COALESCE(n.seq OPERATOR(pg_catalog.<@)
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+            ORDER BY n.seq DESC
+            OFFSET chat_context.max_messages OPERATOR(pg_catalog.-) 1 LIMIT 1;
+            v_after := GREATEST(v_up_to, COALESCE(v_after, v_up_to));
+        END IF;
+        v_window := ARRAY(SELECT x FROM @extschema@.chat_history(
+                              chat_context.thread_id, NULL, chat_context.before_seq, v_after,
+                              CASE WHEN chat_context.max_tokens IS NOT NULL THEN
+                                  GREATEST(chat_context.max_tokens::pg_catalog.int8 OPERATOR(pg_catalog.-) v_tokens, 0)::integer
+                              END) AS x);
+        IF chat_context.max_tokens IS NULL THEN
+            -- and, without a budget, the leading system messages
+            v_window := ARRAY(
+                SELECT ROW(m.*)::@extschema@.chat_messages FROM @extschema@.chat_messages AS m
+                WHERE m.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+                  AND m.seq OPERATOR(pg_catalog.<=) v_up_to
+                  AND m.role OPERATOR(pg_catalog.=) ANY (ARRAY['system', 'developer'])
+                  AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                        (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                         WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)
+                  AND m.seq OPERATOR(pg_catalog.<) COALESCE(
+                        (SELECT pg_catalog.min(o.seq) FROM @extschema@.chat_messages AS o
+                         WHERE o.thread_id OPERATOR(pg_catalog.=) chat_context.thread_id
+                           AND o.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer'])
+                           AND COALESCE(o.seq OPERATOR(pg_catalog.<@)
+                                 (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                                  WHERE t.id OPERATOR(pg_catalog.=) chat_context.thread_id), true)),
+                        9223372036854775807)
+                ORDER BY m.seq) OPERATOR(pg_catalog.||) v_window;
+        END IF;
+    END IF;
+    RETURN (
+    WITH fmt AS (
+        SELECT CASE WHEN chat_context.format OPERATOR(pg_catalog.=) ANY (ARRAY['chat', 'responses'])
+                    THEN chat_context.format
+                    ELSE @extschema@._chat_context_format(chat_context.format) END AS f),
+    s AS (
+        SELECT v_up_to AS up_to_seq, v_summary AS summary WHERE v_up_to IS NOT NULL),
+    w AS (
+        SELECT x AS m FROM pg_catalog.unnest(v_window) AS x),
     -- the rows that have a form in the format asked, with what pairs them
     -- (the common rows, a chat message without tool calls or an item, take
     -- no call of the functions the planner cannot inline)
@@ -680,15 +703,19 @@ CREATE FUNCTION @extschema@.chat_summaries(
     thread_id text,
     user_id   text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_summaries
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT x.* FROM @extschema@.chat_summaries AS x
-    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) x.thread_id
-    WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_summaries.thread_id, 'thread_id')
-      AND (@extschema@._chat_user_arg(chat_summaries.user_id) IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_summaries.user_id)
-    ORDER BY x.id;
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT x.* FROM @extschema@.chat_summaries AS x
+        JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) x.thread_id
+        WHERE x.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_summaries.thread_id, 'thread_id')
+          AND (@extschema@._chat_user_arg(chat_summaries.user_id) IS NULL
+               OR t.user_id OPERATOR(pg_catalog.=) chat_summaries.user_id)
+        ORDER BY x.id;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_summaries(text, text) IS
     'the summaries of a thread, oldest first';
@@ -848,17 +875,21 @@ CREATE FUNCTION @extschema@.chat_list_feedback(
     thread_id text,
     user_id   text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_feedback
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT f.* FROM @extschema@.chat_feedback AS f
-    JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) f.thread_id
-    JOIN @extschema@.chat_messages AS m
-      ON m.thread_id OPERATOR(pg_catalog.=) f.thread_id AND m.id OPERATOR(pg_catalog.=) f.message_id
-    WHERE f.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_list_feedback.thread_id, 'thread_id')
-      AND (@extschema@._chat_user_arg(chat_list_feedback.user_id) IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_list_feedback.user_id)
-    ORDER BY m.seq, f.user_id;
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT f.* FROM @extschema@.chat_feedback AS f
+        JOIN @extschema@.chat_threads AS t ON t.id OPERATOR(pg_catalog.=) f.thread_id
+        JOIN @extschema@.chat_messages AS m
+          ON m.thread_id OPERATOR(pg_catalog.=) f.thread_id AND m.id OPERATOR(pg_catalog.=) f.message_id
+        WHERE f.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_list_feedback.thread_id, 'thread_id')
+          AND (@extschema@._chat_user_arg(chat_list_feedback.user_id) IS NULL
+               OR t.user_id OPERATOR(pg_catalog.=) chat_list_feedback.user_id)
+        ORDER BY m.seq, f.user_id;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_list_feedback(text, text) IS
     'the feedback on a thread''s messages, in message order';

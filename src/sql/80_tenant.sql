@@ -337,7 +337,7 @@ BEGIN ATOMIC
             'chat_retention_delete_idle_threads', 'chat_retention_purge_tombstones', 'chat_kv_purge_expired',
             'chat_import_langmiddle', 'chat_import_inference_gateway', 'chat_import_flux_rag',
             'chat_create_search_index', 'chat_drop_search_index', 'chat_search_index_ddl',
-            'chat_delete_user_data']::pg_catalog.name[]);
+            'chat_delete_user_data', 'chat_distribute']::pg_catalog.name[]);
 END;
 
 COMMENT ON FUNCTION @extschema@._chat_app_functions() IS

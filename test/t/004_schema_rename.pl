@@ -3,8 +3,9 @@
 # plan from its text whenever it invalidates it (a rename invalidates every
 # plan).  chatstore drops its kept plans when the schema's catalog row
 # changes and prepares them again with the new name, so saves, appends and
-# the token-budget history keep working in the same session, without a
-# reconnect.
+# the token-budget history (the C function behind chat_history's max_tokens;
+# chat_history itself is PL/pgSQL and names the schema in its text) keep
+# working in the same session, without a reconnect.
 use strict;
 use warnings;
 
@@ -27,11 +28,11 @@ SELECT 'budget1 ' || count(*) FROM cs.chat_history('t', max_tokens => 100);
 ALTER SCHEMA cs RENAME TO cs2;
 SELECT 'save2 ' || saved_count || ' ' || skipped_count || ' ' || first_seq FROM cs2.chat_save_messages('t', '[{"id": "m1", "role": "user", "content": "one"}, {"role": "assistant", "content": "two"}, {"id": "m3", "role": "user", "content": "three"}]', 'u');
 SELECT 'add2 ' || seq FROM cs2.chat_add_message('t', 'assistant', 'four', 'u');
-SELECT 'budget2 ' || string_agg(content, ',' ORDER BY seq) FROM cs2.chat_history('t', max_tokens => 100);
-SELECT 'budget2w ' || string_agg(content, ',' ORDER BY seq) FROM cs2.chat_history('t', 2, max_tokens => 100);
+SELECT 'budget2 ' || string_agg(content, ',' ORDER BY seq) FROM cs2._chat_history_budget('t', NULL, NULL, NULL, 100);
+SELECT 'budget2w ' || string_agg(content, ',' ORDER BY seq) FROM cs2._chat_history_budget('t', 2, NULL, NULL, 100);
 ALTER SCHEMA cs2 RENAME TO "CS three";
 SELECT 'save3 ' || saved_count || ' ' || first_seq FROM "CS three".chat_save_messages('t', '[{"id": "m5", "role": "user", "content": "five"}]', 'u');
-SELECT 'budget3 ' || string_agg(content, ',' ORDER BY seq) FROM "CS three".chat_history('t', max_tokens => 100);
+SELECT 'budget3 ' || string_agg(content, ',' ORDER BY seq) FROM "CS three"._chat_history_budget('t', NULL, NULL, NULL, 100);
 });
 like($out, qr/^save1 2 1$/m, 'save before the rename');
 like($out, qr/^budget1 2$/m, 'token-budget history before the rename');

@@ -8,9 +8,10 @@
 #     role uses chatstore as the installing superuser does (chat_grant_app_role
 #     for an application role that saves and reads, tenant isolation);
 #   * every older shipped version installs the same way and updates to the
-#     current one, its data kept (while an older version is installed this way
-#     its objects are the superuser's, and the role can execute none of its
-#     SECURITY DEFINER functions nor write its tables: inert until updated);
+#     current one, its data kept (while a version older than 1.4 is installed
+#     this way its objects are the superuser's, and the role can execute none
+#     of its SECURITY DEFINER functions nor write its tables: inert until
+#     updated; 1.4 and later give them to the role);
 #   * all of it again with hostile objects the role created beforehand in the
 #     target schema (public, which it owns): shadows of the built-ins the
 #     scripts use, overloads that win over pg_catalog's when called without a
@@ -59,6 +60,18 @@ my @versions = sort map { /^chatstore--(.+)\.sql$/ ? ($1) : () }
 closedir($dh);
 my $default = $node->safe_psql('postgres', q{SELECT default_version FROM pg_available_extensions WHERE name = 'chatstore'});
 my @older = grep { $_ ne $default } @versions;
+# version_lt('1.3', '1.4'): numeric, part by part
+sub version_lt
+{
+	my ($a, $b) = @_;
+	my @a = split /\./, $a;
+	my @b = split /\./, $b;
+	for my $i (0 .. 1)
+	{
+		return $a[$i] < $b[$i] if $a[$i] != $b[$i];
+	}
+	return 0;
+}
 note("default $default; older versions: @older");
 
 my $dbn = 0;
@@ -378,8 +391,16 @@ for my $v (@older)
 		as_dbo($db, "CREATE EXTENSION chatstore VERSION '$v'");
 		is($node->safe_psql($db, q{SELECT extowner::regrole::text || ' ' || extversion FROM pg_extension WHERE extname = 'chatstore'}),
 			"cs_dbo $v", "$label: cs_dbo installs $v");
-		is($node->safe_psql($db, $inert_sql), 'secdef_executable=0 writable=0 owned_by_dbo=0',
-			"$label: $v as installed by cs_dbo is the superuser's and inert for cs_dbo");
+		if (version_lt($v, '1.4'))
+		{
+			is($node->safe_psql($db, $inert_sql), 'secdef_executable=0 writable=0 owned_by_dbo=0',
+				"$label: $v as installed by cs_dbo is the superuser's and inert for cs_dbo");
+		}
+		else
+		{
+			# 1.4 and later give their objects to the role that installs them
+			owned_by_dbo($db, "$label, $v as installed");
+		}
 		traps_quiet($db, "$label, install $v");
 		# data written before the update (by a superuser: cs_dbo cannot yet)
 		$node->safe_psql($db, q{SELECT chat_save_messages('t-old',

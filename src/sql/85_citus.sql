@@ -1,0 +1,188 @@
+-- chatstore -- part 85: Citus (distributed PostgreSQL)
+--
+-- chat_distribute() turns the chat tables of a database that has the citus
+-- extension into distributed tables: threads and everything that belongs to
+-- a thread by thread id, in one colocation group, so that every statement
+-- about one thread runs on the one node that holds it; the per-user and
+-- per-key tables by a key that spreads a tenant over all nodes.  The
+-- configuration tables stay on the coordinator.  doc/scaling-out.md says
+-- when and how, and what differs.
+--
+-- What Citus refuses, and what replaces it on a distributed database:
+--   - row triggers that write other tables or run per row on the workers
+--     ("unsafe triggers"): the updated_at triggers are dropped (every
+--     chatstore function sets updated_at itself) and so is the statement
+--     trigger that leaves a tombstone for every deleted thread (the
+--     functions that delete threads write the tombstones themselves);
+--   - a foreign key from chat_user_preferences.active_thread_id (by user)
+--     to chat_threads (by thread): dropped; chat_get_preferences does not
+--     return an active thread that no longer exists;
+--   - the generic plans of the C functions' kept statements: those
+--     functions get plan_cache_mode = force_custom_plan (on one node they
+--     keep their generic plans, which are faster there).
+-- Every other function is written so that it runs the same on both: no
+-- SQL-language function reads a table, settings are read into variables
+-- before a statement uses them, no FOR UPDATE spans shards.
+
+-- the tables chat_distribute distributes: name, distribution column, the
+-- table it is colocated with (NULL: the first of a colocation group), in
+-- the order they are distributed.  Internal.
+CREATE FUNCTION @extschema@._chat_distribution()
+RETURNS TABLE (relname name, dist_column name, colocate_with name)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT * FROM (VALUES
+        -- a thread and all that belongs to it, on one node
+        ('chat_threads'::pg_catalog.name, 'id'::pg_catalog.name, NULL::pg_catalog.name),
+        ('chat_messages', 'thread_id', 'chat_threads'),
+        ('chat_message_tombstones', 'thread_id', 'chat_threads'),
+        ('chat_thread_tombstones', 'id', 'chat_threads'),
+        ('chat_stream_deltas', 'thread_id', 'chat_threads'),
+        ('chat_summaries', 'thread_id', 'chat_threads'),
+        ('chat_feedback', 'thread_id', 'chat_threads'),
+        -- per user and per session: spread over the same shards
+        ('chat_user_preferences', 'user_id', 'chat_threads'),
+        ('chat_agent_states', 'session_id', 'chat_threads'),
+        -- keys (collation "C"): a group of their own
+        ('chat_kv', 'key', NULL),
+        ('chat_lists', 'key', 'chat_kv'),
+        ('chat_list_items', 'key', 'chat_lists')) AS v(relname, dist_column, colocate_with);
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_distribution() IS
+    'chatstore internal: the tables chat_distribute distributes, by which column, colocated with which';
+
+-- true when chat_threads is a distributed table (Citus installed and
+-- chat_distribute run).  Internal.
+CREATE FUNCTION @extschema@._chat_is_distributed()
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    yes boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    -- (dynamic: the catalog exists only where Citus is installed)
+    EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)'
+        INTO yes USING '@extschema@.chat_threads'::pg_catalog.regclass;
+    RETURN yes;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_is_distributed() IS
+    'chatstore internal: whether the chat tables are distributed by Citus';
+
+-- The per-function settings a distributed database needs.  Run by
+-- chat_distribute and by every update script after it re-creates the
+-- functions (CREATE OR REPLACE FUNCTION resets a function's settings).
+-- Internal.
+CREATE FUNCTION @extschema@._chat_citus_functions()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f pg_catalog.regprocedure;
+BEGIN
+    IF NOT @extschema@._chat_is_distributed() THEN
+        RETURN;
+    END IF;
+    -- the C functions keep generic plans (faster on one node); Citus
+    -- routes a statement by the values of its parameters, so it needs a
+    -- custom plan, and so does chat_context (generic on one node)
+    FOREACH f IN ARRAY ARRAY[
+        '@extschema@.chat_save_messages(text, jsonb, text, text[])',
+        '@extschema@.chat_append_messages(text, jsonb, text)',
+        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)',
+        '@extschema@._chat_history_budget(text, integer, bigint, bigint, integer)',
+        '@extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean)']::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_citus_functions() IS
+    'chatstore internal: the function settings of a distributed database (custom plans for the C functions and chat_context)';
+
+CREATE FUNCTION @extschema@.chat_distribute(shard_count integer DEFAULT NULL)
+RETURNS TABLE (table_name regclass, distribution_column name, colocated_with regclass, shards integer, action text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    ext_nsp  name;
+    n_shards integer;
+    r        record;
+    trg      text[];
+    done     boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'chat_distribute needs the citus extension'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Install Citus, add it to shared_preload_libraries, CREATE EXTENSION citus and add the worker nodes first (doc/scaling-out.md).';
+    END IF;
+    IF shard_count IS NOT NULL AND (shard_count < 1 OR shard_count > 64000) THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, got %', shard_count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    n_shards := COALESCE(shard_count, pg_catalog.current_setting('citus.shard_count')::integer);
+    SELECT n.nspname INTO STRICT ext_nsp
+    FROM pg_catalog.pg_extension AS e
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+    WHERE e.extname = 'chatstore';
+
+    -- what Citus refuses on a distributed table (see the head of this part)
+    FOREACH trg SLICE 1 IN ARRAY ARRAY[
+            ['chat_threads', 'chat_threads_updated_at'],
+            ['chat_threads', 'chat_threads_tombstone'],
+            ['chat_user_preferences', 'chat_user_preferences_updated_at'],
+            ['chat_kv', 'chat_kv_updated_at'],
+            ['chat_lists', 'chat_lists_updated_at'],
+            ['chat_agent_states', 'chat_agent_states_updated_at']]
+    LOOP
+        -- (Citus refuses even DROP TRIGGER IF EXISTS on a distributed
+        -- table: on a second run there is nothing to drop)
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
+                   WHERE g.tgrelid = pg_catalog.format('%I.%I', ext_nsp, trg[1])::pg_catalog.regclass
+                     AND g.tgname = trg[2]) THEN
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %I.%I', trg[2], ext_nsp, trg[1]);
+        END IF;
+    END LOOP;
+    EXECUTE pg_catalog.format('ALTER TABLE %I.chat_user_preferences DROP CONSTRAINT IF EXISTS chat_user_preferences_active_thread_fkey',
+                              ext_nsp);
+
+    FOR r IN SELECT d.relname, d.dist_column, d.colocate_with FROM @extschema@._chat_distribution() AS d
+    LOOP
+        table_name := pg_catalog.format('%I.%I', ext_nsp, r.relname)::pg_catalog.regclass;
+        distribution_column := r.dist_column;
+        colocated_with := CASE WHEN r.colocate_with IS NOT NULL
+                               THEN pg_catalog.format('%I.%I', ext_nsp, r.colocate_with)::pg_catalog.regclass END;
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid = $1)'
+            INTO done USING table_name;
+        IF done THEN
+            action := 'already distributed';
+        ELSIF r.colocate_with IS NULL THEN
+            -- the first table of a colocation group decides its shard count
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, $2, colocate_with => ''none'', shard_count => $3)'
+                USING table_name, r.dist_column::text, n_shards;
+            action := 'distributed';
+        ELSE
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, $2, colocate_with => $3)'
+                USING table_name, r.dist_column::text, colocated_with::text;
+            action := 'distributed';
+        END IF;
+        EXECUTE 'SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_dist_shard AS s WHERE s.logicalrelid = $1'
+            INTO shards USING table_name;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM @extschema@._chat_citus_functions();
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_distribute(integer) IS
+    'distribute the chat tables with Citus (threads and their messages by thread id, colocated); harmless to run again';
