@@ -29,6 +29,7 @@ source "$(dirname "$0")/lib.sh"
 CITUS_TMP=${CITUS_TMP:-/tmp/citus-cluster}
 CITUS_PORT=${CITUS_PORT:-55501}
 CITUS_DB=${CITUS_DB:-contrib_regression}
+CITUS_SHARDS=${CITUS_SHARDS:-8}
 NODES="coord worker1 worker2"
 PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
 
@@ -105,6 +106,9 @@ SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 1)));
 SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 2)));
 CREATE EXTENSION chatstore;
 SQL
+    if [ "${CITUS_DISTRIBUTE:-1}" = 1 ]; then
+        node_psql coord "$CITUS_DB" -c "SELECT table_name, distribution_column, colocated_with, shards FROM chat_distribute($CITUS_SHARDS)"
+    fi
     log "Citus $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'citus'"), chatstore $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'chatstore'"); active workers:"
     node_psql coord "$CITUS_DB" -c "SELECT * FROM citus_get_active_worker_nodes() ORDER BY 2"
     export PGHOST="$CITUS_TMP" PGPORT="$CITUS_PORT" PGUSER=postgres PGDATABASE="$CITUS_DB"

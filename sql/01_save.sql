@@ -4,14 +4,15 @@
 
 
 -- a thread's shape: its aggregates and the messages in seq order
-CREATE FUNCTION pg_temp.shape(tid text) RETURNS TABLE (what text) LANGUAGE sql AS $$
-    SELECT format('thread %s owner=%s count=%s last_seq=%s tokens=%s/%s/%s',
+CREATE FUNCTION pg_temp.shape(tid text) RETURNS TABLE (what text) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN QUERY SELECT format('thread %s owner=%s count=%s last_seq=%s tokens=%s/%s/%s',
                   t.id, t.user_id, t.message_count, t.last_seq,
                   t.prompt_tokens, t.completion_tokens, t.total_tokens)
     FROM chat_threads t WHERE t.id = tid
     UNION ALL
     (SELECT format('  %s %s %s: %s', m.seq, m.id, m.role, m.content)
-     FROM chat_messages m WHERE m.thread_id = tid ORDER BY m.seq)
+     FROM chat_messages m WHERE m.thread_id = tid ORDER BY m.seq); END
 $$;
 
 -- first save creates the thread, owned by the caller; seq starts at 1
@@ -56,9 +57,10 @@ SELECT * FROM chat_save_messages('s1', '[
 -- the three ways stored ids are looked up, on a thread of 40 messages.
 -- The lookups the save chose are asserted by its DEBUG1 lines ("stored
 -- ids: ..."), so a change of the choice fails this test.
-CREATE FUNCTION pg_temp.batch(ids int[]) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_agg(jsonb_build_object('id', 'k' || i, 'role', 'user', 'content', 'c' || i) ORDER BY o)
-    FROM unnest(ids) WITH ORDINALITY AS u(i, o)
+CREATE FUNCTION pg_temp.batch(ids int[]) RETURNS jsonb LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT jsonb_agg(jsonb_build_object('id', 'k' || i, 'role', 'user', 'content', 'c' || i) ORDER BY o)
+    FROM unnest(ids) WITH ORDINALITY AS u(i, o)); END
 $$;
 SET client_min_messages = debug1;
 -- a new thread: nothing to look up (no line)

@@ -3,14 +3,16 @@
 \pset null '(null)'
 -- save(batch): try to save batch into thread e1 (one good message first,
 -- so a partial write would show)
-CREATE FUNCTION pg_temp.save(batch text) RETURNS text LANGUAGE sql AS $$
-    SELECT regress.try(format('SELECT chat_save_messages(%L, %L::jsonb, %L)', 'e1',
-        '[{"id": "ok-' || md5(batch) || '", "role": "user", "content": "fine"}, ' || batch || ']', 'erin'))
+CREATE FUNCTION pg_temp.save(batch text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT regress.try(format('SELECT chat_save_messages(%L, %L::jsonb, %L)', 'e1',
+        '[{"id": "ok-' || md5(batch) || '", "role": "user", "content": "fine"}, ' || batch || ']', 'erin'))); END
 $$;
-CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$
-    SELECT format('count=%s last_seq=%s rows=%s', t.message_count, t.last_seq,
+CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT format('count=%s last_seq=%s rows=%s', t.message_count, t.last_seq,
                   (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id))
-    FROM chat_threads t WHERE t.id = 'e1'
+    FROM chat_threads t WHERE t.id = 'e1'); END
 $$;
 
 SELECT saved_count FROM chat_save_messages('e1', '[{"id": "first", "role": "user", "content": "hello"}]', 'erin');

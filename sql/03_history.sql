@@ -2,10 +2,10 @@
 \pset null '(null)'
 -- seqs of a history call, as one line
 CREATE FUNCTION pg_temp.seqs(tid text, mm int DEFAULT NULL, bs bigint DEFAULT NULL,
-                             aft bigint DEFAULT NULL, mt int DEFAULT NULL)
-RETURNS text LANGUAGE sql AS $$
-    SELECT COALESCE(string_agg(h.seq::text || ':' || h.role, ' '), '(none)')
-    FROM chat_history(tid, mm, bs, aft, mt) h
+                             aft bigint DEFAULT NULL, mt int DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT COALESCE(string_agg(h.seq::text || ':' || h.role, ' '), '(none)')
+    FROM chat_history(tid, mm, bs, aft, mt) h); END
 $$;
 
 -- ten messages, created_at all equal (one transaction): order is by seq

@@ -79,9 +79,10 @@ SELECT seq, created_at FROM chat_messages WHERE thread_id = 'h1-time' ORDER BY s
 -- 3. tool_calls elements: an OpenAI or a LangChain tool call, else 22023
 -- naming the message and the element
 -- ---------------------------------------------------------------------
-CREATE FUNCTION pg_temp.tool_calls(tc text) RETURNS text LANGUAGE sql AS $$
-    SELECT regress.try(format('SELECT chat_save_messages(%L, %L::jsonb)', 'h1-tc',
-        '[{"role": "user", "content": "q"}, {"role": "assistant", "content": null, "tool_calls": ' || tc || '}]'))
+CREATE FUNCTION pg_temp.tool_calls(tc text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT regress.try(format('SELECT chat_save_messages(%L, %L::jsonb)', 'h1-tc',
+        '[{"role": "user", "content": "q"}, {"role": "assistant", "content": null, "tool_calls": ' || tc || '}]'))); END
 $$;
 SELECT tc AS refused, pg_temp.tool_calls(tc) AS error
 FROM unnest(ARRAY[
@@ -143,7 +144,7 @@ SELECT regress.try(format('SELECT chat_save_messages(%L, %L::jsonb)', 'h1-lim',
 RESET chatstore.max_message_bytes;
 SELECT name, context FROM pg_settings WHERE name LIKE 'chatstore.%' ORDER BY name;
 -- an ordinary role can read the limits but not change them (42501)
-CREATE ROLE regress_cs_h1_plain NOLOGIN;
+CREATE ROLE regress_cs_h1_plain LOGIN;
 GRANT USAGE ON SCHEMA regress TO regress_cs_h1_plain;
 SET ROLE regress_cs_h1_plain;
 SHOW chatstore.max_batch_messages;
@@ -269,21 +270,22 @@ SELECT string_agg(content, ', ' ORDER BY seq) AS history FROM public.chat_histor
 -- same on every server (src/msg_input.c)
 -- ---------------------------------------------------------------------
 -- the encoding, computed here independently with the built-in sha256()
-CREATE FUNCTION pg_temp.fp_field(tag text, v text) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-    SELECT convert_to(tag, 'SQL_ASCII') ||
+CREATE FUNCTION pg_temp.fp_field(tag text, v text) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT convert_to(tag, 'SQL_ASCII') ||
            CASE WHEN v IS NULL THEN '\xffffffff'::bytea
-                ELSE int4send(octet_length(v)) || convert_to(v, getdatabaseencoding()) END
+                ELSE int4send(octet_length(v)) || convert_to(v, getdatabaseencoding()) END); END
 $$;
-CREATE FUNCTION pg_temp.fp_v2(role text, content text, parts jsonb, name text, tool_call_id text, tool_calls jsonb)
-RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
-    SELECT ('x' || left(encode(sha256(
+CREATE FUNCTION pg_temp.fp_v2(role text, content text, parts jsonb, name text, tool_call_id text, tool_calls jsonb) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT ('x' || left(encode(sha256(
                convert_to('chatstore-fp-v2', 'SQL_ASCII')
             || pg_temp.fp_field('R', role)
             || CASE WHEN parts IS NOT NULL THEN pg_temp.fp_field('P', parts::text)
                     ELSE pg_temp.fp_field('C', content) END
             || pg_temp.fp_field('N', name)
             || pg_temp.fp_field('I', tool_call_id)
-            || pg_temp.fp_field('T', tool_calls::text)), 'hex'), 16))::bit(64)::bigint
+            || pg_temp.fp_field('T', tool_calls::text)), 'hex'), 16))::bit(64)::bigint); END
 $$;
 SELECT saved_count FROM chat_save_messages('h1-fp', '[
   {"role": "system", "content": "You are terse."},
@@ -372,10 +374,10 @@ SELECT _chat_tenant() IS NULL AS superuser_not_confined;
 -- everything below runs in one transaction that is rolled back: roles,
 -- row-level security, grants and data are gone afterwards
 BEGIN;
-CREATE ROLE regress_cs_h1_app NOLOGIN;
-CREATE ROLE regress_cs_h1_bypass NOLOGIN BYPASSRLS;
-CREATE ROLE regress_cs_h1_owner NOLOGIN;
-CREATE ROLE regress_cs_h1_member NOLOGIN IN ROLE regress_cs_h1_owner;
+CREATE ROLE regress_cs_h1_app LOGIN;
+CREATE ROLE regress_cs_h1_bypass LOGIN BYPASSRLS;
+CREATE ROLE regress_cs_h1_owner LOGIN;
+CREATE ROLE regress_cs_h1_member LOGIN IN ROLE regress_cs_h1_owner;
 GRANT USAGE ON SCHEMA regress TO regress_cs_h1_app, regress_cs_h1_bypass, regress_cs_h1_owner, regress_cs_h1_member;
 GRANT EXECUTE ON FUNCTION _chat_tenant() TO regress_cs_h1_app, regress_cs_h1_bypass, regress_cs_h1_owner, regress_cs_h1_member;
 -- a SECURITY DEFINER function of a superuser: RLS does not confine it, the

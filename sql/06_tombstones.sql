@@ -3,19 +3,27 @@
 SET client_min_messages = warning;
 
 -- the message ids of a thread in seq order
-CREATE FUNCTION pg_temp.ids(tid text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(coalesce(id, '?'), ' ' ORDER BY seq) FROM chat_messages WHERE thread_id = tid $$;
-CREATE FUNCTION pg_temp.contents(tid text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(content, ' ' ORDER BY seq) FROM chat_messages WHERE thread_id = tid $$;
+CREATE FUNCTION pg_temp.ids(tid text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT string_agg(coalesce(id, '?'), ' ' ORDER BY seq) FROM chat_messages WHERE thread_id = tid); END
+$$;
+CREATE FUNCTION pg_temp.contents(tid text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT string_agg(content, ' ' ORDER BY seq) FROM chat_messages WHERE thread_id = tid); END
+$$;
 -- the thread's aggregates equal its rows
-CREATE FUNCTION pg_temp.exact(tid text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT t.message_count = (SELECT count(*) FROM chat_messages m WHERE m.thread_id = tid)
+CREATE FUNCTION pg_temp.exact(tid text) RETURNS boolean LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT t.message_count = (SELECT count(*) FROM chat_messages m WHERE m.thread_id = tid)
        AND t.tombstone_count = (SELECT count(*) FROM chat_message_tombstones x WHERE x.thread_id = tid)
-    FROM chat_threads t WHERE t.id = tid $$;
-CREATE FUNCTION pg_temp.conv(n int, with_ids boolean) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_agg(CASE WHEN with_ids THEN jsonb_build_object('id', 'm' || i, 'role', 'user', 'content', 'c' || i)
+    FROM chat_threads t WHERE t.id = tid); END
+$$;
+CREATE FUNCTION pg_temp.conv(n int, with_ids boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT jsonb_agg(CASE WHEN with_ids THEN jsonb_build_object('id', 'm' || i, 'role', 'user', 'content', 'c' || i)
                           ELSE jsonb_build_object('role', 'user', 'content', 'c' || i) END ORDER BY i)
-    FROM generate_series(1, n) AS i $$;
+    FROM generate_series(1, n) AS i); END
+$$;
 
 -- ---------------------------------------------------------------------
 -- 1. a trimmed message does not come back when the client re-sends
@@ -104,7 +112,7 @@ SELECT count(*) AS after FROM chat_thread_tombstones WHERE user_id = 'tb-gdpr-us
 -- ---------------------------------------------------------------------
 SELECT setting, unit, context FROM pg_settings WHERE name = 'chatstore.tombstone_retention';
 SHOW chatstore.tombstone_retention;
-CREATE ROLE regress_tb_user NOLOGIN;
+CREATE ROLE regress_tb_user LOGIN;
 SET ROLE regress_tb_user;
 SET chatstore.tombstone_retention = '1s';
 RESET ROLE;

@@ -3,12 +3,16 @@
 -- moves it, the whole log stays readable.
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.path(tid text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(coalesce(m.metadata->>'n', m.id), ' ' ORDER BY m.seq) FROM chat_history(tid) AS m $$;
-CREATE FUNCTION pg_temp.exact(tid text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT t.message_count = (SELECT count(*) FROM chat_messages m WHERE m.thread_id = tid)
+CREATE FUNCTION pg_temp.path(tid text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT string_agg(coalesce(m.metadata->>'n', m.id), ' ' ORDER BY m.seq) FROM chat_history(tid) AS m); END
+$$;
+CREATE FUNCTION pg_temp.exact(tid text) RETURNS boolean LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT t.message_count = (SELECT count(*) FROM chat_messages m WHERE m.thread_id = tid)
        AND t.last_seq = (SELECT max(seq) FROM chat_messages m WHERE m.thread_id = tid)
-    FROM chat_threads t WHERE t.id = tid $$;
+    FROM chat_threads t WHERE t.id = tid); END
+$$;
 
 -- a one-line conversation: no tree is stored until it branches
 SELECT saved_count FROM chat_save_messages('br-1',
@@ -102,13 +106,19 @@ SELECT pg_temp.path('br-1') AS path, pg_temp.exact('br-1') AS exact;
 -- whose parent was deleted keeps it (as a tombstone), paths run through
 -- tombstones, and re-sends of what a client holds store nothing twice
 -- ---------------------------------------------------------------------
-CREATE FUNCTION pg_temp.c4(tid text) RETURNS int LANGUAGE sql AS $$
-    SELECT saved_count FROM chat_save_messages(tid, '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
-                                                      {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}]') $$;
-CREATE FUNCTION pg_temp.id_at(tid text, s bigint) RETURNS text LANGUAGE sql AS $$
-    SELECT id FROM chat_messages WHERE thread_id = tid AND seq = s $$;
-CREATE FUNCTION pg_temp.contents(tid text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(content, ' | ' ORDER BY seq) FROM chat_history(tid) $$;
+CREATE FUNCTION pg_temp.c4(tid text) RETURNS int LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT saved_count FROM chat_save_messages(tid, '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
+                                                      {"role": "user", "content": "q2"}, {"role": "assistant", "content": "r2"}]')); END
+$$;
+CREATE FUNCTION pg_temp.id_at(tid text, s bigint) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT id FROM chat_messages WHERE thread_id = tid AND seq = s); END
+$$;
+CREATE FUNCTION pg_temp.contents(tid text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT string_agg(content, ' | ' ORDER BY seq) FROM chat_history(tid)); END
+$$;
 -- a trim below the path: an edit of a message whose parent went is its sibling
 SELECT pg_temp.c4('br-t1');
 SELECT leaf_seq FROM chat_switch_branch('br-t1', pg_temp.id_at('br-t1', 4));

@@ -3,10 +3,13 @@
 -- exact; deleted messages leave tombstones.
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.path(tid text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(m.id, ' ' ORDER BY m.seq) FROM chat_history(tid) AS m $$;
-CREATE FUNCTION pg_temp.exact(tid text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('%s messages, tokens %s/%s/%s, tombstones %s, %s',
+CREATE FUNCTION pg_temp.path(tid text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT string_agg(m.id, ' ' ORDER BY m.seq) FROM chat_history(tid) AS m); END
+$$;
+CREATE FUNCTION pg_temp.exact(tid text) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT format('%s messages, tokens %s/%s/%s, tombstones %s, %s',
                   t.message_count, t.prompt_tokens, t.completion_tokens, t.total_tokens, t.tombstone_count,
                   CASE WHEN t.message_count = a.n AND t.prompt_tokens = a.p AND t.completion_tokens = a.c
                             AND t.total_tokens = a.tot
@@ -18,12 +21,15 @@ CREATE FUNCTION pg_temp.exact(tid text) RETURNS text LANGUAGE sql AS $$
                          coalesce(sum(chat_usage_tokens(m.usage, 'completion')), 0) AS c,
                          coalesce(sum(chat_usage_tokens(m.usage, 'total')), 0) AS tot
                   FROM chat_messages m WHERE m.thread_id = tid) AS a
-    WHERE t.id = tid $$;
-CREATE FUNCTION pg_temp.conv(tid text) RETURNS int LANGUAGE sql AS $$
-    SELECT saved_count FROM chat_save_messages(tid,
+    WHERE t.id = tid); END
+$$;
+CREATE FUNCTION pg_temp.conv(tid text) RETURNS int LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT saved_count FROM chat_save_messages(tid,
         (SELECT jsonb_agg(jsonb_build_object('id', 'm' || i, 'role', CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END,
                                              'content', 'c' || i, 'usage', jsonb_build_object('prompt_tokens', i, 'completion_tokens', 1))
-                          ORDER BY i) FROM generate_series(1, 6) AS i), 'msg-user') $$;
+                          ORDER BY i) FROM generate_series(1, 6) AS i), 'msg-user')); END
+$$;
 
 -- get
 SELECT pg_temp.conv('msg-1');

@@ -5,16 +5,18 @@
 SET TimeZone = 'UTC';
 
 
-CREATE FUNCTION pg_temp.threads(pattern text) RETURNS TABLE (r text) LANGUAGE sql AS $$
-    SELECT format('%s user=%s title=%s meta=%s state=%s n=%s last_seq=%s tokens=%s/%s/%s created=%s updated=%s last_msg=%s',
+CREATE FUNCTION pg_temp.threads(pattern text) RETURNS TABLE (r text) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN QUERY SELECT format('%s user=%s title=%s meta=%s state=%s n=%s last_seq=%s tokens=%s/%s/%s created=%s updated=%s last_msg=%s',
                   t.id, t.user_id, t.title, t.metadata, t.state, t.message_count, t.last_seq,
                   t.prompt_tokens, t.completion_tokens, t.total_tokens,
                   to_char(t.created_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(t.updated_at, 'YYYY-MM-DD HH24:MI:SS'),
                   to_char(t.last_message_at, 'YYYY-MM-DD HH24:MI:SS'))
-    FROM chat_threads t WHERE t.id LIKE pattern ORDER BY t.id
+    FROM chat_threads t WHERE t.id LIKE pattern ORDER BY t.id; END
 $$;
-CREATE FUNCTION pg_temp.messages(pattern text) RETURNS TABLE (r text) LANGUAGE sql AS $$
-    SELECT format('%s #%s %s %s: %s%s%s%s%s%s%s at %s',
+CREATE FUNCTION pg_temp.messages(pattern text) RETURNS TABLE (r text) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN QUERY SELECT format('%s #%s %s %s: %s%s%s%s%s%s%s at %s',
                   m.thread_id, m.seq, m.id, m.role, m.content,
                   CASE WHEN m.name IS NOT NULL THEN ' name=' || m.name ELSE '' END,
                   CASE WHEN m.model IS NOT NULL THEN ' model=' || m.model ELSE '' END,
@@ -23,7 +25,7 @@ CREATE FUNCTION pg_temp.messages(pattern text) RETURNS TABLE (r text) LANGUAGE s
                   CASE WHEN m.metadata <> '{}' THEN ' meta=' || m.metadata::text ELSE '' END,
                   CASE WHEN m.usage IS NOT NULL THEN ' usage=' || m.usage::text ELSE '' END,
                   to_char(m.created_at, 'YYYY-MM-DD HH24:MI:SS'))
-    FROM chat_messages m WHERE m.thread_id LIKE pattern ORDER BY m.thread_id, m.seq
+    FROM chat_messages m WHERE m.thread_id LIKE pattern ORDER BY m.thread_id, m.seq; END
 $$;
 
 -- ---------------------------------------------------------------- langmiddle

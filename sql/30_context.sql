@@ -6,12 +6,13 @@
 
 -- which messages a context holds: message N has the content "cN" (the text
 -- of its first part for content parts; its role when content is null)
-CREATE FUNCTION pg_temp.ids(ctx jsonb) RETURNS text LANGUAGE sql AS $$
-    SELECT coalesce(string_agg(CASE jsonb_typeof(e->'content')
+CREATE FUNCTION pg_temp.ids(ctx jsonb) RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN (SELECT coalesce(string_agg(CASE jsonb_typeof(e->'content')
                                    WHEN 'array' THEN (e->'content'->0->>'text') || '(parts)'
                                    WHEN 'string' THEN e->>'content'
                                    ELSE e->>'role' END, ' ' ORDER BY n), '(empty)')
-    FROM jsonb_array_elements(ctx) WITH ORDINALITY AS x(e, n)
+    FROM jsonb_array_elements(ctx) WITH ORDINALITY AS x(e, n)); END
 $$;
 
 -- seq: 1 system (10 tokens), 2 developer (5), 3 user (10), 4 assistant (10),

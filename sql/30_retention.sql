@@ -6,8 +6,9 @@
 
 -- a thread's messages in order, and whether its aggregates equal the real
 -- count and token sums of what is stored
-CREATE FUNCTION pg_temp.shape(tid text) RETURNS TABLE (what text) LANGUAGE sql AS $$
-    SELECT format('thread %s count=%s last_seq=%s tokens=%s/%s/%s consistent=%s',
+CREATE FUNCTION pg_temp.shape(tid text) RETURNS TABLE (what text) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN RETURN QUERY SELECT format('thread %s count=%s last_seq=%s tokens=%s/%s/%s consistent=%s',
                   t.id, t.message_count, t.last_seq, t.prompt_tokens, t.completion_tokens,
                   t.total_tokens,
                   (t.message_count, t.prompt_tokens, t.completion_tokens, t.total_tokens) =
@@ -18,12 +19,13 @@ CREATE FUNCTION pg_temp.shape(tid text) RETURNS TABLE (what text) LANGUAGE sql A
     FROM chat_threads t WHERE t.id = tid
     UNION ALL
     (SELECT format('  %s %s %s', m.seq, m.id, m.role)
-     FROM chat_messages m WHERE m.thread_id = tid ORDER BY m.seq)
+     FROM chat_messages m WHERE m.thread_id = tid ORDER BY m.seq); END
 $$;
 
 -- a conversation: system prompt, turns with usage, a tool call and its answer
-CREATE FUNCTION pg_temp.conversation(tid text, uid text) RETURNS void LANGUAGE sql AS $$
-    SELECT chat_save_messages(tid, '[
+CREATE FUNCTION pg_temp.conversation(tid text, uid text) RETURNS void LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN PERFORM chat_save_messages(tid, '[
       {"id": "s1", "role": "system", "content": "Be brief."},
       {"id": "u1", "role": "user", "content": "one", "usage": {"input_tokens": 1}},
       {"id": "a1", "role": "assistant", "content": "two", "model": "m-a", "usage": {"input_tokens": 10, "output_tokens": 2}},
@@ -32,7 +34,7 @@ CREATE FUNCTION pg_temp.conversation(tid text, uid text) RETURNS void LANGUAGE s
       {"id": "t1", "role": "tool", "tool_call_id": "c1", "content": "sunny"},
       {"id": "a3", "role": "assistant", "content": "It is sunny.", "usage": {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 40}},
       {"id": "u3", "role": "user", "content": "thanks"}
-    ]'::jsonb, uid);
+    ]'::jsonb, uid); END
 $$;
 
 -- keep_last ------------------------------------------------------------------

@@ -7,7 +7,7 @@
 -- search_path; not one hostile object may be called.
 \pset null '(null)'
 
-CREATE ROLE regress_chatstore_evil NOLOGIN NOSUPERUSER;
+CREATE ROLE regress_chatstore_evil LOGIN NOSUPERUSER;
 CREATE SCHEMA cs_evil AUTHORIZATION regress_chatstore_evil;
 SET ROLE regress_chatstore_evil;
 CREATE SEQUENCE cs_evil.hits;

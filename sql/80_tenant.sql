@@ -39,7 +39,7 @@ RESET chatstore.tenant;
 -- the application role: not the owner, no BYPASSRLS; the grants it needs:
 -- SELECT on the tables, EXECUTE on the application functions, never
 -- INSERT, UPDATE or DELETE (every write goes through a function)
-CREATE ROLE regress_chatstore_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+CREATE ROLE regress_chatstore_app LOGIN NOSUPERUSER NOBYPASSRLS;
 -- before the grants it cannot even call a function: none is executable by PUBLIC
 SET ROLE regress_chatstore_app;
 SELECT pg_temp.try($$SELECT chat_save_messages('ten_x', '[{"role":"user","content":"x"}]')$$) LIKE '42501: permission denied for function chat_save_messages' AS refused_before_grant;

@@ -21,7 +21,7 @@ SELECT rating FROM chat_set_feedback('mt_b', 'ba', 1);
 SELECT id FROM chat_stream_start('mt_b', message_id => 'bs', user_id => 'mt_tenant_b');
 SELECT chat_stream_append('mt_b', 'bs', 'B streams');
 
-CREATE ROLE regress_chatstore_mt_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+CREATE ROLE regress_chatstore_mt_app LOGIN NOSUPERUSER NOBYPASSRLS;
 SELECT count(*) > 0 AS granted FROM chat_grant_app_role('regress_chatstore_mt_app');
 SELECT table_name, keyed_on FROM chat_enable_tenant_isolation()
 WHERE table_name::text IN ('chat_summaries', 'chat_feedback', 'chat_stream_deltas') ORDER BY 1;

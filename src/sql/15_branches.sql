@@ -181,13 +181,17 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    r @extschema@.chat_save_result;
+    r      @extschema@.chat_save_result;
+    v_path int8multirange;
 BEGIN
     PERFORM @extschema@._chat_branch_start(t);
-    -- the active leaf becomes the parent: the save appends below it
+    -- the active leaf becomes the parent: the save appends below it (the
+    -- path computed first: Citus refuses a function call inside CASE in an
+    -- UPDATE of a distributed table)
+    v_path := CASE WHEN _chat_add_sibling.parent_seq IS NULL THEN '{}'::int8multirange
+                   ELSE @extschema@._chat_path_to(t.id, _chat_add_sibling.parent_seq) END;
     UPDATE @extschema@.chat_threads AS c
-    SET active_path = CASE WHEN _chat_add_sibling.parent_seq IS NULL THEN '{}'::int8multirange
-                           ELSE @extschema@._chat_path_to(t.id, _chat_add_sibling.parent_seq) END
+    SET active_path = v_path
     WHERE c.id = t.id;
     -- with an id, so that the save never takes it for a re-sent message
     IF message->>'id' IS NULL THEN

@@ -21,6 +21,9 @@ DECLARE
     c   bigint;
     tot bigint;
     nt  bigint;
+    -- (a value, not now() in the statement: Citus refuses a non-immutable
+    -- function inside CASE in an UPDATE of a distributed table)
+    v_now timestamptz := now();
 BEGIN
     WITH d AS (
         DELETE FROM @extschema@.chat_messages AS m
@@ -53,7 +56,7 @@ BEGIN
             total_tokens      = greatest(t.total_tokens - tot, 0),
             tombstone_count   = t.tombstone_count + nt,
             -- a retention trim is not activity: it keeps updated_at
-            updated_at        = CASE WHEN activity THEN now() ELSE t.updated_at END
+            updated_at        = CASE WHEN activity THEN v_now ELSE t.updated_at END
         WHERE t.id = _chat_delete_messages.thread_id;
     END IF;
     RETURN n;
@@ -131,6 +134,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    v_now timestamptz := now();   -- (a value: see _chat_delete_messages)
     t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
     msg record := @extschema@._chat_branch_message(t, message_id);
     r   @extschema@.chat_messages;
@@ -156,7 +160,7 @@ BEGIN
     SET content    = COALESCE(chat_update_message.content, m.content),
         parts      = CASE WHEN chat_update_message.content IS NULL THEN m.parts END,
         metadata   = m.metadata || COALESCE(chat_update_message.metadata, '{}'::jsonb),
-        edited_at  = now()
+        edited_at  = v_now
     WHERE m.thread_id = t.id AND m.seq = msg.seq
     RETURNING m.* INTO r;
     -- the fingerprint follows the content (an id-less re-send of the edited
@@ -168,7 +172,7 @@ BEGIN
     WHERE m.thread_id = t.id AND m.seq = msg.seq
     RETURNING m.* INTO r;
     -- an edit is activity
-    UPDATE @extschema@.chat_threads AS c SET updated_at = now() WHERE c.id = t.id;
+    UPDATE @extschema@.chat_threads AS c SET updated_at = v_now WHERE c.id = t.id;
     RETURN NEXT r;
 END
 $fn$;

@@ -270,6 +270,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    v_now timestamptz := now();   -- (a value: Citus evaluates no function in a distributed UPDATE's SET)
     t      @extschema@.chat_threads;
     m      @extschema@.chat_messages;
     v_text text;
@@ -328,7 +329,7 @@ BEGIN
     SET prompt_tokens     = x.prompt_tokens + p,
         completion_tokens = x.completion_tokens + c,
         total_tokens      = x.total_tokens + tot,
-        updated_at        = now()
+        updated_at        = v_now
     WHERE x.id = t.id;
     IF current_setting('chatstore.notify')::boolean THEN
         PERFORM pg_notify('chatstore_stream', jsonb_build_object(
@@ -838,7 +839,7 @@ BEGIN
     VALUES (chat_set_feedback.thread_id, chat_set_feedback.message_id, v_rater,
             chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment)
     ON CONFLICT ON CONSTRAINT chat_feedback_pkey DO UPDATE
-    SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = now()
+    SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = excluded.updated_at
     RETURNING x.* INTO f;
     RETURN f;
 END
