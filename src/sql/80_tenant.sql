@@ -82,6 +82,15 @@ DECLARE
     r         record;
     cond      text;
 BEGIN
+    -- Citus refuses a policy with a subquery (the thread-keyed tables'),
+    -- and would evaluate the setting on the workers: not on a distributed
+    -- database (README.md#scaling-out)
+    IF @extschema@._chat_is_distributed() THEN
+        RAISE EXCEPTION 'tenant isolation by row-level security is not available on a distributed database'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Citus refuses the policies of the thread-keyed tables (they look up the thread''s owner).',
+                  HINT = 'The functions confine writes by chatstore.tenant; see README.md#scaling-out.';
+    END IF;
     SELECT e.extnamespace INTO ext_nsp FROM pg_catalog.pg_extension AS e
     WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore';
     SELECT c.oid::regclass INTO threads FROM pg_catalog.pg_class AS c

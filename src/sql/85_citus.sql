@@ -5,7 +5,7 @@
 -- a thread by thread id, in one colocation group, so that every statement
 -- about one thread runs on the one node that holds it; the per-user and
 -- per-key tables by a key that spreads a tenant over all nodes.  The
--- configuration tables stay on the coordinator.  doc/scaling-out.md says
+-- configuration tables stay on the coordinator.  README.md#scaling-out says
 -- when and how, and what differs.
 --
 -- What Citus refuses, and what replaces it on a distributed database:
@@ -123,11 +123,19 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'chat_distribute needs the citus extension'
             USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Install Citus, add it to shared_preload_libraries, CREATE EXTENSION citus and add the worker nodes first (doc/scaling-out.md).';
+                  HINT = 'Install Citus, add it to shared_preload_libraries, CREATE EXTENSION citus and add the worker nodes first (README.md#scaling-out).';
     END IF;
     IF shard_count IS NOT NULL AND (shard_count < 1 OR shard_count > 64000) THEN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, got %', shard_count
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+               WHERE p.polrelid = '@extschema@.chat_threads'::pg_catalog.regclass
+                 AND p.polname = 'chatstore_tenant_isolation') THEN
+        RAISE EXCEPTION 'tenant isolation is on: chat_distribute cannot distribute the chat tables'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Citus refuses the row-level security policies of the thread-keyed tables.',
+                  HINT = 'SELECT chat_disable_tenant_isolation() first (README.md#scaling-out).';
     END IF;
     n_shards := COALESCE(shard_count, pg_catalog.current_setting('citus.shard_count')::integer);
     SELECT n.nspname INTO STRICT ext_nsp
