@@ -195,6 +195,6 @@ trap citus_stop EXIT
 citus_start
 rc=0
 citus_regress || rc=1
-log "8 clients saving at once, into one thread and into many (test/citus/concurrent.py)"
-PGDATABASE=$CITUS_DB /usr/bin/python3 "$CS_ROOT/test/citus/concurrent.py" || rc=1
+log "8 clients saving at once, into one thread and into many (test/citus/save_clients.py)"
+PGDATABASE=$CITUS_DB /usr/bin/python3 "$CS_ROOT/test/citus/save_clients.py" || rc=1
 exit $rc

@@ -4,7 +4,8 @@
 #   1. pg_regress (sql/ + expected/) and pg_isolation_regress (test/isolation)
 #   2. every client / driver / example test: test/client/*/run.sh
 #   3. the TAP tests in test/t (their own clusters, run as the postgres user)
-#   4. the benchmark suite at BENCH_SCALE=smoke (a check that it works, never timed)
+#   4. where Citus is installed, the Citus suite (scripts/citus.sh)
+#   5. the benchmark suite at BENCH_SCALE=smoke (a check that it works, never timed)
 # and stops the cluster. Exits non-zero when any suite fails.
 # CHATSTORE_SKIP="tap bench" skips suites by name while developing.
 source "$(dirname "$0")/lib.sh"
@@ -51,6 +52,15 @@ prove_tap() (   # a subshell, for its cd
         prove --timer "$dir"/t/*.pl
 )
 if ls "$CS_ROOT"/test/t/*.pl >/dev/null 2>&1; then run_suite tap prove_tap; fi
+
+# chatstore distributed on Citus (a coordinator and two workers, the same
+# suites against them): only where Citus is installed, which a fresh
+# machine is not (README.md#scaling-out)
+if [ -e "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
+    run_suite citus env CITUS_TMP="$CHATSTORE_TMP/citus" bash "$CS_ROOT/scripts/citus.sh" run
+else
+    echo "-- skipped citus: Citus not installed"
+fi
 
 if [ -x "$CS_ROOT/test/bench/run.sh" ]; then
     run_suite bench-smoke env BENCH_SCALE=smoke "$CS_ROOT/test/bench/run.sh"
