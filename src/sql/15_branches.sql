@@ -117,6 +117,7 @@ COMMENT ON FUNCTION @extschema@._chat_branch_start(@extschema@.chat_threads) IS
 CREATE FUNCTION @extschema@._chat_path_to(thread_id text, seq bigint)
 RETURNS pg_catalog.int8multirange
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -153,6 +154,7 @@ COMMENT ON FUNCTION @extschema@._chat_path_to(text, bigint) IS
 CREATE FUNCTION @extschema@._chat_newest_leaf(thread_id text, seq bigint)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -368,6 +370,7 @@ CREATE FUNCTION @extschema@.chat_message_siblings(
 RETURNS TABLE (id text, seq bigint, role text, content text, "position" integer,
                total integer, active boolean, created_at timestamptz)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -403,6 +406,7 @@ CREATE FUNCTION @extschema@.chat_thread_tree(
 RETURNS TABLE (id text, seq bigint, parent_id text, parent_seq bigint, role text, content text,
                "position" integer, total integer, active boolean, created_at timestamptz)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN

@@ -71,6 +71,7 @@ COMMENT ON FUNCTION @extschema@._chat_delete_messages(text, bigint[], boolean, b
 CREATE FUNCTION @extschema@._chat_subtree(t @extschema@.chat_threads, seq bigint)
 RETURNS bigint[]
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -104,6 +105,7 @@ CREATE FUNCTION @extschema@.chat_get_message(
     user_id    text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_messages
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN

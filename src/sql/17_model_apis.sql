@@ -18,6 +18,7 @@ CREATE FUNCTION @extschema@.chat_items(
     after_seq    bigint  DEFAULT NULL)
 RETURNS TABLE (seq bigint, id text, item jsonb)
 LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 50
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -705,6 +706,7 @@ CREATE FUNCTION @extschema@.chat_summaries(
     user_id   text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_summaries
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -877,6 +879,7 @@ CREATE FUNCTION @extschema@.chat_list_feedback(
     user_id   text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_feedback
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
