@@ -14,15 +14,18 @@
 -- rows are read with to_jsonb(row), so optional columns may be absent.
 -- Timestamps without a time zone in the source are taken as UTC.
 
--- a source value that may hold JSON as text: parsed; JSON null: SQL NULL
+-- a source value that may hold JSON as text: parsed; JSON null: SQL NULL.
+-- A searched CASE, not a simple one (CASE x WHEN ...): inlined into a
+-- statement on a distributed table and constant-folded, a simple CASE hits
+-- a Citus bug ("operator does not exist: text = boolean" on the worker).
 CREATE FUNCTION @extschema@._chat_import_json(v jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT CASE pg_catalog.jsonb_typeof(v)
-               WHEN 'null' THEN NULL
-               WHEN 'string' THEN NULLIF((v OPERATOR(pg_catalog.#>>) '{}'::pg_catalog.text[]), '')::pg_catalog.jsonb
-               ELSE v END;
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'null' THEN NULL
+                WHEN pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'string'
+                THEN NULLIF((v OPERATOR(pg_catalog.#>>) '{}'::pg_catalog.text[]), '')::pg_catalog.jsonb
+                ELSE v END;
 END;
 
 COMMENT ON FUNCTION @extschema@._chat_import_json(jsonb) IS
@@ -59,7 +62,9 @@ COMMENT ON FUNCTION @extschema@._chat_import_message(jsonb) IS
 -- state, created_at, updated_at and optionally prompt_tokens,
 -- completion_tokens, total_tokens (session totals kept when larger than what
 -- the messages' usage adds up to); messages is an array for
--- chat_save_messages, in order.
+-- chat_save_messages, in order.  Every statement names the thread by id (one
+-- shard on a distributed database), and every value is computed into a
+-- variable first, so that a statement carries values, not expressions.
 CREATE FUNCTION @extschema@._chat_import_thread(
     thread   jsonb,
     messages jsonb,
@@ -76,6 +81,14 @@ DECLARE
     v_owner     text := NULLIF(thread->>'user_id', '');  -- a source's '' is no owner
     src_created timestamptz := (thread->>'created_at')::timestamptz;
     src_updated timestamptz := (thread->>'updated_at')::timestamptz;
+    v_now       timestamptz := now();
+    v_title     text;
+    v_metadata  jsonb;
+    v_state     jsonb;
+    v_prompt    bigint;
+    v_compl     bigint;
+    v_total     bigint;
+    v_had       timestamptz;  -- the thread's updated_at before the import
     v_old       record;
     res         @extschema@.chat_save_result;
 BEGIN
@@ -95,13 +108,13 @@ BEGIN
     SELECT t.user_id, t.updated_at INTO v_old
     FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
     IF NOT FOUND THEN
+        v_title := coalesce(thread->>'title', '');
+        v_metadata := coalesce(@extschema@._chat_import_json(thread->'metadata'), '{}');
+        v_state := coalesce(@extschema@._chat_import_json(thread->'state'), '{}');
         INSERT INTO @extschema@.chat_threads AS t (id, user_id, title, metadata, state, created_at, updated_at)
-        VALUES (tid, v_owner,
-                coalesce(thread->>'title', ''),
-                coalesce(@extschema@._chat_import_json(thread->'metadata'), '{}'),
-                coalesce(@extschema@._chat_import_json(thread->'state'), '{}'),
-                coalesce(src_created, now()),
-                coalesce(src_updated, src_created, now()))
+        VALUES (tid, v_owner, v_title, v_metadata, v_state,
+                coalesce(src_created, v_now),
+                coalesce(src_updated, src_created, v_now))
         ON CONFLICT (id) DO NOTHING;
         created := FOUND;
         -- an import is explicit: a thread deleted under this id is made again
@@ -124,30 +137,29 @@ BEGIN
     END IF;
 
     -- session-level token totals (Inference Gateway UI) when the messages
-    -- carry less
+    -- carry less.  updated_at is assigned here as the updated_at trigger
+    -- would (a distributed database has no such trigger); the statement
+    -- below sets its final value anyway.
     IF thread ? 'prompt_tokens' OR thread ? 'completion_tokens' OR thread ? 'total_tokens' THEN
+        v_prompt := coalesce((thread->>'prompt_tokens')::bigint, 0);
+        v_compl := coalesce((thread->>'completion_tokens')::bigint, 0);
+        v_total := coalesce((thread->>'total_tokens')::bigint, 0);
         UPDATE @extschema@.chat_threads AS t
-        SET prompt_tokens     = greatest(t.prompt_tokens, coalesce((thread->>'prompt_tokens')::bigint, 0)),
-            completion_tokens = greatest(t.completion_tokens, coalesce((thread->>'completion_tokens')::bigint, 0)),
-            total_tokens      = greatest(t.total_tokens, coalesce((thread->>'total_tokens')::bigint, 0))
+        SET prompt_tokens     = greatest(t.prompt_tokens, v_prompt),
+            completion_tokens = greatest(t.completion_tokens, v_compl),
+            total_tokens      = greatest(t.total_tokens, v_total),
+            updated_at        = v_now
         WHERE t.id = tid
-          AND (t.prompt_tokens < coalesce((thread->>'prompt_tokens')::bigint, 0)
-               OR t.completion_tokens < coalesce((thread->>'completion_tokens')::bigint, 0)
-               OR t.total_tokens < coalesce((thread->>'total_tokens')::bigint, 0));
+          AND (t.prompt_tokens < v_prompt OR t.completion_tokens < v_compl OR t.total_tokens < v_total);
     END IF;
 
     -- keep the source's recency: the newest of the source's updated_at, what
     -- chatstore had, and the newest imported message
+    v_had := CASE WHEN created THEN NULL ELSE v_old.updated_at END;
     UPDATE @extschema@.chat_threads AS t
-    SET updated_at = coalesce(greatest(src_updated,
-                                       CASE WHEN created THEN NULL ELSE v_old.updated_at END,
-                                       t.last_message_at),
-                              t.created_at)
+    SET updated_at = coalesce(greatest(src_updated, v_had, t.last_message_at), t.created_at)
     WHERE t.id = tid
-      AND t.updated_at IS DISTINCT FROM coalesce(greatest(src_updated,
-                                       CASE WHEN created THEN NULL ELSE v_old.updated_at END,
-                                       t.last_message_at),
-                              t.created_at);
+      AND t.updated_at IS DISTINCT FROM coalesce(greatest(src_updated, v_had, t.last_message_at), t.created_at);
 END
 $fn$;
 
@@ -246,6 +258,12 @@ DECLARE
     fk       text;
     msgs     text;
     seqorder text := '';
+    v_now     timestamptz := now();
+    p_user    text;
+    p_active  text;
+    p_model   text;
+    p_created timestamptz;
+    p_updated timestamptz;
 BEGIN
     PERFORM @extschema@._chat_import_check_source(source_schema, ARRAY['chat_sessions']);
     threads_created := 0; threads_seen := 0; messages_saved := 0; messages_skipped := 0;
@@ -274,7 +292,7 @@ BEGIN
         msgs := $q$(SELECT coalesce(jsonb_agg(@extschema@._chat_import_message(
                                         jsonb_build_object('created_at', sj->'created_at') || e.value)
                                       ORDER BY e.n), '[]')
-                    FROM jsonb_array_elements(CASE jsonb_typeof(sj->'messages') WHEN 'array'
+                    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(sj->'messages') = 'array'
                                               THEN sj->'messages' ELSE '[]' END)
                          WITH ORDINALITY AS e(value, n))$q$;
     END IF;
@@ -298,27 +316,34 @@ BEGIN
     END LOOP;
 
     -- preferences: imported when the user has none yet; an active chat that
-    -- does not exist (or is another user's) is dropped
+    -- does not exist (or is another user's) is dropped.  One source row at
+    -- a time, in the source's order (the first row of a user wins): the
+    -- active chat is looked up by its id and the row inserted by its user,
+    -- each a statement on one shard of a distributed database (an INSERT
+    -- ... SELECT from a local table with a subquery on chat_threads is not
+    -- one Citus can plan).
     IF to_regclass(format('%I.user_preferences', source_schema)) IS NOT NULL THEN
-        EXECUTE format(
-            $q$WITH src AS (
-                   SELECT pj FROM %1$I.user_preferences AS p, LATERAL to_jsonb(p) AS pj
-                   WHERE coalesce(pj->>'user_id', '') <> ''),
-               ins AS (
-                   INSERT INTO @extschema@.chat_user_preferences AS up
-                       (user_id, active_thread_id, selected_model, created_at, updated_at)
-                   SELECT src.pj->>'user_id',
-                          (SELECT t.id FROM @extschema@.chat_threads AS t
-                           WHERE t.id = src.pj->>'active_chat_id'
-                             AND t.user_id = src.pj->>'user_id'),
-                          src.pj->>'selected_model',
-                          coalesce((src.pj->>'created_at')::timestamptz, now()),
-                          coalesce((src.pj->>'updated_at')::timestamptz, (src.pj->>'created_at')::timestamptz, now())
-                   FROM src
-                   ON CONFLICT (user_id) DO NOTHING
-                   RETURNING 1)
-               SELECT count(*) FROM ins$q$, source_schema)
-        INTO preferences_imported;
+        FOR r IN EXECUTE format(
+            $q$SELECT pj FROM %1$I.user_preferences AS p, LATERAL to_jsonb(p) AS pj
+               WHERE coalesce(pj->>'user_id', '') <> ''$q$, source_schema)
+        LOOP
+            p_user := r.pj->>'user_id';
+            p_active := r.pj->>'active_chat_id';
+            IF p_active IS NOT NULL THEN
+                SELECT t.id INTO p_active FROM @extschema@.chat_threads AS t
+                WHERE t.id = p_active AND t.user_id = p_user;
+            END IF;
+            p_created := coalesce((r.pj->>'created_at')::timestamptz, v_now);
+            p_updated := coalesce((r.pj->>'updated_at')::timestamptz, (r.pj->>'created_at')::timestamptz, v_now);
+            p_model := r.pj->>'selected_model';
+            INSERT INTO @extschema@.chat_user_preferences AS up
+                (user_id, active_thread_id, selected_model, created_at, updated_at)
+            VALUES (p_user, p_active, p_model, p_created, p_updated)
+            ON CONFLICT (user_id) DO NOTHING;
+            IF FOUND THEN
+                preferences_imported := preferences_imported + 1;
+            END IF;
+        END LOOP;
     END IF;
     RETURN NEXT;
 END

@@ -11,6 +11,15 @@
 -- kept (_chat_retention_delete_range assigns it its own value, which the
 -- updated_at trigger respects), so list order and idle retention are not
 -- disturbed by a retention run.
+--
+-- Written so that a distributed database (Citus, part 85) runs them as well:
+-- candidates are found with a plain read (no row lock: FOR UPDATE over
+-- several shards is refused), then each thread is locked and processed by
+-- its id, one statement on one shard at a time, re-checking under the lock
+-- what made it a candidate; settings and now() are read once into
+-- variables; every UPDATE assigns updated_at itself (there is no updated_at
+-- trigger on a distributed table) and every DELETE of threads writes their
+-- tombstones itself where no tombstone trigger does.
 
 -- what a trim removed from one thread
 CREATE TYPE @extschema@.chat_trim_result AS (
@@ -35,39 +44,42 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    n   bigint;
-    res @extschema@.chat_trim_result;
+    tid  text := _chat_retention_delete_range.thread_id;
+    n    bigint;
+    seqs bigint[];
+    leaf bigint;
+    path int8multirange;
+    res  @extschema@.chat_trim_result;
 BEGIN
-    PERFORM 1 FROM @extschema@.chat_threads AS t
-    WHERE t.id = _chat_retention_delete_range.thread_id FOR UPDATE;
+    PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
     -- the deleted messages become tombstones and the aggregates follow (as
-    -- for any delete); a trim is not activity: updated_at stays
-    n := @extschema@._chat_delete_messages(
-            _chat_retention_delete_range.thread_id,
-            ARRAY(SELECT m.seq FROM @extschema@.chat_messages AS m
-                  WHERE m.thread_id = _chat_retention_delete_range.thread_id
-                    AND m.seq >= from_seq AND m.seq < to_seq),
-            replies_moved_up => false, activity => false);
-    res.thread_id := _chat_retention_delete_range.thread_id;
+    -- for any delete); a trim is not activity: updated_at stays.  The seqs
+    -- are read first: a function that writes, called from a statement that
+    -- reads a distributed table, would run on a worker, inside the shard
+    -- query (refused by Citus)
+    seqs := ARRAY(SELECT m.seq FROM @extschema@.chat_messages AS m
+                  WHERE m.thread_id = tid AND m.seq >= from_seq AND m.seq < to_seq);
+    n := @extschema@._chat_delete_messages(tid, seqs, replies_moved_up => false, activity => false);
+    res.thread_id := tid;
     res.deleted_count := n;
     SELECT t.message_count INTO res.kept_count
-    FROM @extschema@.chat_threads AS t
-    WHERE t.id = _chat_retention_delete_range.thread_id;
+    FROM @extschema@.chat_threads AS t WHERE t.id = tid;
     -- a branched thread's active path goes on through the tombstones, to
     -- its newest stored message (or, when all of it went, stays as it was)
     IF n > 0 THEN
-        UPDATE @extschema@.chat_threads AS t
-        SET active_path = @extschema@._chat_path_to(t.id, l.leaf),
-            updated_at  = t.updated_at
-        FROM (SELECT max(m.seq) AS leaf FROM @extschema@.chat_messages AS m, @extschema@.chat_threads AS c
-              WHERE c.id = _chat_retention_delete_range.thread_id AND m.thread_id = c.id
-                AND m.seq <@ c.active_path) AS l
-        WHERE t.id = _chat_retention_delete_range.thread_id AND t.active_path IS NOT NULL
-          AND l.leaf IS NOT NULL;
+        SELECT max(m.seq) INTO leaf
+        FROM @extschema@.chat_messages AS m, @extschema@.chat_threads AS c
+        WHERE c.id = tid AND m.thread_id = tid AND m.thread_id = c.id AND m.seq <@ c.active_path;
+        IF leaf IS NOT NULL THEN
+            path := @extschema@._chat_path_to(tid, leaf);
+            UPDATE @extschema@.chat_threads AS t
+            SET active_path = path,
+                updated_at  = t.updated_at
+            WHERE t.id = tid AND t.active_path IS NOT NULL;
+        END IF;
     END IF;
     SELECT min(m.seq) INTO res.first_kept_seq
-    FROM @extschema@.chat_messages AS m
-    WHERE m.thread_id = _chat_retention_delete_range.thread_id;
+    FROM @extschema@.chat_messages AS m WHERE m.thread_id = tid;
     RETURN res;
 END
 $fn$;
@@ -76,19 +88,27 @@ COMMENT ON FUNCTION @extschema@._chat_retention_delete_range(text, bigint, bigin
     'chatstore internal: delete a seq range of a locked thread (leaving tombstones) and correct its aggregates';
 
 -- first seq after the thread's leading system/developer messages (1 when
--- the thread does not start with one)
+-- the thread does not start with one); NULL when the thread does not exist.
+-- PL/pgSQL: Citus cannot plan an SQL function's statements on a distributed
+-- table.
 CREATE FUNCTION @extschema@._chat_retention_first_non_system(thread_id text)
 RETURNS bigint
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT COALESCE(
-        (SELECT m.seq FROM @extschema@.chat_messages AS m
-         WHERE m.thread_id OPERATOR(pg_catalog.=) _chat_retention_first_non_system.thread_id
-           AND m.role OPERATOR(pg_catalog.<>) ALL (ARRAY['system', 'developer']::pg_catalog.text[])
-         ORDER BY m.seq LIMIT 1),
-        (SELECT t.last_seq OPERATOR(pg_catalog.+) 1 FROM @extschema@.chat_threads AS t
-         WHERE t.id OPERATOR(pg_catalog.=) _chat_retention_first_non_system.thread_id));
-END;
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tid   text := _chat_retention_first_non_system.thread_id;
+    first bigint;
+BEGIN
+    SELECT m.seq INTO first FROM @extschema@.chat_messages AS m
+    WHERE m.thread_id = tid AND m.role <> ALL (ARRAY['system', 'developer']::text[])
+    ORDER BY m.seq LIMIT 1;
+    IF first IS NULL THEN
+        SELECT t.last_seq + 1 INTO first FROM @extschema@.chat_threads AS t WHERE t.id = tid;
+    END IF;
+    RETURN first;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_retention_first_non_system(text) IS
     'chatstore internal: seq of the first message that is not part of the thread''s leading system messages';
@@ -104,6 +124,12 @@ CREATE INDEX chat_messages_created_at_brin_idx
 -- ---------------------------------------------------------------------------
 -- delete idle threads
 -- ---------------------------------------------------------------------------
+-- The oldest idle threads first (updated_at, then id); a thread being saved
+-- to right now is skipped (it is not idle: SKIP LOCKED), and the delete
+-- checks idleness (and the other filters) again on the row it locked.
+-- Threads skipped that way do not count against max_threads.  Candidates
+-- are read in batches in that order (keyset on updated_at, id), without a
+-- lock; each is then locked and deleted by its id.
 CREATE FUNCTION @extschema@.chat_retention_delete_idle_threads(
     older_than  interval,
     user_id     text    DEFAULT NULL,
@@ -114,9 +140,34 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    cutoff timestamptz;
+    v_user     text := @extschema@._chat_user_arg(chat_retention_delete_idle_threads.user_id);
+    v_archived boolean := chat_retention_delete_idle_threads.archived;
+    v_now      timestamptz := now();
+    -- whether the statement trigger of part 10 (chat_threads_tombstone)
+    -- writes the tombstones of the threads deleted here, as on one node;
+    -- chat_distribute drops it (part 85), and then this function writes
+    -- each tombstone itself.  Read once, from the catalog (fired: enabled,
+    -- as session_replication_role decides), rather than writing every
+    -- tombstone anyway with an upsert: on one node that would write each
+    -- row twice, in a call that may delete thousands of threads.
+    v_tomb_trigger boolean := EXISTS (
+        SELECT FROM pg_catalog.pg_trigger AS g
+        WHERE g.tgrelid = '@extschema@.chat_threads'::pg_catalog.regclass
+          AND g.tgname = 'chat_threads_tombstone'
+          AND (g.tgenabled = 'A'
+               OR g.tgenabled = CASE WHEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                     THEN 'R' ELSE 'O' END));
+    cutoff     timestamptz;
+    batch      integer;
+    fetched    integer;
+    done       bigint := 0;
+    last_upd   timestamptz := '-infinity';
+    last_id    text := '';       -- below every id (ids are not empty)
+    cands      refcursor;
+    c_id       text;
+    c_upd      timestamptz;
+    t          @extschema@.chat_threads;
 BEGIN
-    PERFORM @extschema@._chat_user_arg(chat_retention_delete_idle_threads.user_id);
     IF older_than IS NULL THEN
         RAISE EXCEPTION 'older_than must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -130,25 +181,57 @@ BEGIN
         RAISE EXCEPTION 'max_threads must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    cutoff := now() - older_than;
+    cutoff := v_now - older_than;
 
-    -- the oldest idle threads first; a thread being saved to right now is
-    -- skipped (it is not idle), and the delete checks idleness again on the
-    -- row it locked
-    RETURN QUERY
-    DELETE FROM @extschema@.chat_threads AS t
-    WHERE t.id IN (
-            SELECT c.id FROM @extschema@.chat_threads AS c
-            WHERE c.updated_at < cutoff
-              AND (chat_retention_delete_idle_threads.user_id IS NULL
-                   OR c.user_id = chat_retention_delete_idle_threads.user_id)
-              AND (chat_retention_delete_idle_threads.archived IS NULL
-                   OR c.archived = chat_retention_delete_idle_threads.archived)
-            ORDER BY c.updated_at, c.id
-            LIMIT max_threads
-            FOR UPDATE SKIP LOCKED)
-      AND t.updated_at < cutoff
-    RETURNING t.*;
+    LOOP
+        batch := least(coalesce(max_threads - done, 1000), 1000);
+        EXIT WHEN batch <= 0;
+        -- one plain statement per case (a good generic plan for each)
+        IF v_user IS NULL THEN
+            OPEN cands FOR
+                SELECT x.id, x.updated_at FROM @extschema@.chat_threads AS x
+                WHERE x.updated_at < cutoff
+                  AND (x.updated_at, x.id) > (last_upd, last_id)
+                  AND (v_archived IS NULL OR x.archived = v_archived)
+                ORDER BY x.updated_at, x.id
+                LIMIT batch;
+        ELSE
+            OPEN cands FOR
+                SELECT x.id, x.updated_at FROM @extschema@.chat_threads AS x
+                WHERE x.user_id = v_user
+                  AND x.updated_at < cutoff
+                  AND (x.updated_at, x.id) > (last_upd, last_id)
+                  AND (v_archived IS NULL OR x.archived = v_archived)
+                ORDER BY x.updated_at, x.id
+                LIMIT batch;
+        END IF;
+        fetched := 0;
+        LOOP
+            FETCH cands INTO c_id, c_upd;
+            EXIT WHEN NOT FOUND;
+            fetched := fetched + 1;
+            last_upd := c_upd;
+            last_id := c_id;
+            -- lock it unless a save holds it, if it still qualifies
+            PERFORM 1 FROM @extschema@.chat_threads AS x
+            WHERE x.id = c_id AND x.updated_at < cutoff
+              AND (v_user IS NULL OR x.user_id = v_user)
+              AND (v_archived IS NULL OR x.archived = v_archived)
+            FOR UPDATE SKIP LOCKED;
+            CONTINUE WHEN NOT FOUND;
+            DELETE FROM @extschema@.chat_threads AS x WHERE x.id = c_id RETURNING x.* INTO t;
+            IF NOT v_tomb_trigger THEN
+                INSERT INTO @extschema@.chat_thread_tombstones AS y (id, user_id, deleted_at)
+                VALUES (t.id, t.user_id, v_now)
+                ON CONFLICT ON CONSTRAINT chat_thread_tombstones_pkey
+                DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at;
+            END IF;
+            done := done + 1;
+            RETURN NEXT t;
+        END LOOP;
+        CLOSE cands;
+        EXIT WHEN fetched < batch;
+    END LOOP;
 END
 $fn$;
 
@@ -185,36 +268,40 @@ DECLARE
     cut     bigint;     -- first seq kept after them; NULL: nothing to delete
     locked  boolean := false;
 BEGIN
+    -- (each statement reads one thread by its id: one shard when distributed)
     LOOP
-        sys_end := CASE WHEN keep_system
-                        THEN @extschema@._chat_retention_first_non_system(tid)
-                        ELSE 0 END;
+        IF keep_system THEN
+            sys_end := @extschema@._chat_retention_first_non_system(tid);
+        ELSE
+            sys_end := 0;
+        END IF;
         IF max_messages IS NULL THEN
             -- the first message at or after cutoff
-            cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                             WHERE m.thread_id = tid AND m.seq >= sys_end
-                               AND m.created_at >= cutoff
-                             ORDER BY m.seq LIMIT 1),
-                            9223372036854775807);
+            SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = tid AND m.seq >= sys_end AND m.created_at >= cutoff
+            ORDER BY m.seq LIMIT 1;
+            cut := coalesce(cut, 9223372036854775807);
         ELSIF max_messages = 0 THEN
             cut := 9223372036854775807;
         ELSE
             -- the max_messages-th newest message after the system prefix
-            cut := (SELECT m.seq FROM @extschema@.chat_messages AS m
-                    WHERE m.thread_id = tid AND m.seq >= sys_end
-                    ORDER BY m.seq DESC
-                    OFFSET max_messages - 1 LIMIT 1);
+            SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id = tid AND m.seq >= sys_end
+            ORDER BY m.seq DESC
+            OFFSET max_messages - 1 LIMIT 1;
             IF cut IS NULL THEN
                 RETURN NULL;    -- no more than max_messages
             END IF;
         END IF;
         -- never keep tool answers whose assistant message is deleted
-        cut := coalesce((SELECT m.seq FROM @extschema@.chat_messages AS m
-                         WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
-                         ORDER BY m.seq LIMIT 1),
-                        9223372036854775807);
-        IF NOT EXISTS (SELECT 1 FROM @extschema@.chat_messages AS m
-                       WHERE m.thread_id = tid AND m.seq >= sys_end AND m.seq < cut) THEN
+        SELECT m.seq INTO cut FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = tid AND m.seq >= cut AND m.role <> 'tool'
+        ORDER BY m.seq LIMIT 1;
+        cut := coalesce(cut, 9223372036854775807);
+        PERFORM 1 FROM @extschema@.chat_messages AS m
+        WHERE m.thread_id = tid AND m.seq >= sys_end AND m.seq < cut
+        LIMIT 1;
+        IF NOT FOUND THEN
             RETURN NULL;
         END IF;
         EXIT WHEN locked;
@@ -236,6 +323,9 @@ COMMENT ON FUNCTION @extschema@._chat_retention_trim_thread(text, integer, times
 -- not count).  max_messages given: the threads holding more messages than
 -- that, from the thread aggregates (no message scan); otherwise the threads
 -- holding a message created before cutoff, through the created_at index.
+-- The candidates are read without a lock (one plain statement per case, so
+-- that each has a good generic plan; one shard when thread_id is given);
+-- _chat_retention_trim_thread locks each and looks again.
 -- Internal: the body of chat_retention_keep_last and
 -- chat_retention_delete_old_messages.
 CREATE FUNCTION @extschema@._chat_retention_trim_threads(
@@ -250,42 +340,67 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tid  text;
-    done integer := 0;
-    r    @extschema@.chat_trim_result;
+    v_thread text := _chat_retention_trim_threads.thread_id;
+    v_user   text := @extschema@._chat_user_arg(_chat_retention_trim_threads.user_id);
+    cands    refcursor;
+    tid      text;
+    done     integer := 0;
+    r        @extschema@.chat_trim_result;
 BEGIN
-    PERFORM @extschema@._chat_user_arg(_chat_retention_trim_threads.user_id);
     IF max_threads IS NOT NULL AND max_threads < 0 THEN
         RAISE EXCEPTION 'max_threads must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    FOR tid IN
-        SELECT c.id FROM @extschema@.chat_threads AS c
-        WHERE max_messages IS NOT NULL
-          AND c.message_count > max_messages
-          AND (_chat_retention_trim_threads.thread_id IS NULL
-               OR c.id = _chat_retention_trim_threads.thread_id)
-          AND (_chat_retention_trim_threads.user_id IS NULL
-               OR c.user_id = _chat_retention_trim_threads.user_id)
-        UNION ALL
-        SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
-        JOIN @extschema@.chat_threads AS c ON c.id = m.thread_id
-        WHERE max_messages IS NULL
-          AND m.created_at < cutoff
-          AND (_chat_retention_trim_threads.thread_id IS NULL
-               OR m.thread_id = _chat_retention_trim_threads.thread_id)
-          AND (_chat_retention_trim_threads.user_id IS NULL
-               OR c.user_id = _chat_retention_trim_threads.user_id)
-        ORDER BY 1
+    IF max_messages IS NOT NULL THEN
+        IF v_thread IS NOT NULL THEN
+            OPEN cands FOR
+                SELECT c.id FROM @extschema@.chat_threads AS c
+                WHERE c.id = v_thread AND c.message_count > max_messages
+                  AND (v_user IS NULL OR c.user_id = v_user);
+        ELSIF v_user IS NOT NULL THEN
+            OPEN cands FOR
+                SELECT c.id FROM @extschema@.chat_threads AS c
+                WHERE c.user_id = v_user AND c.message_count > max_messages
+                ORDER BY c.id;
+        ELSE
+            OPEN cands FOR
+                SELECT c.id FROM @extschema@.chat_threads AS c
+                WHERE c.message_count > max_messages
+                ORDER BY c.id;
+        END IF;
+    ELSE
+        IF v_thread IS NOT NULL THEN
+            OPEN cands FOR
+                SELECT c.id FROM @extschema@.chat_threads AS c
+                WHERE c.id = v_thread AND (v_user IS NULL OR c.user_id = v_user)
+                  AND EXISTS (SELECT FROM @extschema@.chat_messages AS m
+                              WHERE m.thread_id = v_thread AND m.created_at < cutoff);
+        ELSIF v_user IS NOT NULL THEN
+            OPEN cands FOR
+                SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
+                JOIN @extschema@.chat_threads AS c ON c.id = m.thread_id
+                WHERE c.user_id = v_user AND m.created_at < cutoff
+                ORDER BY 1;
+        ELSE
+            -- (every message has its thread: foreign key)
+            OPEN cands FOR
+                SELECT DISTINCT m.thread_id FROM @extschema@.chat_messages AS m
+                WHERE m.created_at < cutoff
+                ORDER BY 1;
+        END IF;
+    END IF;
     LOOP
         EXIT WHEN done >= max_threads;
+        FETCH cands INTO tid;
+        EXIT WHEN NOT FOUND;
         r := @extschema@._chat_retention_trim_thread(tid, max_messages, cutoff, keep_system);
         IF r.deleted_count > 0 THEN
             done := done + 1;
             RETURN NEXT r;
         END IF;
     END LOOP;
+    CLOSE cands;
 END
 $fn$;
 
@@ -364,14 +479,19 @@ AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_write_tenant();
     v_user   text := @extschema@._chat_user_arg(chat_archive_thread.user_id);
+    v_now    timestamptz := now();
 BEGIN
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     IF archived IS NULL THEN
         RAISE EXCEPTION 'archived must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- updated_at moves when the flag changes (what the updated_at trigger
+    -- does on one node; a distributed table has no trigger)
     UPDATE @extschema@.chat_threads AS t
-    SET archived = chat_archive_thread.archived
+    SET archived   = chat_archive_thread.archived,
+        updated_at = CASE WHEN t.archived IS DISTINCT FROM chat_archive_thread.archived
+                          THEN v_now ELSE t.updated_at END
     WHERE t.id = chat_archive_thread.thread_id
       AND (v_user IS NULL OR t.user_id = v_user)
       AND (v_tenant IS NULL OR t.user_id = v_tenant);
@@ -385,7 +505,10 @@ COMMENT ON FUNCTION @extschema@.chat_archive_thread(text, boolean, text) IS
 -- Tombstones older than older_than (default: the setting
 -- chatstore.tombstone_retention, 30 days) are purged: after that a re-send of
 -- such a message stores it again and a save into such a thread creates it.
--- Each thread's tombstone_count is corrected (it keeps updated_at).
+-- Each thread's tombstone_count is corrected (it keeps updated_at): the
+-- threads that have old message tombstones are read first, then each is
+-- locked (as a save or a trim locks it) and its old tombstones deleted and
+-- counted, by its id, in id order.
 CREATE FUNCTION @extschema@.chat_retention_purge_tombstones(older_than interval DEFAULT NULL)
 RETURNS TABLE (message_tombstones bigint, thread_tombstones bigint)
 LANGUAGE plpgsql VOLATILE
@@ -395,6 +518,8 @@ DECLARE
     keep   interval := COALESCE(older_than,
                                 pg_catalog.current_setting('chatstore.tombstone_retention')::interval);
     cutoff timestamptz;
+    tid    text;
+    n      bigint;
 BEGIN
     IF keep < interval '0' THEN
         RAISE EXCEPTION 'older_than must not be negative'
@@ -402,25 +527,27 @@ BEGIN
                   DETAIL = format('The value given was %s.', keep);
     END IF;
     cutoff := now() - keep;
-    WITH d AS (
+    message_tombstones := 0;
+    FOR tid IN
+        SELECT DISTINCT x.thread_id FROM @extschema@.chat_message_tombstones AS x
+        WHERE x.deleted_at < cutoff
+        ORDER BY 1
+    LOOP
+        PERFORM 1 FROM @extschema@.chat_threads AS t WHERE t.id = tid FOR UPDATE;
         DELETE FROM @extschema@.chat_message_tombstones AS x
-        WHERE x.deleted_at < cutoff
-        RETURNING x.thread_id),
-    per_thread AS (
-        SELECT d.thread_id, count(*) AS n FROM d GROUP BY d.thread_id),
-    fixed AS (
-        UPDATE @extschema@.chat_threads AS t
-        SET tombstone_count = greatest(t.tombstone_count - p.n, 0),
-            updated_at      = t.updated_at    -- not activity
-        FROM per_thread AS p
-        WHERE t.id = p.thread_id
-        RETURNING 1)
-    SELECT coalesce(sum(p.n), 0)::bigint INTO message_tombstones FROM per_thread AS p;
-    WITH d AS (
-        DELETE FROM @extschema@.chat_thread_tombstones AS x
-        WHERE x.deleted_at < cutoff
-        RETURNING 1)
-    SELECT count(*) INTO thread_tombstones FROM d;
+        WHERE x.thread_id = tid AND x.deleted_at < cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+            UPDATE @extschema@.chat_threads AS t
+            SET tombstone_count = greatest(t.tombstone_count - n, 0),
+                updated_at      = t.updated_at    -- not activity
+            WHERE t.id = tid;
+            message_tombstones := message_tombstones + n;
+        END IF;
+    END LOOP;
+    DELETE FROM @extschema@.chat_thread_tombstones AS x
+    WHERE x.deleted_at < cutoff;
+    GET DIAGNOSTICS thread_tombstones = ROW_COUNT;
     -- the text of streams whose message was deleted (or that a restart of a
     -- crashed server left without an in_progress message)
     DELETE FROM @extschema@.chat_stream_deltas AS x
@@ -440,7 +567,12 @@ COMMENT ON FUNCTION @extschema@.chat_retention_purge_tombstones(interval) IS
 -- Deletes the keys whose expiry has passed: those of the current tenant
 -- (chatstore.tenant), or of every tenant the role can see when all_tenants
 -- (the scheduled job's form).  Expired keys are already invisible to
--- chat_kv_get / chat_kv_list; this frees their space.
+-- chat_kv_get / chat_kv_list; this frees their space.  The oldest expiries
+-- first (ties by tenant and key), at most max_keys; a key another
+-- transaction holds right now is skipped (SKIP LOCKED) and does not count.
+-- Candidates are read in batches in that order without a lock, then each key
+-- is locked and deleted by itself (one shard of a distributed table), its
+-- expiry checked again; the tenant and the time are read once, here.
 CREATE FUNCTION @extschema@.chat_kv_purge_expired(
     all_tenants boolean DEFAULT false,
     max_keys    integer DEFAULT NULL)
@@ -449,27 +581,74 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
+DECLARE
+    v_all    boolean := coalesce(chat_kv_purge_expired.all_tenants, false);
+    v_tenant text := coalesce(current_setting('chatstore.tenant', true), '');
+    v_now    timestamptz := now();
+    batch    integer;
+    fetched  integer;
+    done     bigint := 0;
+    -- (keyset: expires_at, tenant, key; it starts below every row:
+    -- expires_at >= -infinity, and '' is the least text)
+    last_exp timestamptz := '-infinity';
+    last_ten text := '';
+    last_key text := '';
+    cands    refcursor;
+    c_ten    text;
+    c_key    text;
+    c_exp    timestamptz;
+    d_tenant text[] := '{}';
+    d_key    text[] := '{}';
+    d_exp    timestamptz[] := '{}';
 BEGIN
     IF max_keys < 0 THEN
         RAISE EXCEPTION 'max_keys must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    LOOP
+        batch := least(coalesce(max_keys - done, 1000), 1000);
+        EXIT WHEN batch <= 0;
+        IF v_all THEN
+            OPEN cands FOR
+                SELECT kv.tenant, kv.key, kv.expires_at FROM @extschema@.chat_kv AS kv
+                WHERE kv.expires_at <= v_now
+                  AND (kv.expires_at, kv.tenant, kv.key) > (last_exp, last_ten, last_key)
+                ORDER BY kv.expires_at, kv.tenant, kv.key
+                LIMIT batch;
+        ELSE
+            OPEN cands FOR
+                SELECT kv.tenant, kv.key, kv.expires_at FROM @extschema@.chat_kv AS kv
+                WHERE kv.tenant = v_tenant AND kv.expires_at <= v_now
+                  AND (kv.expires_at, kv.tenant, kv.key) > (last_exp, last_ten, last_key)
+                ORDER BY kv.expires_at, kv.tenant, kv.key
+                LIMIT batch;
+        END IF;
+        fetched := 0;
+        LOOP
+            FETCH cands INTO c_ten, c_key, c_exp;
+            EXIT WHEN NOT FOUND;
+            fetched := fetched + 1;
+            last_exp := c_exp; last_ten := c_ten; last_key := c_key;
+            -- lock it unless another transaction holds it, if still expired
+            PERFORM 1 FROM @extschema@.chat_kv AS kv
+            WHERE kv.key = c_key AND kv.tenant = c_ten AND kv.expires_at <= v_now
+            FOR UPDATE SKIP LOCKED;
+            CONTINUE WHEN NOT FOUND;
+            DELETE FROM @extschema@.chat_kv AS kv
+            WHERE kv.key = c_key AND kv.tenant = c_ten
+            RETURNING kv.expires_at INTO c_exp;
+            d_tenant := d_tenant || c_ten;
+            d_key := d_key || c_key;
+            d_exp := d_exp || c_exp;
+            done := done + 1;
+        END LOOP;
+        CLOSE cands;
+        EXIT WHEN fetched < batch;
+    END LOOP;
     RETURN QUERY
-    WITH d AS (
-        DELETE FROM @extschema@.chat_kv AS kv
-        USING (SELECT c.tenant, c.key FROM @extschema@.chat_kv AS c
-               WHERE c.expires_at <= now()
-                 AND (coalesce(chat_kv_purge_expired.all_tenants, false)
-                      OR c.tenant = coalesce(current_setting('chatstore.tenant', true), ''))
-               ORDER BY c.expires_at
-               LIMIT chat_kv_purge_expired.max_keys
-               FOR UPDATE SKIP LOCKED) AS s
-        WHERE kv.tenant = s.tenant
-          AND kv.key = s.key
-          AND kv.expires_at <= now()
-        RETURNING kv.tenant, kv.key, kv.expires_at)
-    SELECT d.tenant, d.key::text, d.expires_at FROM d
-    ORDER BY d.tenant, d.key;
+    SELECT d.tenant, d.key, d.expires_at
+    FROM unnest(d_tenant, d_key, d_exp) AS d(tenant, key, expires_at)
+    ORDER BY d.tenant, d.key COLLATE "C";   -- the collation of chat_kv.key
 END
 $fn$;
 
