@@ -112,7 +112,25 @@ SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 2)));
 CREATE EXTENSION chatstore;
 SQL
     if [ "${CITUS_DISTRIBUTE:-1}" = 1 ]; then
-        node_psql coord "$CITUS_DB" -c "SELECT table_name, distribution_column, colocated_with, shards FROM chat_distribute($CITUS_SHARDS)"
+        # with data already there (it is moved into the shards), and refused
+        # while tenant isolation is on (55000)
+        node_psql coord "$CITUS_DB" >/dev/null <<'SQL'
+SELECT chat_save_messages('citus-before', '[{"role": "user", "content": "saved before chat_distribute"}]', 'u');
+SELECT chat_enable_tenant_isolation();
+SQL
+        local st
+        st=$(node_psql coord "$CITUS_DB" -Atc "DO \$\$ BEGIN PERFORM chat_distribute($CITUS_SHARDS); EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'sqlstate %', SQLSTATE; END \$\$" 2>&1)
+        case $st in
+            *"sqlstate 55000"*) echo "chat_distribute with tenant isolation on: refused (55000)" ;;
+            *) echo "chat_distribute with tenant isolation on: expected 55000, got: $st" >&2; return 1 ;;
+        esac
+        node_psql coord "$CITUS_DB" -c "SELECT chat_disable_tenant_isolation()" >/dev/null
+        node_psql coord "$CITUS_DB" -c "SELECT table_name, distribution_column, colocated_with, shards, action FROM chat_distribute($CITUS_SHARDS)"
+        # the row saved before is in its shard, and the thread is gone again
+        # (the regression tests start from empty tables)
+        [ "$(node_psql coord "$CITUS_DB" -Atc "SELECT content FROM chat_history('citus-before')")" = "saved before chat_distribute" ] ||
+            { echo "the message saved before chat_distribute is lost" >&2; return 1; }
+        node_psql coord "$CITUS_DB" -c "SELECT chat_delete_thread('citus-before'); SELECT chat_retention_purge_tombstones(interval '0')" >/dev/null
     fi
     log "Citus $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'citus'"), chatstore $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'chatstore'"); active workers:"
     node_psql coord "$CITUS_DB" -c "SELECT * FROM citus_get_active_worker_nodes() ORDER BY 2"

@@ -1,0 +1,42 @@
+-- chat_distribute (README.md#scaling-out).  On one node: a clear error
+-- (0A000) whatever the arguments, and nothing changes.  Under
+-- scripts/citus.sh (which has already distributed the tables, after
+-- checking that it refuses while tenant isolation is on, 55000) the Citus
+-- variant of this file (test/citus/expected/85_citus.out) shows a second
+-- run changing nothing, the 22023 of a bad shard count, the colocation,
+-- and tenant isolation refused (0A000).
+SELECT _chat_is_distributed() AS distributed;
+SELECT regress.try($$SELECT * FROM chat_distribute()$$);
+SELECT regress.try($$SELECT * FROM chat_distribute(0)$$);
+SELECT regress.try($$SELECT * FROM chat_distribute(64001)$$);
+-- a second run: every table already distributed, in its group
+CREATE FUNCTION pg_temp.second_run() RETURNS TABLE (table_name regclass, distribution_column name,
+                                                    colocated_with regclass, action text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT _chat_is_distributed() THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT d.table_name, d.distribution_column, d.colocated_with, d.action FROM chat_distribute() AS d;
+END $$;
+SELECT * FROM pg_temp.second_run();
+-- the distribution Citus recorded: thread-keyed tables in chat_threads'
+-- colocation group, the key tables in chat_kv's, the configuration tables local
+CREATE FUNCTION pg_temp.citus_tables() RETURNS TABLE (table_name text, column_name text, with_threads boolean, with_kv boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT p.logicalrelid::text, column_to_column_name(p.logicalrelid, p.partkey),
+               p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'chat_threads'::regclass),
+               p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'chat_kv'::regclass)
+        FROM pg_dist_partition p ORDER BY 1 $q$;
+END $$;
+SELECT * FROM pg_temp.citus_tables();
+-- tenant isolation by row-level security: on one node it switches on (and
+-- off again here); on a distributed database 0A000
+SELECT regress.try($$SELECT * FROM chat_enable_tenant_isolation()$$);
+SELECT regress.try($$SELECT * FROM chat_disable_tenant_isolation()$$);
+SELECT count(*) AS policies FROM pg_policy WHERE polname = 'chatstore_tenant_isolation';
