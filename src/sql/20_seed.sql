@@ -49,13 +49,39 @@ CREATE TRIGGER chat_user_preferences_updated_at
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_user_preferences', '');
 
+-- PL/pgSQL, not an SQL-standard body: Citus cannot plan the parameterized
+-- statements of SQL functions on distributed tables.  On Citus
+-- chat_user_preferences has no foreign key to chat_threads (Citus refuses
+-- it: the tables are distributed by different columns), so a deleted
+-- thread can stay behind as active_thread_id: it is not returned (on one
+-- node the key's ON DELETE SET NULL has already cleared it).  Two routed
+-- lookups by the distribution columns (user_id, then the thread's id), not
+-- a join, which Citus could not run across the two tables.
 CREATE FUNCTION @extschema@.chat_get_preferences(user_id text)
 RETURNS SETOF @extschema@.chat_user_preferences
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT p.* FROM @extschema@.chat_user_preferences AS p
-    WHERE p.user_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_user pg_catalog.text := @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
+    r      @extschema@.chat_user_preferences;
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    SELECT p.* INTO r FROM @extschema@.chat_user_preferences AS p
+    WHERE p.user_id OPERATOR(pg_catalog.=) v_user;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF r.active_thread_id IS NOT NULL
+       AND NOT EXISTS (SELECT FROM @extschema@.chat_threads AS t
+                       WHERE t.id OPERATOR(pg_catalog.=) r.active_thread_id) THEN
+        r.active_thread_id := NULL;
+    END IF;
+    RETURN NEXT r;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_get_preferences(text) IS
     'a user''s preferences, or no row when the user has none';
@@ -74,6 +100,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_write_tenant();
+    v_now    timestamptz := now();
     v_owner text;
     result @extschema@.chat_user_preferences;
     nulls  text[];
@@ -122,8 +149,32 @@ BEGIN
         selected_model   = CASE WHEN chat_set_preferences.selected_model IS NULL
                                 THEN p.selected_model
                                 ELSE nullif(chat_set_preferences.selected_model, '') END,
-        settings         = (p.settings || coalesce(chat_set_preferences.settings, '{}')) - nulls
+        settings         = (p.settings || coalesce(chat_set_preferences.settings, '{}')) - nulls,
+        -- set here, not by the updated_at trigger (Citus has none): moved
+        -- when the row changes, as the trigger does.  (The transaction's
+        -- time from a variable: Citus takes no now() in DO UPDATE SET;
+        -- settings compared as text, as the trigger compares bytes.)
+        updated_at       = CASE WHEN (chat_set_preferences.active_thread_id IS NOT NULL
+                                      AND nullif(chat_set_preferences.active_thread_id, '')
+                                          IS DISTINCT FROM p.active_thread_id)
+                                     OR (chat_set_preferences.selected_model IS NOT NULL
+                                         AND nullif(chat_set_preferences.selected_model, '')
+                                             IS DISTINCT FROM p.selected_model)
+                                     OR (chat_set_preferences.settings IS NOT NULL
+                                         AND ((p.settings || chat_set_preferences.settings) - nulls)::text
+                                             <> p.settings::text)
+                                THEN v_now ELSE p.updated_at END
     RETURNING p.* INTO result;
+    -- a kept active thread may have been deleted on Citus, where no foreign
+    -- key clears it (on one node it cannot be missing): clear it now
+    IF result.active_thread_id IS NOT NULL AND chat_set_preferences.active_thread_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.chat_threads AS t
+                       WHERE t.id = result.active_thread_id) THEN
+        UPDATE @extschema@.chat_user_preferences AS p
+        SET active_thread_id = NULL, updated_at = v_now
+        WHERE p.user_id = chat_set_preferences.user_id
+        RETURNING p.* INTO result;
+    END IF;
     RETURN result;
 END
 $fn$;
@@ -169,6 +220,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_tenant_key();
+    v_now    timestamptz := now();
     result @extschema@.chat_kv;
 BEGIN
     IF key IS NULL OR key = '' THEN
@@ -188,13 +240,24 @@ BEGIN
         RAISE EXCEPTION 'ttl must be positive, not %', ttl
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- the transaction's time from a variable: Citus refuses now() (any
+    -- function that is not IMMUTABLE) in DO UPDATE SET
     INSERT INTO @extschema@.chat_kv AS kv (tenant, key, value, expires_at)
-    VALUES (v_tenant, chat_kv_set.key, chat_kv_set.value, now() + chat_kv_set.ttl)
+    VALUES (v_tenant, chat_kv_set.key, chat_kv_set.value, v_now + chat_kv_set.ttl)
     ON CONFLICT ON CONSTRAINT chat_kv_pkey DO UPDATE
     SET value      = excluded.value,
         expires_at = excluded.expires_at,
         -- an expired key that is set again is a new key
-        created_at = CASE WHEN kv.expires_at <= now() THEN now() ELSE kv.created_at END
+        created_at = CASE WHEN kv.expires_at <= v_now THEN v_now ELSE kv.created_at END,
+        -- set here, not by the updated_at trigger (Citus has none): moved
+        -- when the row changes, as the trigger does (it compares bytes: a
+        -- value equal as jsonb but written differently, 1.0 for 1, is a
+        -- change; its text is only made when the values are equal)
+        updated_at = CASE WHEN kv.value <> excluded.value
+                            OR kv.value::text <> excluded.value::text
+                            OR kv.expires_at IS DISTINCT FROM excluded.expires_at
+                            OR (kv.expires_at <= v_now AND kv.created_at <> v_now)
+                          THEN v_now ELSE kv.updated_at END
     RETURNING kv.* INTO result;
     RETURN result;
 END
@@ -207,29 +270,47 @@ COMMENT ON FUNCTION @extschema@.chat_kv_set(text, jsonb, interval) IS
 -- comes back as 'null'::jsonb
 CREATE FUNCTION @extschema@.chat_kv_get(key text)
 RETURNS jsonb
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT kv.value FROM @extschema@.chat_kv AS kv
-    WHERE kv.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND kv.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kv_get.key, 'key')
-      AND (kv.expires_at IS NULL OR kv.expires_at OPERATOR(pg_catalog.>) pg_catalog.now());
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    -- read once, here: a setting read inside the statement would be read on
+    -- the Citus worker that runs it, where it is not set
+    v_tenant pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
+    v_key    pg_catalog.text := @extschema@._chat_required(chat_kv_get.key, 'key');
+    v_now    pg_catalog.timestamptz := pg_catalog.now();
+    v_value  pg_catalog.jsonb;
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    SELECT kv.value INTO v_value FROM @extschema@.chat_kv AS kv
+    WHERE kv.tenant OPERATOR(pg_catalog.=) v_tenant AND kv.key OPERATOR(pg_catalog.=) v_key
+      AND (kv.expires_at IS NULL OR kv.expires_at OPERATOR(pg_catalog.>) v_now);
+    RETURN v_value;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kv_get(text) IS
     'the value of a key; NULL when it does not exist or has expired';
 
 CREATE FUNCTION @extschema@.chat_kv_delete(key text)
 RETURNS boolean
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH d AS (
-        DELETE FROM @extschema@.chat_kv AS kv
-        WHERE kv.tenant OPERATOR(pg_catalog.=) @extschema@._chat_tenant_key()
-          AND kv.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kv_delete.key, 'key')
-        RETURNING (kv.expires_at IS NULL OR kv.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) AS live)
-    SELECT COALESCE(pg_catalog.bool_or(d.live), false) FROM d;
-END;
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_tenant_key();
+    v_key    text := @extschema@._chat_required(chat_kv_delete.key, 'key');
+    v_now    timestamptz := now();
+    v_live   boolean;
+BEGIN
+    DELETE FROM @extschema@.chat_kv AS kv
+    WHERE kv.tenant = v_tenant AND kv.key = v_key
+    RETURNING (kv.expires_at IS NULL OR kv.expires_at > v_now) INTO v_live;
+    RETURN COALESCE(v_live, false);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kv_delete(text) IS
     'delete a key; true when a live key was deleted (an expired one is removed too, returning false)';
@@ -245,19 +326,27 @@ RETURNS TABLE (key text, value jsonb, expires_at timestamptz,
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v_tenant text := COALESCE(current_setting('chatstore.tenant', true), '');
+    v_prefix text := coalesce(chat_kv_list.prefix, '');
+    v_now    timestamptz := now();
 BEGIN
     IF max_keys IS NOT NULL AND max_keys < 1 THEN
         RAISE EXCEPTION 'max_keys must be at least 1, not %', max_keys
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- one statement over every shard on Citus (a tenant's keys are spread
+    -- by key); the tenant and the time travel as values.  after_key NULL
+    -- is '' (every key is > ''): both bounds are index conditions, also in
+    -- a generic plan, and the index scan starts at the larger one.
     RETURN QUERY
     SELECT kv.key::text, kv.value, kv.expires_at, kv.created_at, kv.updated_at
     FROM @extschema@.chat_kv AS kv
-    WHERE kv.tenant = COALESCE(current_setting('chatstore.tenant', true), '')
-      AND kv.key >= coalesce(chat_kv_list.prefix, '') COLLATE "C"
-      AND starts_with(kv.key, coalesce(chat_kv_list.prefix, ''))
-      AND (chat_kv_list.after_key IS NULL OR kv.key > chat_kv_list.after_key COLLATE "C")
-      AND (kv.expires_at IS NULL OR kv.expires_at > now())
+    WHERE kv.tenant = v_tenant
+      AND kv.key >= v_prefix COLLATE "C"
+      AND kv.key > coalesce(chat_kv_list.after_key, '') COLLATE "C"
+      AND starts_with(kv.key, v_prefix)
+      AND (kv.expires_at IS NULL OR kv.expires_at > v_now)
     ORDER BY kv.key
     LIMIT chat_kv_list.max_keys;
 END
@@ -324,6 +413,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_tenant_key();
+    v_now    timestamptz := now();
     n      bigint;
     hdr    @extschema@.chat_lists;
 BEGIN
@@ -356,7 +446,14 @@ BEGIN
             coalesce(chat_kvlist_append_many.metadata, '{}'), n)
     ON CONFLICT ON CONSTRAINT chat_lists_pkey DO UPDATE
     SET next_pos = l.next_pos + n,
-        metadata = l.metadata || coalesce(chat_kvlist_append_many.metadata, '{}')
+        metadata = l.metadata || coalesce(chat_kvlist_append_many.metadata, '{}'),
+        -- set here, not by the updated_at trigger (Citus has none): moved
+        -- when the row changes, as the trigger does (metadata compared as
+        -- text, as the trigger compares bytes)
+        updated_at = CASE WHEN n > 0
+                            OR (l.metadata || coalesce(chat_kvlist_append_many.metadata, '{}'))::text
+                               <> l.metadata::text
+                          THEN v_now ELSE l.updated_at END
     RETURNING l.* INTO hdr;
 
     INSERT INTO @extschema@.chat_list_items (tenant, key, pos, value)
@@ -393,14 +490,23 @@ COMMENT ON FUNCTION @extschema@.chat_kvlist_append(text, jsonb, jsonb) IS
 
 CREATE FUNCTION @extschema@.chat_kvlist_length(key text)
 RETURNS bigint
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT COALESCE((
-        SELECT l.next_pos OPERATOR(pg_catalog.-) l.head_pos
-        FROM @extschema@.chat_lists AS l
-        WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_length.key, 'key')), 0);
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_tenant pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
+    v_key    pg_catalog.text := @extschema@._chat_required(chat_kvlist_length.key, 'key');
+    v_len    pg_catalog.int8;
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    SELECT l.next_pos OPERATOR(pg_catalog.-) l.head_pos INTO v_len
+    FROM @extschema@.chat_lists AS l
+    WHERE l.tenant OPERATOR(pg_catalog.=) v_tenant AND l.key OPERATOR(pg_catalog.=) v_key;
+    RETURN COALESCE(v_len, 0);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_length(text) IS
     'number of values in a list; 0 when the list does not exist';
@@ -413,29 +519,45 @@ CREATE FUNCTION @extschema@.chat_kvlist_range(
     start bigint DEFAULT 0,
     stop  bigint DEFAULT -1)
 RETURNS TABLE (idx bigint, value jsonb, created_at timestamptz)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    WITH h AS (
-        SELECT l.tenant, l.key, l.head_pos, l.next_pos OPERATOR(pg_catalog.-) l.head_pos AS len
-        FROM @extschema@.chat_lists AS l
-        WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-          AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_range.key, 'key')),
-    b AS (
-        SELECT h.tenant, h.key, h.head_pos,
-               GREATEST(CASE WHEN chat_kvlist_range.start OPERATOR(pg_catalog.<) 0
-                             THEN h.len OPERATOR(pg_catalog.+) chat_kvlist_range.start
-                             ELSE chat_kvlist_range.start END, 0) AS s,
-               LEAST(CASE WHEN chat_kvlist_range.stop OPERATOR(pg_catalog.<) 0
-                          THEN h.len OPERATOR(pg_catalog.+) chat_kvlist_range.stop
-                          ELSE chat_kvlist_range.stop END, h.len OPERATOR(pg_catalog.-) 1) AS e
-        FROM h)
-    SELECT i.pos OPERATOR(pg_catalog.-) b.head_pos, i.value, i.created_at
-    FROM b JOIN @extschema@.chat_list_items AS i
-      ON i.tenant OPERATOR(pg_catalog.=) b.tenant AND i.key OPERATOR(pg_catalog.=) b.key
-     AND i.pos OPERATOR(pg_catalog.>=) (b.head_pos OPERATOR(pg_catalog.+) b.s)
-     AND i.pos OPERATOR(pg_catalog.<=) (b.head_pos OPERATOR(pg_catalog.+) b.e)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_tenant pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
+    v_key    pg_catalog.text := @extschema@._chat_required(chat_kvlist_range.key, 'key');
+    v_head   pg_catalog.int8;
+    v_len    pg_catalog.int8;
+    s        pg_catalog.int8;
+    e        pg_catalog.int8;
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    -- The header, then the items: two routed statements (a STABLE
+    -- function's statements share one snapshot, so they agree on one node).
+    SELECT l.head_pos, l.next_pos OPERATOR(pg_catalog.-) l.head_pos INTO v_head, v_len
+    FROM @extschema@.chat_lists AS l
+    WHERE l.tenant OPERATOR(pg_catalog.=) v_tenant AND l.key OPERATOR(pg_catalog.=) v_key;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- (GREATEST and LEAST skip NULLs: a NULL start is 0, a NULL stop the end)
+    s := GREATEST(CASE WHEN start OPERATOR(pg_catalog.<) 0 THEN v_len OPERATOR(pg_catalog.+) start
+                       ELSE start END, 0);
+    e := LEAST(CASE WHEN stop OPERATOR(pg_catalog.<) 0 THEN v_len OPERATOR(pg_catalog.+) stop
+                    ELSE stop END, v_len OPERATOR(pg_catalog.-) 1);
+    IF s OPERATOR(pg_catalog.>) e THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT i.pos OPERATOR(pg_catalog.-) v_head, i.value, i.created_at
+    FROM @extschema@.chat_list_items AS i
+    WHERE i.tenant OPERATOR(pg_catalog.=) v_tenant AND i.key OPERATOR(pg_catalog.=) v_key
+      AND i.pos OPERATOR(pg_catalog.>=) (v_head OPERATOR(pg_catalog.+) s)
+      AND i.pos OPERATOR(pg_catalog.<=) (v_head OPERATOR(pg_catalog.+) e)
     ORDER BY i.pos;
-END;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_range(text, bigint, bigint) IS
     'values of a list from index start to stop inclusive (negative = from the end), in order';
@@ -453,6 +575,8 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_tenant_key();
+    v_now    timestamptz := now();
+    v_key    text;
     hdr @extschema@.chat_lists;
     len bigint;
     s   bigint;
@@ -462,9 +586,12 @@ BEGIN
         RAISE EXCEPTION 'start and stop must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    v_key := @extschema@._chat_required(chat_kvlist_trim.key, 'key');
+    -- the header's row lock orders the trim with the appends; the key as a
+    -- value makes it a statement on one shard (Citus refuses FOR UPDATE
+    -- over several)
     SELECT * INTO hdr FROM @extschema@.chat_lists AS l
-    WHERE l.tenant = v_tenant
-      AND l.key = @extschema@._chat_required(chat_kvlist_trim.key, 'key')
+    WHERE l.tenant = v_tenant AND l.key = v_key
     FOR UPDATE;
     IF NOT FOUND THEN
         RETURN 0;
@@ -479,11 +606,17 @@ BEGIN
     DELETE FROM @extschema@.chat_list_items AS i
     WHERE i.tenant = hdr.tenant AND i.key = hdr.key
       AND (i.pos < hdr.head_pos + s OR i.pos > hdr.head_pos + e);
-    -- items stay contiguous: the kept run becomes [head_pos + s, head_pos + e]
-    UPDATE @extschema@.chat_lists AS l
-    SET head_pos = hdr.head_pos + s,
-        next_pos = hdr.head_pos + e + 1
-    WHERE l.tenant = hdr.tenant AND l.key = hdr.key;
+    -- items stay contiguous: the kept run becomes [head_pos + s, head_pos + e].
+    -- A trim that keeps everything changes nothing (and updated_at stays,
+    -- as with the trigger); otherwise updated_at is set here, not by the
+    -- trigger (Citus has none).
+    IF s <> 0 OR hdr.head_pos + e + 1 <> hdr.next_pos THEN
+        UPDATE @extschema@.chat_lists AS l
+        SET head_pos = hdr.head_pos + s,
+            next_pos = hdr.head_pos + e + 1,
+            updated_at = v_now
+        WHERE l.tenant = hdr.tenant AND l.key = hdr.key;
+    END IF;
     RETURN e - s + 1;
 END
 $fn$;
@@ -493,16 +626,21 @@ COMMENT ON FUNCTION @extschema@.chat_kvlist_trim(text, bigint, bigint) IS
 
 CREATE FUNCTION @extschema@.chat_kvlist_delete(key text)
 RETURNS boolean
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH d AS (
-        DELETE FROM @extschema@.chat_lists AS l
-        WHERE l.tenant OPERATOR(pg_catalog.=) @extschema@._chat_tenant_key()
-          AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_delete.key, 'key')
-        RETURNING 1)
-    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM d;
-END;
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_tenant_key();
+    v_key    text := @extschema@._chat_required(chat_kvlist_delete.key, 'key');
+    n        bigint;
+BEGIN
+    -- the items go with the header (ON DELETE CASCADE; colocated on Citus)
+    DELETE FROM @extschema@.chat_lists AS l
+    WHERE l.tenant = v_tenant AND l.key = v_key;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n > 0;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_delete(text) IS
     'delete a list and its values; false when it did not exist';
@@ -510,20 +648,30 @@ COMMENT ON FUNCTION @extschema@.chat_kvlist_delete(text) IS
 CREATE FUNCTION @extschema@.chat_kvlist_info(key text)
 RETURNS TABLE (length bigint, metadata jsonb,
                created_at timestamptz, updated_at timestamptz)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_tenant pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
+    v_key    pg_catalog.text := @extschema@._chat_required(chat_kvlist_info.key, 'key');
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    RETURN QUERY
     SELECT l.next_pos OPERATOR(pg_catalog.-) l.head_pos, l.metadata, l.created_at, l.updated_at
     FROM @extschema@.chat_lists AS l
-    WHERE l.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND l.key OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_kvlist_info.key, 'key');
-END;
+    WHERE l.tenant OPERATOR(pg_catalog.=) v_tenant AND l.key OPERATOR(pg_catalog.=) v_key;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_info(text) IS
     'a list''s length, metadata and timestamps; no row when it does not exist';
 
 -- The 1.0/1.1 names of the list functions (easily confused with
 -- chat_list_threads).  Deprecated: they call the chat_kvlist_* functions and
--- go away in 1.3.
+-- go away in 1.3.  (SQL bodies are fine here, also on Citus: they read no
+-- table themselves.)
 CREATE FUNCTION @extschema@.chat_list_append_many(key text, "values" jsonb, metadata jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql VOLATILE
@@ -634,6 +782,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_tenant  text;
+    v_now     timestamptz := now();
     newver  bigint;
     v_current bigint;
 BEGIN
@@ -661,7 +810,9 @@ BEGIN
         VALUES (v_tenant, chat_agent_state_save.agent_id,
                 chat_agent_state_save.session_id, chat_agent_state_save.state)
         ON CONFLICT ON CONSTRAINT chat_agent_states_pkey DO UPDATE
-        SET state = excluded.state, version = s.version + 1
+        -- updated_at set here, not by the trigger (Citus has none); the
+        -- version always changes, so the trigger would always move it
+        SET state = excluded.state, version = s.version + 1, updated_at = v_now
         RETURNING s.version INTO newver;
         RETURN newver;
     ELSIF expected_version = 0 THEN
@@ -672,7 +823,7 @@ BEGIN
         RETURNING s.version INTO newver;
     ELSE
         UPDATE @extschema@.chat_agent_states AS s
-        SET state = chat_agent_state_save.state, version = s.version + 1
+        SET state = chat_agent_state_save.state, version = s.version + 1, updated_at = v_now
         WHERE s.tenant = v_tenant
           AND s.agent_id = chat_agent_state_save.agent_id
           AND s.session_id = chat_agent_state_save.session_id
@@ -724,31 +875,45 @@ COMMENT ON FUNCTION @extschema@.chat_agent_state_save(text, text, jsonb, bigint)
 -- one row, or no row when there is no state (distinct from a stored '{}')
 CREATE FUNCTION @extschema@.chat_agent_state_load(agent_id text, session_id text)
 RETURNS SETOF @extschema@.chat_agent_states
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT s.*
-    FROM @extschema@.chat_agent_states AS s
-    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id')
-      AND s.session_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_tenant  pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
+    v_agent   pg_catalog.text := @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id');
+    v_session pg_catalog.text := @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    RETURN QUERY
+    SELECT s.* FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant OPERATOR(pg_catalog.=) v_tenant
+      AND s.agent_id OPERATOR(pg_catalog.=) v_agent
+      AND s.session_id OPERATOR(pg_catalog.=) v_session;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_load(text, text) IS
     'an agent state with its version; no row when none is stored';
 
 CREATE FUNCTION @extschema@.chat_agent_state_delete(agent_id text, session_id text)
 RETURNS boolean
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH d AS (
-        DELETE FROM @extschema@.chat_agent_states AS s
-        WHERE s.tenant OPERATOR(pg_catalog.=) @extschema@._chat_tenant_key()
-          AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_delete.agent_id, 'agent_id')
-          AND s.session_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_delete.session_id, 'session_id')
-        RETURNING 1)
-    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM d;
-END;
+AS $fn$
+DECLARE
+    v_tenant  text := @extschema@._chat_tenant_key();
+    v_agent   text := @extschema@._chat_required(chat_agent_state_delete.agent_id, 'agent_id');
+    v_session text := @extschema@._chat_required(chat_agent_state_delete.session_id, 'session_id');
+    n         bigint;
+BEGIN
+    DELETE FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant = v_tenant AND s.agent_id = v_agent AND s.session_id = v_session;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n > 0;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_delete(text, text) IS
     'delete an agent state; false when none was stored';
@@ -762,33 +927,72 @@ CREATE FUNCTION @extschema@.chat_agent_state_list(
     before_session_id text        DEFAULT NULL,
     state_filter      jsonb       DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_agent_states
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT s.*
-    FROM @extschema@.chat_agent_states AS s
-    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_list.agent_id, 'agent_id')
-      AND (chat_agent_state_list.before_updated_at IS NULL
-           OR (s.updated_at, s.session_id) OPERATOR(pg_catalog.<)
-              (chat_agent_state_list.before_updated_at,
-               COALESCE(chat_agent_state_list.before_session_id, '')))
-      AND (chat_agent_state_list.state_filter IS NULL
-           OR s.state OPERATOR(pg_catalog.@>) chat_agent_state_list.state_filter)
-    ORDER BY s.updated_at DESC, s.session_id DESC
-    LIMIT chat_agent_state_list.max_sessions;
-END;
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := COALESCE(current_setting('chatstore.tenant', true), '');
+    v_agent  text := @extschema@._chat_required(chat_agent_state_list.agent_id, 'agent_id');
+BEGIN
+    -- one plain statement per combination of the optional arguments, so
+    -- that each keeps its own plan (a kept generic plan cannot drop an
+    -- "argument IS NULL OR ..." condition); on Citus each runs on every
+    -- shard (states are spread by session_id) and the coordinator merges
+    -- the sorted, limited results
+    IF before_updated_at IS NULL AND state_filter IS NULL THEN
+        RETURN QUERY
+        SELECT s.* FROM @extschema@.chat_agent_states AS s
+        WHERE s.tenant = v_tenant AND s.agent_id = v_agent
+        ORDER BY s.updated_at DESC, s.session_id DESC
+        LIMIT chat_agent_state_list.max_sessions;
+    ELSIF state_filter IS NULL THEN
+        RETURN QUERY
+        SELECT s.* FROM @extschema@.chat_agent_states AS s
+        WHERE s.tenant = v_tenant AND s.agent_id = v_agent
+          AND (s.updated_at, s.session_id)
+              < (chat_agent_state_list.before_updated_at,
+                 COALESCE(chat_agent_state_list.before_session_id, ''))
+        ORDER BY s.updated_at DESC, s.session_id DESC
+        LIMIT chat_agent_state_list.max_sessions;
+    ELSIF before_updated_at IS NULL THEN
+        RETURN QUERY
+        SELECT s.* FROM @extschema@.chat_agent_states AS s
+        WHERE s.tenant = v_tenant AND s.agent_id = v_agent
+          AND s.state @> chat_agent_state_list.state_filter
+        ORDER BY s.updated_at DESC, s.session_id DESC
+        LIMIT chat_agent_state_list.max_sessions;
+    ELSE
+        RETURN QUERY
+        SELECT s.* FROM @extschema@.chat_agent_states AS s
+        WHERE s.tenant = v_tenant AND s.agent_id = v_agent
+          AND (s.updated_at, s.session_id)
+              < (chat_agent_state_list.before_updated_at,
+                 COALESCE(chat_agent_state_list.before_session_id, ''))
+          AND s.state @> chat_agent_state_list.state_filter
+        ORDER BY s.updated_at DESC, s.session_id DESC
+        LIMIT chat_agent_state_list.max_sessions;
+    END IF;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_list(text, integer, timestamptz, text, jsonb) IS
     'an agent''s states, most recently saved first, with a limit, keyset paging and a state @> filter';
 
 CREATE FUNCTION @extschema@.chat_agent_state_count(agent_id text)
 RETURNS bigint
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT pg_catalog.count(*) FROM @extschema@.chat_agent_states AS s
-    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
-      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_count.agent_id, 'agent_id');
-END;
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := COALESCE(current_setting('chatstore.tenant', true), '');
+    v_agent  text := @extschema@._chat_required(chat_agent_state_count.agent_id, 'agent_id');
+    n        bigint;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant = v_tenant AND s.agent_id = v_agent;
+    RETURN n;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_count(text) IS
     'number of sessions with a stored state for an agent';
@@ -796,11 +1000,18 @@ COMMENT ON FUNCTION @extschema@.chat_agent_state_count(text) IS
 -- every stored state of the current tenant, whatever the agent (Forge's Count())
 CREATE FUNCTION @extschema@.chat_agent_state_count_all()
 RETURNS bigint
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT pg_catalog.count(*) FROM @extschema@.chat_agent_states AS s
-    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
-END;
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := COALESCE(current_setting('chatstore.tenant', true), '');
+    n        bigint;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant = v_tenant;
+    RETURN n;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_count_all() IS
     'number of stored agent states of the current tenant, over all agents';
@@ -812,15 +1023,33 @@ CREATE FUNCTION @extschema@.chat_thread_usage(thread_id text, user_id text DEFAU
 RETURNS TABLE (message_count bigint, prompt_tokens bigint,
                completion_tokens bigint, total_tokens bigint,
                last_message_at timestamptz)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT t.message_count, t.prompt_tokens, t.completion_tokens, t.total_tokens,
-           t.last_message_at
-    FROM @extschema@.chat_threads AS t
-    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_thread_usage.thread_id, 'thread_id')
-      AND (@extschema@._chat_user_arg(chat_thread_usage.user_id) IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_thread_usage.user_id);
-END;
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_thread pg_catalog.text := @extschema@._chat_required(chat_thread_usage.thread_id, 'thread_id');
+    v_user   pg_catalog.text := @extschema@._chat_user_arg(chat_thread_usage.user_id);
+BEGIN
+    -- (no SET search_path: a SET clause costs a call of this small reader
+    -- a tenth of its time; every operator, function and type is
+    -- schema-qualified and there is no aggregate, so the caller's
+    -- search_path cannot change what it runs, on Citus either: 80_search_path)
+    -- One routed statement by the thread's id; the owner check as a
+    -- branch, not an "argument IS NULL OR" condition.
+    IF v_user IS NULL THEN
+        RETURN QUERY
+        SELECT t.message_count, t.prompt_tokens, t.completion_tokens, t.total_tokens,
+               t.last_message_at
+        FROM @extschema@.chat_threads AS t
+        WHERE t.id OPERATOR(pg_catalog.=) v_thread;
+    ELSE
+        RETURN QUERY
+        SELECT t.message_count, t.prompt_tokens, t.completion_tokens, t.total_tokens,
+               t.last_message_at
+        FROM @extschema@.chat_threads AS t
+        WHERE t.id OPERATOR(pg_catalog.=) v_thread AND t.user_id OPERATOR(pg_catalog.=) v_user;
+    END IF;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_thread_usage(text, text) IS
     'a thread''s message count and token totals; no row when not found or not the owner';
@@ -832,19 +1061,29 @@ CREATE FUNCTION @extschema@.chat_user_usage(
     to_time   timestamptz DEFAULT NULL)
 RETURNS TABLE (thread_count bigint, message_count bigint,
                prompt_tokens bigint, completion_tokens bigint, total_tokens bigint)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT pg_catalog.count(DISTINCT m.thread_id),
-           pg_catalog.count(m.id),
-           COALESCE(pg_catalog.sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0)::bigint,
-           COALESCE(pg_catalog.sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0)::bigint,
-           COALESCE(pg_catalog.sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_user text := @extschema@._chat_required(chat_user_usage.user_id, 'user_id');
+BEGIN
+    -- a user's threads are spread over the shards: on Citus this runs on
+    -- every shard (messages are colocated with their thread) and the
+    -- coordinator adds up the parts.  The time bounds are plain filters on
+    -- the messages (no index serves them), so one statement does for all.
+    RETURN QUERY
+    SELECT count(DISTINCT m.thread_id),
+           count(m.id),
+           COALESCE(sum(@extschema@.chat_usage_tokens(m.usage, 'prompt')), 0)::bigint,
+           COALESCE(sum(@extschema@.chat_usage_tokens(m.usage, 'completion')), 0)::bigint,
+           COALESCE(sum(@extschema@.chat_usage_tokens(m.usage, 'total')), 0)::bigint
     FROM @extschema@.chat_threads AS t
-    JOIN @extschema@.chat_messages AS m ON m.thread_id OPERATOR(pg_catalog.=) t.id
-    WHERE t.user_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_user_usage.user_id, 'user_id')
-      AND (chat_user_usage.from_time IS NULL OR m.created_at OPERATOR(pg_catalog.>=) chat_user_usage.from_time)
-      AND (chat_user_usage.to_time IS NULL OR m.created_at OPERATOR(pg_catalog.<) chat_user_usage.to_time);
-END;
+    JOIN @extschema@.chat_messages AS m ON m.thread_id = t.id
+    WHERE t.user_id = v_user
+      AND (chat_user_usage.from_time IS NULL OR m.created_at >= chat_user_usage.from_time)
+      AND (chat_user_usage.to_time IS NULL OR m.created_at < chat_user_usage.to_time);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_user_usage(text, timestamptz, timestamptz) IS
     'token totals of a user''s messages created in [from_time, to_time) (NULL = unbounded)';
@@ -874,19 +1113,28 @@ CREATE FUNCTION @extschema@.chat_get_thread_with_messages(
     user_id      text    DEFAULT NULL,
     max_messages integer DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) '{tombstone_count,active_path}'::pg_catalog.text[])
-           OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-               'messages',
-               (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
-                                '[]'::pg_catalog.jsonb)
-                FROM @extschema@.chat_history(t.id, chat_get_thread_with_messages.max_messages) AS h))
-    FROM @extschema@.chat_threads AS t
-    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_thread_with_messages.thread_id, 'thread_id')
-      AND (@extschema@._chat_user_arg(chat_get_thread_with_messages.user_id) IS NULL
-           OR t.user_id OPERATOR(pg_catalog.=) chat_get_thread_with_messages.user_id);
-END;
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_thread text := @extschema@._chat_required(chat_get_thread_with_messages.thread_id, 'thread_id');
+    v_user   text := @extschema@._chat_user_arg(chat_get_thread_with_messages.user_id);
+    t        @extschema@.chat_threads;
+    v_msgs   jsonb;
+BEGIN
+    -- the thread, then its messages: each a statement routed by the
+    -- thread's id (on Citus the messages are on the thread's shard)
+    SELECT * INTO t FROM @extschema@.chat_threads AS x WHERE x.id = v_thread;
+    IF NOT FOUND OR (v_user IS NOT NULL AND t.user_id IS DISTINCT FROM v_user) THEN
+        RETURN NULL;
+    END IF;
+    SELECT COALESCE(jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq), '[]'::jsonb)
+    INTO v_msgs
+    FROM @extschema@.chat_history(v_thread, chat_get_thread_with_messages.max_messages) AS h;
+    RETURN (to_jsonb(t) - '{tombstone_count,active_path}'::text[])
+           || jsonb_build_object('messages', v_msgs);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_get_thread_with_messages(text, text, integer) IS
     'a thread and its messages (oldest first) as one JSON object; NULL when not found or not the owner';
@@ -901,17 +1149,25 @@ CREATE FUNCTION @extschema@.chat_list_threads_with_messages(
     max_messages      integer     DEFAULT NULL,
     metadata_filter   jsonb       DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT COALESCE(pg_catalog.jsonb_agg(
-               (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) '{tombstone_count,active_path}'::pg_catalog.text[])
-               OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    result jsonb;
+BEGIN
+    -- the page comes from chat_list_threads and each thread's messages from
+    -- chat_history: this statement names no table itself, so on Citus it
+    -- runs on the coordinator and those functions route their own reads
+    SELECT COALESCE(jsonb_agg(
+               (to_jsonb(t) - '{tombstone_count,active_path}'::text[])
+               || jsonb_build_object(
                    'messages',
-                   (SELECT COALESCE(pg_catalog.jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
-                                    '[]'::pg_catalog.jsonb)
+                   (SELECT COALESCE(jsonb_agg(@extschema@.chat_message_json(h) ORDER BY h.seq),
+                                    '[]'::jsonb)
                     FROM @extschema@.chat_history(t.id, chat_list_threads_with_messages.max_messages) AS h))
                ORDER BY t.updated_at DESC, t.id DESC),
-           '[]'::pg_catalog.jsonb)
+           '[]'::jsonb)
+    INTO result
     FROM @extschema@.chat_list_threads(
              chat_list_threads_with_messages.user_id,
              chat_list_threads_with_messages.max_threads,
@@ -919,7 +1175,9 @@ BEGIN ATOMIC
              chat_list_threads_with_messages.before_id,
              chat_list_threads_with_messages.metadata_filter,
              chat_list_threads_with_messages.page_offset) AS t;
-END;
+    RETURN result;
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_list_threads_with_messages(text, integer, timestamptz, text, integer, integer, jsonb) IS
     'a user''s threads newest first (keyset or offset paging, optional metadata @> filter), each with its messages, as one JSON array';
@@ -998,18 +1256,29 @@ COMMENT ON FUNCTION @extschema@.chat_health() IS
     'cheap liveness check: status ok, extension and server version, current tenant';
 
 -- per table of the extension: rows (exact count(*) when exact, else the
--- planner's estimate, -1 when never analyzed) and total bytes with indexes
+-- planner's estimate, -1 when never analyzed) and total bytes with indexes.
+-- A table distributed by Citus is an empty shell on the coordinator: its
+-- bytes are its shards' (citus_total_relation_size), its estimate the sum of
+-- the shards' (-1 when none was analyzed), and database_bytes adds up the
+-- database on the coordinator and every worker.  Citus is called through
+-- EXECUTE only, so the function is the same with and without it.
 CREATE FUNCTION @extschema@.chat_stats(exact boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    r      record;
-    n      bigint;
-    tables jsonb := '{}';
-    total  bigint := 0;
-    sz     bigint;
+    r       record;
+    n       bigint;
+    tables  jsonb := '{}';
+    total   bigint := 0;
+    sz      bigint;
+    v_citus boolean := to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL;
+    v_dist  boolean;
+    v_any   boolean := false;
+    v_db    bigint := pg_database_size(current_database());
+    v_more  bigint;
+    v_err   text;
 BEGIN
     FOR r IN
         SELECT c.oid, c.relname, c.reltuples
@@ -1020,16 +1289,72 @@ BEGIN
           AND d.deptype = 'e' AND c.relkind IN ('r', 'p')
         ORDER BY c.relname
     LOOP
+        v_dist := false;
+        IF v_citus THEN
+            EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition AS p
+                                    WHERE p.logicalrelid = $1)'
+            INTO v_dist USING r.oid;
+        END IF;
         IF exact THEN
             EXECUTE format('SELECT count(*) FROM %s', r.oid::regclass) INTO n;
+        ELSIF v_dist THEN
+            EXECUTE $q$
+                SELECT COALESCE(CASE WHEN bool_and(x.t < 0) THEN -1
+                                     ELSE sum(greatest(x.t, 0)) END, -1)::bigint,
+                       string_agg(x.result, '; ') FILTER (WHERE NOT x.success)
+                FROM (SELECT c.success, c.result,
+                             CASE WHEN c.success THEN c.result::float8 END AS t
+                      FROM pg_catalog.run_command_on_shards($1,
+                               'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') AS c
+                     ) AS x$q$
+            INTO n, v_err USING r.oid;
+            IF v_err IS NOT NULL THEN
+                RAISE EXCEPTION 'could not read the row estimates of the shards of %', r.oid::regclass
+                    USING ERRCODE = 'connection_failure', DETAIL = v_err;
+            END IF;
         ELSE
             n := r.reltuples::bigint;
         END IF;
-        sz := pg_total_relation_size(r.oid);
+        IF v_dist THEN
+            BEGIN
+                EXECUTE 'SELECT pg_catalog.citus_total_relation_size($1)' INTO sz USING r.oid;
+            EXCEPTION WHEN active_sql_transaction THEN
+                -- Citus refuses its size functions in a transaction that
+                -- has modified several shards: ask each shard over
+                -- connections of its own, which it allows
+                EXECUTE $q$
+                    SELECT sum(CASE WHEN c.success THEN c.result::bigint END)::bigint,
+                           string_agg(c.result, '; ') FILTER (WHERE NOT c.success)
+                    FROM pg_catalog.run_command_on_shards($1,
+                             'SELECT pg_catalog.pg_total_relation_size(''%s''::pg_catalog.regclass)') AS c$q$
+                INTO sz, v_err USING r.oid;
+                IF v_err IS NOT NULL THEN
+                    RAISE EXCEPTION 'could not read the sizes of the shards of %', r.oid::regclass
+                        USING ERRCODE = 'connection_failure', DETAIL = v_err;
+                END IF;
+            END;
+            v_any := true;
+        ELSE
+            sz := pg_total_relation_size(r.oid);
+        END IF;
         total := total + sz;
         tables := tables || jsonb_build_object(r.relname::text,
                                                jsonb_build_object('rows', n, 'bytes', sz));
     END LOOP;
+    IF v_any THEN
+        EXECUTE $q$
+            SELECT COALESCE(sum(CASE WHEN w.success THEN w.result::bigint END), 0)::bigint,
+                   string_agg(w.nodename || ':' || w.nodeport || ': ' || w.result, '; ')
+                       FILTER (WHERE NOT w.success)
+            FROM pg_catalog.run_command_on_workers(
+                     'SELECT pg_catalog.pg_database_size(pg_catalog.current_database())') AS w$q$
+        INTO v_more, v_err;
+        IF v_err IS NOT NULL THEN
+            RAISE EXCEPTION 'could not read the size of the database on every worker'
+                USING ERRCODE = 'connection_failure', DETAIL = v_err;
+        END IF;
+        v_db := v_db + v_more;
+    END IF;
     RETURN jsonb_build_object(
         'extension_version', (SELECT extversion FROM pg_extension WHERE extname = 'chatstore'),
         'schema', (SELECT n.nspname FROM pg_extension AS e JOIN pg_namespace AS n
@@ -1037,7 +1362,7 @@ BEGIN
         'exact', exact,
         'tables', tables,
         'total_bytes', total,
-        'database_bytes', pg_database_size(current_database()));
+        'database_bytes', v_db);
 END
 $fn$;
 
