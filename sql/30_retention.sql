@@ -2,7 +2,9 @@
 -- threads, archive flag, purge expired key-values.  Every call is scoped to
 -- this file's users / threads ("ret-...") because the files share a database.
 \pset null '(null)'
-
+-- first in a new session (as a pg_cron job's): the purge reads its default
+-- from a setting the C library defines, not loaded yet (1.4: 42704)
+SELECT regress.try($$SELECT * FROM chat_retention_purge_tombstones()$$) AS purge_in_a_new_session;
 
 -- a thread's messages in order, and whether its aggregates equal the real
 -- count and token sums of what is stored

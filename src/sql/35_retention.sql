@@ -515,6 +515,9 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    -- first: a call of the C library defines the chatstore.* settings, and
+    -- a new session (a pg_cron job's) may not have loaded it yet (42704)
+    loaded integer := @extschema@._chat_history_limit(NULL);
     keep   interval := COALESCE(older_than,
                                 pg_catalog.current_setting('chatstore.tombstone_retention')::interval);
     cutoff timestamptz;
