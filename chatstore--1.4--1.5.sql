@@ -6,7 +6,7 @@
 -- functions that read tables in SQL are PL/pgSQL now (same arguments and
 -- results), every function is re-created in place, and on a database whose
 -- tables chat_distribute already distributed, the per-function settings it
--- gives are given again (CREATE OR REPLACE FUNCTION resets them).
+-- gives are given again (re-creating a function clears them).
 
 \echo Use "ALTER EXTENSION chatstore UPDATE TO '1.5'" to load this file. \quit
 

@@ -77,7 +77,7 @@ COMMENT ON FUNCTION @extschema@._chat_is_distributed() IS
 
 -- The per-function settings a distributed database needs.  Run by
 -- chat_distribute and by every update script after it re-creates the
--- functions (CREATE OR REPLACE FUNCTION resets a function's settings).
+-- functions (re-creating a function with CREATE OR REPLACE clears its settings).
 -- Internal.
 CREATE FUNCTION @extschema@._chat_citus_functions()
 RETURNS void
