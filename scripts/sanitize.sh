@@ -86,7 +86,9 @@ make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS -Wer
 make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS -Werror"
 make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" CC="$CC_SAN" COPT="$SAN_FLAGS -Werror" DESTDIR="$WORK/root" install >/dev/null
 so="$WORK/root$pkglibdir/chatstore.so"
-if ! readelf -d "$so" 2>/dev/null | grep -Eq 'NEEDED.*(libasan|libubsan)'; then
+# (no `| grep -q` under pipefail: grep's early exit can kill the writer with
+# SIGPIPE, and the pipeline then fails although the text matched)
+if ! grep -Eq 'NEEDED.*(libasan|libubsan)' <<<"$(readelf -d "$so" 2>/dev/null)"; then
     echo "chatstore.so is not instrumented: $so" >&2
     ls -l "$WORK/src"/*.so "$WORK/src"/src/*.o "$so" >&2 2>&1 || true
     readelf -d "$so" 2>&1 | grep NEEDED >&2 || true
@@ -118,10 +120,10 @@ cd "$CS_ROOT"
 # the instrumentation is really in the backends that run the tests
 maps=$(psql -X -At -d postgres -c "LOAD 'chatstore'; SELECT pg_read_file('/proc/self/maps')")
 if [ -n "$preload" ]; then
-    echo "$maps" | grep -q libasan || { echo "FAIL: the backend has no ASan runtime"; status=1; }
+    grep -q libasan <<<"$maps" || { echo "FAIL: the backend has no ASan runtime"; status=1; }
 fi
-echo "$maps" | grep -q libubsan || { echo "FAIL: the backend has no UBSan runtime"; status=1; }
-echo "$maps" | grep -q "$WORK/root.*chatstore.so" || { echo "FAIL: the backend did not load the instrumented chatstore.so"; status=1; }
+grep -q libubsan <<<"$maps" || { echo "FAIL: the backend has no UBSan runtime"; status=1; }
+grep -q "$WORK/root.*chatstore.so" <<<"$maps" || { echo "FAIL: the backend did not load the instrumented chatstore.so"; status=1; }
 regress=$(ls sql/*.sql 2>/dev/null | xargs -n1 basename | sed 's/\.sql$//' | sort)
 isolation=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -n1 basename | sed 's/\.spec$//' | sort)
 log "pg_regress ($(echo $regress | wc -w) files)"

@@ -262,7 +262,7 @@ for s in $SIDES; do
     VERSION[$s]=$(qv "$s" "SELECT extversion FROM pg_extension WHERE extname = 'chatstore'")
     # the backend really loads this side's own build
     maps=$(qv "$s" "LOAD 'chatstore'; SELECT pg_read_file('/proc/self/maps')")
-    echo "$maps" | grep -q "$SCR/$s/root.*chatstore.so" || die "the $s cluster did not load $SCR/$s/root$pkglibdir/chatstore.so"
+    grep -q "$SCR/$s/root.*chatstore.so" <<<"$maps" || die "the $s cluster did not load $SCR/$s/root$pkglibdir/chatstore.so"
 done
 say "OLD is chatstore ${VERSION[old]}, NEW is chatstore ${VERSION[new]}"
 
