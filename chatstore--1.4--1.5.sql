@@ -650,6 +650,7 @@ AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_write_tenant();
     v_user   text := @extschema@._chat_user_arg(chat_update_thread.user_id);
+    v_now    timestamptz := now();
     t        @extschema@.chat_threads;
 BEGIN
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -673,7 +674,9 @@ BEGIN
         UPDATE @extschema@.chat_threads AS c
         SET title    = COALESCE(chat_update_thread.title, c.title),
             metadata = c.metadata || COALESCE(chat_update_thread.metadata, '{}'::jsonb),
-            state    = COALESCE(chat_update_thread.state, c.state)
+            state    = COALESCE(chat_update_thread.state, c.state),
+            -- (something changes: the trigger, dropped on Citus, would move it)
+            updated_at = v_now
         WHERE c.id = chat_update_thread.thread_id
         RETURNING c.* INTO t;
     END IF;
@@ -877,7 +880,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    path int8multirange;
+    path  int8multirange;
+    v_now timestamptz := now();   -- (a value: on Citus the UPDATE runs on a worker)
 BEGIN
     IF t.active_path IS NOT NULL THEN
         RETURN t.active_path;
@@ -899,7 +903,9 @@ BEGIN
     -- every seq so far (deleted ones included: their tombstones stay on the path)
     path := CASE WHEN t.last_seq > 0 THEN int8multirange(int8range(1, t.last_seq, '[]'))
                  ELSE '{}'::int8multirange END;
-    UPDATE @extschema@.chat_threads AS c SET active_path = path WHERE c.id = t.id;
+    -- (updated_at as the trigger would move it: the trigger is dropped on
+    -- Citus, chat_distribute)
+    UPDATE @extschema@.chat_threads AS c SET active_path = path, updated_at = v_now WHERE c.id = t.id;
     RETURN path;
 END
 $fn$;
@@ -1119,13 +1125,19 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg  record := @extschema@._chat_branch_message(t, message_id);
+    t      @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg    record := @extschema@._chat_branch_message(t, message_id);
+    v_path int8multirange;
+    v_now  timestamptz := now();
 BEGIN
     PERFORM @extschema@._chat_branch_start(t);
     leaf_seq := @extschema@._chat_newest_leaf(t.id, msg.seq);
+    v_path := @extschema@._chat_path_to(t.id, leaf_seq);
+    -- updated_at moves when the path does (as the trigger, dropped on Citus,
+    -- would move it)
     UPDATE @extschema@.chat_threads AS c
-    SET active_path = @extschema@._chat_path_to(t.id, leaf_seq)
+    SET active_path = v_path,
+        updated_at = CASE WHEN c.active_path IS DISTINCT FROM v_path THEN v_now ELSE c.updated_at END
     WHERE c.id = t.id;
     SELECT m.id INTO leaf_id FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = t.id AND m.seq = leaf_seq;
@@ -1270,6 +1282,11 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
+    -- no thread: no messages (and no query: on Citus one without a thread id
+    -- would have to run the recursive query over every shard, which it refuses)
+    IF t.id IS NULL THEN
+        RETURN NULL;
+    END IF;
     RETURN (
         -- (through deleted messages: their tombstones keep their parent)
         WITH RECURSIVE down(seq) AS (
@@ -5224,8 +5241,13 @@ BEGIN
             EXECUTE pg_catalog.format('DROP TRIGGER %I ON %I.%I', trg[2], ext_nsp, trg[1]);
         END IF;
     END LOOP;
-    EXECUTE pg_catalog.format('ALTER TABLE %I.chat_user_preferences DROP CONSTRAINT IF EXISTS chat_user_preferences_active_thread_fkey',
-                              ext_nsp);
+    -- (no IF EXISTS: its NOTICE on every later run would be noise)
+    IF EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+               WHERE k.conrelid = pg_catalog.format('%I.chat_user_preferences', ext_nsp)::pg_catalog.regclass
+                 AND k.conname = 'chat_user_preferences_active_thread_fkey') THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %I.chat_user_preferences DROP CONSTRAINT chat_user_preferences_active_thread_fkey',
+                                  ext_nsp);
+    END IF;
 
     FOR r IN SELECT d.relname, d.dist_column, d.colocate_with FROM @extschema@._chat_distribution() AS d
     LOOP

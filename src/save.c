@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "commands/async.h"
@@ -892,7 +893,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	"SELECT $1, u.id, u.seq, u.role, u.content, u.parts, u.name, u.model, " \
 	"u.tool_calls, u.tool_call_id, " \
 	"COALESCE(u.metadata, '{}'::pg_catalog.jsonb), u.usage, u.token_count, " \
-	"u.parent_id, $2, COALESCE(u.created_at, pg_catalog.now()), u.fp"
+	"u.parent_id, $2, u.created_at, u.fp"
 #define INSERT_FROM \
 	"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), " \
 	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), " \
@@ -972,8 +973,13 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 					 errhint("Run ALTER EXTENSION chatstore UPDATE.")));
 		vals[C_TOKENS][i] = Int32GetDatum(m->token_count);
 		isnull[C_TOKENS][i] = !m->has_token_count;
-		vals[C_CREATED][i] = TimestampTzGetDatum(m->created_at);
-		isnull[C_CREATED][i] = !m->has_created_at;
+		/*
+		 * no client time: the transaction's start, as now() would give on
+		 * this node (not in the statement: on Citus it runs on a worker,
+		 * whose transaction started later)
+		 */
+		vals[C_CREATED][i] = TimestampTzGetDatum(m->has_created_at ? m->created_at :
+												 GetCurrentTransactionStartTimestamp());
 		vals[C_FP][i] = Int64GetDatum(fingerprint(req, m));
 		if (req->tree && (i > 0 || req->has_leaf))
 			vals[C_PARENT_SEQ][i] = Int64GetDatum(i > 0 ? rows[i - 1]->seq : req->leaf_seq);
@@ -1010,9 +1016,10 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 static void
 update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 {
-	static const Oid types[] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	static const Oid types[] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
 	SPIPlanPtr	plan;
-	Datum		args[7];
+	Datum		args[lengthof(types)];
 	int64		prompt = 0,
 				completion = 0,
 				total = 0;
@@ -1054,7 +1061,7 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 
 #define UPDATE_THREAD_SET \
 	"UPDATE @S@.chat_threads SET " \
-	"updated_at = pg_catalog.now(), " \
+	"updated_at = $8, " \
 	"message_count = message_count OPERATOR(pg_catalog.+) $2, " \
 	"last_seq = $3, " \
 	"prompt_tokens = prompt_tokens OPERATOR(pg_catalog.+) $4, " \
@@ -1068,11 +1075,11 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 							  ", active_path = active_path OPERATOR(pg_catalog.+) pg_catalog.int8multirange("
 							  "pg_catalog.int8range($3 OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) 1, $3, '[]')) "
 							  "WHERE id OPERATOR(pg_catalog.=) $1",
-							  7, types);
+							  8, types);
 	else
 		plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
 							  UPDATE_THREAD_SET "WHERE id OPERATOR(pg_catalog.=) $1",
-							  7, types);
+							  8, types);
 #undef UPDATE_THREAD_SET
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = Int64GetDatum(nrows);
@@ -1081,6 +1088,8 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 	args[4] = Int64GetDatum(completion);
 	args[5] = Int64GetDatum(total);
 	args[6] = TimestampTzGetDatum(latest);
+	/* now(), from here: the statement may run on a Citus worker */
+	args[7] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	chatstore_spi_check(rc, SPI_OK_UPDATE, "updating the thread");
 	if (SPI_processed != 1)

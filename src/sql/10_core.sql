@@ -402,6 +402,7 @@ AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_write_tenant();
     v_user   text := @extschema@._chat_user_arg(chat_update_thread.user_id);
+    v_now    timestamptz := now();
     t        @extschema@.chat_threads;
 BEGIN
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -425,7 +426,9 @@ BEGIN
         UPDATE @extschema@.chat_threads AS c
         SET title    = COALESCE(chat_update_thread.title, c.title),
             metadata = c.metadata || COALESCE(chat_update_thread.metadata, '{}'::jsonb),
-            state    = COALESCE(chat_update_thread.state, c.state)
+            state    = COALESCE(chat_update_thread.state, c.state),
+            -- (something changes: the trigger, dropped on Citus, would move it)
+            updated_at = v_now
         WHERE c.id = chat_update_thread.thread_id
         RETURNING c.* INTO t;
     END IF;

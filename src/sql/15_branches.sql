@@ -82,7 +82,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    path int8multirange;
+    path  int8multirange;
+    v_now timestamptz := now();   -- (a value: on Citus the UPDATE runs on a worker)
 BEGIN
     IF t.active_path IS NOT NULL THEN
         RETURN t.active_path;
@@ -104,7 +105,9 @@ BEGIN
     -- every seq so far (deleted ones included: their tombstones stay on the path)
     path := CASE WHEN t.last_seq > 0 THEN int8multirange(int8range(1, t.last_seq, '[]'))
                  ELSE '{}'::int8multirange END;
-    UPDATE @extschema@.chat_threads AS c SET active_path = path WHERE c.id = t.id;
+    -- (updated_at as the trigger would move it: the trigger is dropped on
+    -- Citus, chat_distribute)
+    UPDATE @extschema@.chat_threads AS c SET active_path = path, updated_at = v_now WHERE c.id = t.id;
     RETURN path;
 END
 $fn$;
@@ -345,13 +348,19 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg  record := @extschema@._chat_branch_message(t, message_id);
+    t      @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg    record := @extschema@._chat_branch_message(t, message_id);
+    v_path int8multirange;
+    v_now  timestamptz := now();
 BEGIN
     PERFORM @extschema@._chat_branch_start(t);
     leaf_seq := @extschema@._chat_newest_leaf(t.id, msg.seq);
+    v_path := @extschema@._chat_path_to(t.id, leaf_seq);
+    -- updated_at moves when the path does (as the trigger, dropped on Citus,
+    -- would move it)
     UPDATE @extschema@.chat_threads AS c
-    SET active_path = @extschema@._chat_path_to(t.id, leaf_seq)
+    SET active_path = v_path,
+        updated_at = CASE WHEN c.active_path IS DISTINCT FROM v_path THEN v_now ELSE c.updated_at END
     WHERE c.id = t.id;
     SELECT m.id INTO leaf_id FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = t.id AND m.seq = leaf_seq;

@@ -75,6 +75,11 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
+    -- no thread: no messages (and no query: on Citus one without a thread id
+    -- would have to run the recursive query over every shard, which it refuses)
+    IF t.id IS NULL THEN
+        RETURN NULL;
+    END IF;
     RETURN (
         -- (through deleted messages: their tombstones keep their parent)
         WITH RECURSIVE down(seq) AS (

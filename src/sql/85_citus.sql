@@ -160,8 +160,13 @@ BEGIN
             EXECUTE pg_catalog.format('DROP TRIGGER %I ON %I.%I', trg[2], ext_nsp, trg[1]);
         END IF;
     END LOOP;
-    EXECUTE pg_catalog.format('ALTER TABLE %I.chat_user_preferences DROP CONSTRAINT IF EXISTS chat_user_preferences_active_thread_fkey',
-                              ext_nsp);
+    -- (no IF EXISTS: its NOTICE on every later run would be noise)
+    IF EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+               WHERE k.conrelid = pg_catalog.format('%I.chat_user_preferences', ext_nsp)::pg_catalog.regclass
+                 AND k.conname = 'chat_user_preferences_active_thread_fkey') THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %I.chat_user_preferences DROP CONSTRAINT chat_user_preferences_active_thread_fkey',
+                                  ext_nsp);
+    END IF;
 
     FOR r IN SELECT d.relname, d.dist_column, d.colocate_with FROM @extschema@._chat_distribution() AS d
     LOOP
