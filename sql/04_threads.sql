@@ -34,7 +34,9 @@ SELECT updated_at FROM chat_threads WHERE id = 't-a';
 -- list: newest first by updated_at, keyset and offset paging, filters
 SELECT count(*) FROM (SELECT chat_create_thread('t-l' || i, 'lena', 'L' || i, jsonb_build_object('n', i, 'even', i % 2 = 0))
                       FROM generate_series(1, 7) i) s;
-UPDATE chat_threads SET updated_at = '2024-01-01 00:00:00+00'::timestamptz + (substr(id, 4)::int || ' hours')::interval
+-- (to_timestamp: immutable, so Citus runs it on the shards; timestamptz +
+-- interval is only stable, and Citus refuses it of a column in an UPDATE)
+UPDATE chat_threads SET updated_at = to_timestamp(1704067200 + substr(id, 4)::int * 3600)   -- 2024-01-01 00:00 UTC + n hours
 WHERE id LIKE 't-l%';
 SELECT id, title FROM chat_list_threads('lena', 3);
 SELECT id FROM chat_list_threads('lena', 3, before_updated_at => '2024-01-01 05:00:00+00', before_id => 't-l5');

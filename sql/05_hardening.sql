@@ -33,6 +33,7 @@ CREATE FUNCTION pg_temp.created_at(ts text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     tid text := 'h1-time-' || md5(ts);
     r text;
+    stored timestamptz;
 BEGIN
     r := regress.try(format('SELECT chat_save_messages(%L, %L::jsonb)', tid,
                             jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'x'),
@@ -40,7 +41,10 @@ BEGIN
     IF r <> 'ok' THEN
         RETURN r;
     END IF;
-    RETURN (SELECT m.created_at::text FROM chat_messages m WHERE m.thread_id = tid AND m.seq = 2);
+    -- (formatted here, not in the query: on Citus the query runs on a
+    -- worker, which does not have this session's TimeZone)
+    SELECT m.created_at INTO stored FROM chat_messages m WHERE m.thread_id = tid AND m.seq = 2;
+    RETURN stored::text;
 END $$;
 SELECT ts AS accepted, pg_temp.created_at(ts) AS stored
 FROM unnest(ARRAY['2024-05-01T10:00:00Z', '2024-05-01 10:00:00+02', '2024-05-01T10:00:00.123456',
@@ -204,10 +208,14 @@ SELECT id, updated_at FROM chat_threads WHERE id IN ('h1-upd', 'h1-upd2') ORDER 
 SET chatstore.touch_updated_at = off;
 BEGIN;
 SELECT saved_count FROM chat_save_messages('h1-upd', '[{"id": "b", "role": "user", "content": "y"}]');
-SELECT updated_at = now() AS save_moved_it FROM chat_threads WHERE id = 'h1-upd';
+-- (now() compared here: in a query of a chat table Citus evaluates it on
+-- the worker, whose transaction started later)
+SELECT updated_at AS h1_upd FROM chat_threads WHERE id = 'h1-upd' \gset
+SELECT :'h1_upd'::timestamptz = now() AS save_moved_it;
 -- ... and an UPDATE that changes a column moves it too
 UPDATE chat_threads SET title = 'with the setting off' WHERE id = 'h1-upd2';
-SELECT updated_at = now() AS update_moved_it FROM chat_threads WHERE id = 'h1-upd2';
+SELECT updated_at AS h1_upd2 FROM chat_threads WHERE id = 'h1-upd2' \gset
+SELECT :'h1_upd2'::timestamptz = now() AS update_moved_it;
 COMMIT;
 RESET chatstore.touch_updated_at;
 -- a save that inserts nothing does not touch the thread
@@ -224,7 +232,8 @@ SELECT message_count, updated_at FROM chat_threads WHERE id = 'h1-upd2';
 BEGIN;
 UPDATE chat_threads SET title = 'x' WHERE id = 'h1-upd';
 UPDATE chat_threads SET user_id = 'someone' WHERE id = 'h1-upd2';
-SELECT id, updated_at = now() AS moved FROM chat_threads WHERE id IN ('h1-upd', 'h1-upd2') ORDER BY id;
+CREATE TEMP TABLE h1_moved AS SELECT id, updated_at FROM chat_threads WHERE id IN ('h1-upd', 'h1-upd2');
+SELECT id, updated_at = now() AS moved FROM h1_moved ORDER BY id;
 COMMIT;
 -- any table can use the trigger (the other chatstore tables with
 -- updated_at do): dropped columns, ON CONFLICT DO UPDATE, a table without
@@ -296,12 +305,15 @@ SELECT saved_count FROM chat_save_messages('h1-fp', '[
   {"role": "assistant", "content": null, "tool_calls": [{"type": "function", "id": "c1", "function": {"arguments": "{}", "name": "f"}}]},
   {"role": "tool", "content": "42", "tool_call_id": "c1", "name": "f"},
   {"id": "with-id", "role": "assistant", "content": "ok", "name": "bot", "tool_calls": []}]');
+-- (the rows copied here first: a statement that reads a chat table and calls
+-- a pg_temp function would run on a Citus worker, which lacks the function)
+CREATE TEMP TABLE h1_fp AS SELECT * FROM chat_messages WHERE thread_id IN ('h1-fp', 'h1-time');
 SELECT seq, role, fingerprint_version,
        fingerprint = pg_temp.fp_v2(role, content, parts, name, tool_call_id, tool_calls) AS independent,
        fingerprint = _chat_fingerprint(role, content, parts, name, tool_call_id, tool_calls) AS sql_function
-FROM chat_messages WHERE thread_id = 'h1-fp' ORDER BY seq;
+FROM h1_fp WHERE thread_id = 'h1-fp' ORDER BY seq;
 SELECT fingerprint_version, fingerprint = pg_temp.fp_v2(role, content, parts, name, tool_call_id, tool_calls) AS independent
-FROM chat_messages WHERE thread_id = 'h1-time' ORDER BY seq;
+FROM h1_fp WHERE thread_id = 'h1-time' ORDER BY seq;
 -- fixed values: these must never change (a dump restored anywhere, any
 -- later version, must compute the same)
 SELECT v.fp, v.fp = v.independent AS independent

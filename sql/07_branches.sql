@@ -68,7 +68,11 @@ SELECT id, parent_seq FROM chat_messages WHERE thread_id = 'br-1' AND id = 'u3';
 
 -- id-less: a client re-sending its current branch stores only what is new
 SELECT saved_count FROM chat_save_messages('br-2', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}]');
-SELECT seq FROM chat_regenerate_message('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 2),
+-- (the id looked up first: a statement that reads a chat table and calls a
+-- chatstore function would run the function on a Citus worker, which
+-- refuses its queries; README.md#scaling-out)
+SELECT id AS br2_r1 FROM chat_messages WHERE thread_id = 'br-2' AND seq = 2 \gset
+SELECT seq FROM chat_regenerate_message('br-2', :'br2_r1',
                                         '{"role": "assistant", "content": "r1 again"}');
 SELECT saved_count, skipped_count FROM chat_save_messages('br-2',
     '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1 again"}, {"role": "user", "content": "q2"}]');
@@ -86,9 +90,10 @@ SELECT saved_count, skipped_count FROM chat_save_messages('br-2',
     '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1 again"}, {"role": "user", "content": "q2"}]');
 SELECT string_agg(content, ' | ' ORDER BY seq) AS path FROM chat_history('br-2');
 -- an edit of the first message: a new root
-SELECT seq FROM chat_edit_message('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 1), 'q1, rephrased');
+SELECT id AS br2_q1 FROM chat_messages WHERE thread_id = 'br-2' AND seq = 1 \gset
+SELECT seq FROM chat_edit_message('br-2', :'br2_q1', 'q1, rephrased');
 SELECT string_agg(content, ' | ' ORDER BY seq) AS path FROM chat_history('br-2');
-SELECT content, position, total FROM chat_message_siblings('br-2', (SELECT id FROM chat_messages WHERE thread_id = 'br-2' AND seq = 1));
+SELECT content, position, total FROM chat_message_siblings('br-2', :'br2_q1');
 
 -- a fork copies the active path, as one line
 SELECT chat_fork_thread('br-1', 'br-1-fork');
@@ -124,8 +129,12 @@ SELECT pg_temp.c4('br-t1');
 SELECT leaf_seq FROM chat_switch_branch('br-t1', pg_temp.id_at('br-t1', 4));
 SELECT deleted_count FROM chat_retention_keep_last(2, 'br-t1');
 SELECT seq FROM chat_edit_message('br-t1', pg_temp.id_at('br-t1', 3), 'q2 edited');
-SELECT s.content, m.parent_seq, s.position, s.total FROM chat_message_siblings('br-t1', pg_temp.id_at('br-t1', 3)) AS s
-JOIN chat_messages m ON m.thread_id = 'br-t1' AND m.id = s.id;
+-- (the siblings kept first: a statement that joins a chatstore function's
+-- result to a chat table would run the function on a Citus worker)
+CREATE TEMP TABLE br_t1_siblings AS SELECT * FROM chat_message_siblings('br-t1', pg_temp.id_at('br-t1', 3));
+SELECT s.content, m.parent_seq, s.position, s.total FROM br_t1_siblings AS s
+JOIN chat_messages m ON m.thread_id = 'br-t1' AND m.id = s.id
+ORDER BY s.position;
 -- a trim that takes the active leaf: the path keeps its tombstone, the next
 -- message continues below it
 SELECT saved_count FROM chat_save_messages('br-t2', '[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"}]');
@@ -218,7 +227,8 @@ SELECT id, parent_id FROM chat_thread_tree('br-n6') WHERE id = 'u2b';
 SELECT pg_temp.c4('br-n7');
 SELECT chat_delete_message('br-n7', pg_temp.id_at('br-n7', 2));
 SELECT chat_delete_messages_after('br-n7', pg_temp.id_at('br-n7', 1)) AS deleted;
-SELECT pg_temp.contents('br-n7') AS path, (SELECT count(*) FROM chat_messages WHERE thread_id = 'br-n7') AS stored;
+SELECT count(*) AS stored FROM chat_messages WHERE thread_id = 'br-n7' \gset
+SELECT pg_temp.contents('br-n7') AS path, :stored AS stored;
 SELECT count(*) AS threads_not_exact FROM chat_threads t
 WHERE (t.id LIKE 'br-t%' OR t.id LIKE 'br-n%') AND (t.message_count <> (SELECT count(*) FROM chat_messages m WHERE m.thread_id = t.id)
                            OR t.tombstone_count <> (SELECT count(*) FROM chat_message_tombstones x WHERE x.thread_id = t.id));

@@ -23,7 +23,7 @@ FROM chat_messages WHERE thread_id = 'it1' ORDER BY seq;
 SELECT saved_count, skipped_count FROM chat_save_messages('it1', (SELECT items FROM sent));
 -- the chatstore keys of an item go to the columns, not into the item
 SELECT saved_count FROM chat_save_messages('it1', '[{"type":"message","role":"assistant","content":"tok","model":"gpt-x","usage":{"input_tokens":3,"output_tokens":2},"metadata":{"k":1},"created_at":"2024-01-01T00:00:00Z"}]');
-SELECT model, usage, metadata, token_count, created_at = '2024-01-01T00:00:00Z' AS created, chat_message_json(m) -> 'item' AS item
+SELECT model, usage, metadata, token_count, created_at = '2024-01-01T00:00:00Z' AS created, chat_message_json(ROW(m.*)::chat_messages) -> 'item' AS item
 FROM chat_messages AS m WHERE thread_id = 'it1' AND seq = 9;
 SELECT prompt_tokens, completion_tokens, total_tokens FROM chat_threads WHERE id = 'it1';
 -- the Agents SDK's own shapes (callId, function_call_result) are items too

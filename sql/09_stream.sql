@@ -68,7 +68,10 @@ SELECT saved_count, skipped_count FROM chat_save_messages('sm1',
 SELECT chat_context('sm1');
 -- a stream with a generated id, finished failed
 SELECT seq FROM chat_stream_start('sm1');
-SELECT (chat_stream_finish('sm1', (SELECT id FROM chat_messages WHERE thread_id = 'sm1' AND seq = 3), 'failed')).status;
+-- (the id looked up first: a statement that reads a chat table and calls a
+-- chatstore function would run the function on a Citus worker)
+SELECT id AS sm1_3 FROM chat_messages WHERE thread_id = 'sm1' AND seq = 3 \gset
+SELECT (chat_stream_finish('sm1', :'sm1_3', 'failed')).status;
 SELECT pg_notify('chatstore_stream', 'marker');
 SELECT * FROM pg_temp.received();
 

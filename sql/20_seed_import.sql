@@ -3,6 +3,8 @@
 -- is checked row by row.
 \pset null '(null)'
 SET TimeZone = 'UTC';
+-- (times are shown AT TIME ZONE 'UTC': on Citus the formatting runs on the
+-- workers, which do not have this session's TimeZone)
 
 
 CREATE FUNCTION pg_temp.threads(pattern text) RETURNS TABLE (r text) LANGUAGE plpgsql AS $$
@@ -10,8 +12,8 @@ CREATE FUNCTION pg_temp.threads(pattern text) RETURNS TABLE (r text) LANGUAGE pl
 BEGIN RETURN QUERY SELECT format('%s user=%s title=%s meta=%s state=%s n=%s last_seq=%s tokens=%s/%s/%s created=%s updated=%s last_msg=%s',
                   t.id, t.user_id, t.title, t.metadata, t.state, t.message_count, t.last_seq,
                   t.prompt_tokens, t.completion_tokens, t.total_tokens,
-                  to_char(t.created_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(t.updated_at, 'YYYY-MM-DD HH24:MI:SS'),
-                  to_char(t.last_message_at, 'YYYY-MM-DD HH24:MI:SS'))
+                  to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
+                  to_char(t.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'))
     FROM chat_threads t WHERE t.id LIKE pattern ORDER BY t.id; END
 $$;
 CREATE FUNCTION pg_temp.messages(pattern text) RETURNS TABLE (r text) LANGUAGE plpgsql AS $$
@@ -24,7 +26,7 @@ BEGIN RETURN QUERY SELECT format('%s #%s %s %s: %s%s%s%s%s%s%s at %s',
                   CASE WHEN m.tool_call_id IS NOT NULL THEN ' tool_call_id=' || m.tool_call_id ELSE '' END,
                   CASE WHEN m.metadata <> '{}' THEN ' meta=' || m.metadata::text ELSE '' END,
                   CASE WHEN m.usage IS NOT NULL THEN ' usage=' || m.usage::text ELSE '' END,
-                  to_char(m.created_at, 'YYYY-MM-DD HH24:MI:SS'))
+                  to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'))
     FROM chat_messages m WHERE m.thread_id LIKE pattern ORDER BY m.thread_id, m.seq; END
 $$;
 
@@ -138,8 +140,8 @@ SELECT * FROM pg_temp.threads('00000000-%');
 SELECT * FROM pg_temp.messages('00000000-%');
 -- alice's active chat kept; bob's pointed at alice's chat and carol's at a
 -- missing one: dropped
-SELECT user_id, active_thread_id, selected_model, to_char(created_at, 'YYYY-MM-DD HH24:MI') AS created,
-       to_char(updated_at, 'YYYY-MM-DD HH24:MI') AS updated
+SELECT user_id, active_thread_id, selected_model, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS created,
+       to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS updated
 FROM chat_user_preferences WHERE user_id LIKE 'igi-%' ORDER BY user_id;
 -- twice: nothing duplicated; preferences already there are left alone
 SELECT * FROM chat_import_inference_gateway('seed_ig');
