@@ -136,6 +136,11 @@ SQL
         # (the regression tests start from empty tables)
         [ "$(node_psql coord "$CITUS_DB" -Atc "SELECT content FROM chat_history('citus-before')")" = "saved before chat_distribute" ] ||
             { echo "the message saved before chat_distribute is lost" >&2; return 1; }
+        # and the coordinator's own copy of the moved rows is gone
+        local left
+        left=$(node_psql coord "$CITUS_DB" -Atc "SELECT sum(pg_relation_size(p.logicalrelid)) FROM pg_dist_partition AS p")
+        [ "$left" = 0 ] || { echo "chat_distribute left $left bytes of local rows on the coordinator" >&2; return 1; }
+        echo "the message saved before chat_distribute is in its shard; the coordinator keeps no copy"
         node_psql coord "$CITUS_DB" -c "SELECT chat_delete_thread('citus-before'); SELECT chat_retention_purge_tombstones(interval '0')" >/dev/null
     fi
     log "Citus $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'citus'"), chatstore $(node_psql coord "$CITUS_DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'chatstore'"); active workers:"

@@ -119,6 +119,9 @@ DECLARE
     r        record;
     trg      text[];
     done     boolean;
+    moved    pg_catalog.regclass[] := '{}';
+    t        pg_catalog.regclass;
+    v_msgs   text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'chat_distribute needs the citus extension'
@@ -168,6 +171,10 @@ BEGIN
                                   ext_nsp);
     END IF;
 
+    -- quietly: Citus's notices about copying rows end with a hint to truncate
+    -- the local copies, which this function does (below)
+    v_msgs := pg_catalog.current_setting('client_min_messages');
+    PERFORM pg_catalog.set_config('client_min_messages', 'warning', true);
     FOR r IN SELECT d.relname, d.dist_column, d.colocate_with FROM @extschema@._chat_distribution() AS d
     LOOP
         table_name := pg_catalog.format('%I.%I', ext_nsp, r.relname)::pg_catalog.regclass;
@@ -188,10 +195,22 @@ BEGIN
                 USING table_name, r.dist_column::text, colocated_with::text;
             action := 'distributed';
         END IF;
+        IF action = 'distributed' THEN
+            moved := table_name OPERATOR(pg_catalog.||) moved;
+        END IF;
         EXECUTE 'SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_dist_shard AS s WHERE s.logicalrelid = $1'
             INTO shards USING table_name;
         RETURN NEXT;
     END LOOP;
+    -- the rows copied into the shards stay in the coordinator's own files
+    -- (invisible) until truncated there: free that space, last distributed
+    -- first (a table's rows before those they reference; each truncation
+    -- cascades over the local copies only)
+    FOREACH t IN ARRAY moved
+    LOOP
+        EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t;
+    END LOOP;
+    PERFORM pg_catalog.set_config('client_min_messages', v_msgs, true);
     PERFORM @extschema@._chat_citus_functions();
     RETURN;
 END
