@@ -595,11 +595,37 @@ CREATE OR REPLACE FUNCTION @extschema@.chat_list_threads(
     page_offset       integer     DEFAULT 0,
     include_archived  boolean     DEFAULT false)
 RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE (@extschema@._chat_user_arg(chat_list_threads.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_list_threads.user_id)
+      AND (chat_list_threads.before_updated_at IS NULL
+           OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
+              (chat_list_threads.before_updated_at,
+               COALESCE(chat_list_threads.before_id, '')))
+      AND (chat_list_threads.metadata_filter IS NULL
+           OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
+      AND (chat_list_threads.include_archived OR NOT t.archived)
+    ORDER BY t.updated_at DESC, t.id DESC
+    OFFSET GREATEST(COALESCE(chat_list_threads.page_offset, 0), 0)
+    LIMIT chat_list_threads.max_threads;
+END;
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_list_threads_routed(
+    user_id           text        DEFAULT NULL,
+    max_threads       integer     DEFAULT 20,
+    before_updated_at timestamptz DEFAULT NULL,
+    before_id         text        DEFAULT NULL,
+    metadata_filter   jsonb       DEFAULT NULL,
+    page_offset       integer     DEFAULT 0,
+    include_archived  boolean     DEFAULT false)
+RETURNS SETOF @extschema@.chat_threads
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_user   pg_catalog.text := @extschema@._chat_user_arg(chat_list_threads.user_id);
-    v_offset pg_catalog.int4 := GREATEST(COALESCE(chat_list_threads.page_offset, 0), 0);
+    v_user   pg_catalog.text := @extschema@._chat_user_arg(_chat_list_threads_routed.user_id);
+    v_offset pg_catalog.int4 := GREATEST(COALESCE(_chat_list_threads_routed.page_offset, 0), 0);
 BEGIN
     -- one user's threads (the index on (user_id, updated_at, id)), or
     -- every user's
@@ -607,32 +633,35 @@ BEGIN
         RETURN QUERY
             SELECT t.* FROM @extschema@.chat_threads AS t
             WHERE t.user_id OPERATOR(pg_catalog.=) v_user
-              AND (chat_list_threads.before_updated_at IS NULL
+              AND (_chat_list_threads_routed.before_updated_at IS NULL
                    OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
-                      (chat_list_threads.before_updated_at,
-                       COALESCE(chat_list_threads.before_id, '')))
-              AND (chat_list_threads.metadata_filter IS NULL
-                   OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
-              AND (chat_list_threads.include_archived OR NOT t.archived)
+                      (_chat_list_threads_routed.before_updated_at,
+                       COALESCE(_chat_list_threads_routed.before_id, '')))
+              AND (_chat_list_threads_routed.metadata_filter IS NULL
+                   OR t.metadata OPERATOR(pg_catalog.@>) _chat_list_threads_routed.metadata_filter)
+              AND (_chat_list_threads_routed.include_archived OR NOT t.archived)
             ORDER BY t.updated_at DESC, t.id DESC
             OFFSET v_offset
-            LIMIT chat_list_threads.max_threads;
+            LIMIT _chat_list_threads_routed.max_threads;
     ELSE
         RETURN QUERY
             SELECT t.* FROM @extschema@.chat_threads AS t
-            WHERE (chat_list_threads.before_updated_at IS NULL
+            WHERE (_chat_list_threads_routed.before_updated_at IS NULL
                    OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
-                      (chat_list_threads.before_updated_at,
-                       COALESCE(chat_list_threads.before_id, '')))
-              AND (chat_list_threads.metadata_filter IS NULL
-                   OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
-              AND (chat_list_threads.include_archived OR NOT t.archived)
+                      (_chat_list_threads_routed.before_updated_at,
+                       COALESCE(_chat_list_threads_routed.before_id, '')))
+              AND (_chat_list_threads_routed.metadata_filter IS NULL
+                   OR t.metadata OPERATOR(pg_catalog.@>) _chat_list_threads_routed.metadata_filter)
+              AND (_chat_list_threads_routed.include_archived OR NOT t.archived)
             ORDER BY t.updated_at DESC, t.id DESC
             OFFSET v_offset
-            LIMIT chat_list_threads.max_threads;
+            LIMIT _chat_list_threads_routed.max_threads;
     END IF;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_list_threads_routed(text, integer, timestamptz, text, jsonb, integer, boolean) IS
+    'chatstore internal: chat_list_threads as PL/pgSQL, which chat_list_threads calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_list_threads(text, integer, timestamptz, text, jsonb, integer, boolean) IS
     'a user''s threads newest first, with keyset or offset paging and an optional metadata @> filter';
@@ -5098,7 +5127,7 @@ BEGIN ATOMIC
       AND p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.trigger'::pg_catalog.regtype
       AND (p.proname OPERATOR(pg_catalog.!~~) '\_%'
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
-                                                         '_chat_required', '_chat_user_arg',
+                                                         '_chat_required', '_chat_user_arg', '_chat_list_threads_routed',
                                                          '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
                                                          '_chat_as_items', '_chat_call_ids', '_chat_context_format',
                                                          '_chat_api_item']::pg_catalog.name[]))
@@ -5166,23 +5195,60 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    f pg_catalog.regprocedure;
+    f     pg_catalog.regprocedure;
+    v_ddl text;
 BEGIN
     IF NOT @extschema@._chat_is_distributed() THEN
         RETURN;
     END IF;
+    -- On the coordinator only, where the calls are made: Citus would send
+    -- these commands to the workers too, which it refuses in a transaction
+    -- that has just distributed tables in parallel (chat_distribute)
+    v_ddl := pg_catalog.current_setting('citus.enable_ddl_propagation');
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
     -- the C functions keep generic plans (faster on one node); Citus
     -- routes a statement by the values of its parameters, so it needs a
-    -- custom plan, and so does chat_context (generic on one node)
+    -- custom plan, and so does chat_context (generic on one node).  So do
+    -- the PL/pgSQL functions: Citus cannot plan a generic plan of a
+    -- statement over several shards (a user's threads, search, retention),
+    -- which a session's plan_cache_mode = force_generic_plan would ask for
     FOREACH f IN ARRAY ARRAY[
         '@extschema@.chat_save_messages(text, jsonb, text, text[])',
         '@extschema@.chat_append_messages(text, jsonb, text)',
         '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)',
-        '@extschema@._chat_history_budget(text, integer, bigint, bigint, integer)',
-        '@extschema@.chat_context(text, integer, bigint, bigint, integer, text, boolean)']::pg_catalog.regprocedure[]
+        '@extschema@._chat_history_budget(text, integer, bigint, bigint, integer)']::pg_catalog.regprocedure[]
+        OPERATOR(pg_catalog.||) ARRAY(
+            SELECT p.oid::pg_catalog.regprocedure
+            FROM pg_catalog.pg_depend AS d
+            JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) d.objid
+            JOIN pg_catalog.pg_language AS l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+              AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+              AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                                     WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore')
+              AND d.deptype OPERATOR(pg_catalog.=) 'e'
+              AND l.lanname OPERATOR(pg_catalog.=) 'plpgsql'
+              AND p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.trigger'::pg_catalog.regtype
+            ORDER BY 1)
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
+    -- chat_list_threads is an inlined SQL function on one node (the
+    -- fastest there); Citus refuses an inlined function's parameterized
+    -- statement: on Citus it calls its PL/pgSQL variant (the same
+    -- signature, owner, privileges and comment: only the body changes)
+    CREATE OR REPLACE FUNCTION @extschema@.chat_list_threads(
+        user_id           text        DEFAULT NULL,
+        max_threads       integer     DEFAULT 20,
+        before_updated_at timestamptz DEFAULT NULL,
+        before_id         text        DEFAULT NULL,
+        metadata_filter   jsonb       DEFAULT NULL,
+        page_offset       integer     DEFAULT 0,
+        include_archived  boolean     DEFAULT false)
+    RETURNS SETOF @extschema@.chat_threads
+    LANGUAGE sql STABLE
+    AS 'SELECT * FROM @extschema@._chat_list_threads_routed($1, $2, $3, $4, $5, $6, $7)';
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_ddl, true);
 END
 $fn$;
 

@@ -334,7 +334,41 @@ COMMENT ON FUNCTION @extschema@.chat_get_thread(text, text) IS
 -- a user's threads, newest first (updated_at DESC, id DESC).  Keyset paging:
 -- pass the last row's updated_at and id as before_updated_at / before_id.
 -- Offset paging: page_offset.  user_id NULL lists every user's threads.
+-- On one node: an SQL function, inlined into the caller's query (planned
+-- with the caller's values: about twice as fast as the PL/pgSQL variant
+-- below for a page of 20).  On Citus, whose planner refuses an inlined
+-- function's parameterized statement, _chat_citus_functions (run by
+-- chat_distribute and by every update script) makes it call that variant.
 CREATE FUNCTION @extschema@.chat_list_threads(
+    user_id           text        DEFAULT NULL,
+    max_threads       integer     DEFAULT 20,
+    before_updated_at timestamptz DEFAULT NULL,
+    before_id         text        DEFAULT NULL,
+    metadata_filter   jsonb       DEFAULT NULL,
+    page_offset       integer     DEFAULT 0,
+    include_archived  boolean     DEFAULT false)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE (@extschema@._chat_user_arg(chat_list_threads.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_list_threads.user_id)
+      AND (chat_list_threads.before_updated_at IS NULL
+           OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
+              (chat_list_threads.before_updated_at,
+               COALESCE(chat_list_threads.before_id, '')))
+      AND (chat_list_threads.metadata_filter IS NULL
+           OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
+      AND (chat_list_threads.include_archived OR NOT t.archived)
+    ORDER BY t.updated_at DESC, t.id DESC
+    OFFSET GREATEST(COALESCE(chat_list_threads.page_offset, 0), 0)
+    LIMIT chat_list_threads.max_threads;
+END;
+
+-- chat_list_threads on Citus (see above): one statement per case, routed by
+-- Citus with the values of its parameters.  Internal; application roles may
+-- execute it (chat_list_threads calls it as the caller).
+CREATE FUNCTION @extschema@._chat_list_threads_routed(
     user_id           text        DEFAULT NULL,
     max_threads       integer     DEFAULT 20,
     before_updated_at timestamptz DEFAULT NULL,
@@ -346,8 +380,8 @@ RETURNS SETOF @extschema@.chat_threads
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_user   pg_catalog.text := @extschema@._chat_user_arg(chat_list_threads.user_id);
-    v_offset pg_catalog.int4 := GREATEST(COALESCE(chat_list_threads.page_offset, 0), 0);
+    v_user   pg_catalog.text := @extschema@._chat_user_arg(_chat_list_threads_routed.user_id);
+    v_offset pg_catalog.int4 := GREATEST(COALESCE(_chat_list_threads_routed.page_offset, 0), 0);
 BEGIN
     -- one user's threads (the index on (user_id, updated_at, id)), or
     -- every user's
@@ -355,32 +389,35 @@ BEGIN
         RETURN QUERY
             SELECT t.* FROM @extschema@.chat_threads AS t
             WHERE t.user_id OPERATOR(pg_catalog.=) v_user
-              AND (chat_list_threads.before_updated_at IS NULL
+              AND (_chat_list_threads_routed.before_updated_at IS NULL
                    OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
-                      (chat_list_threads.before_updated_at,
-                       COALESCE(chat_list_threads.before_id, '')))
-              AND (chat_list_threads.metadata_filter IS NULL
-                   OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
-              AND (chat_list_threads.include_archived OR NOT t.archived)
+                      (_chat_list_threads_routed.before_updated_at,
+                       COALESCE(_chat_list_threads_routed.before_id, '')))
+              AND (_chat_list_threads_routed.metadata_filter IS NULL
+                   OR t.metadata OPERATOR(pg_catalog.@>) _chat_list_threads_routed.metadata_filter)
+              AND (_chat_list_threads_routed.include_archived OR NOT t.archived)
             ORDER BY t.updated_at DESC, t.id DESC
             OFFSET v_offset
-            LIMIT chat_list_threads.max_threads;
+            LIMIT _chat_list_threads_routed.max_threads;
     ELSE
         RETURN QUERY
             SELECT t.* FROM @extschema@.chat_threads AS t
-            WHERE (chat_list_threads.before_updated_at IS NULL
+            WHERE (_chat_list_threads_routed.before_updated_at IS NULL
                    OR (t.updated_at, t.id) OPERATOR(pg_catalog.<)
-                      (chat_list_threads.before_updated_at,
-                       COALESCE(chat_list_threads.before_id, '')))
-              AND (chat_list_threads.metadata_filter IS NULL
-                   OR t.metadata OPERATOR(pg_catalog.@>) chat_list_threads.metadata_filter)
-              AND (chat_list_threads.include_archived OR NOT t.archived)
+                      (_chat_list_threads_routed.before_updated_at,
+                       COALESCE(_chat_list_threads_routed.before_id, '')))
+              AND (_chat_list_threads_routed.metadata_filter IS NULL
+                   OR t.metadata OPERATOR(pg_catalog.@>) _chat_list_threads_routed.metadata_filter)
+              AND (_chat_list_threads_routed.include_archived OR NOT t.archived)
             ORDER BY t.updated_at DESC, t.id DESC
             OFFSET v_offset
-            LIMIT chat_list_threads.max_threads;
+            LIMIT _chat_list_threads_routed.max_threads;
     END IF;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_list_threads_routed(text, integer, timestamptz, text, jsonb, integer, boolean) IS
+    'chatstore internal: chat_list_threads as PL/pgSQL, which chat_list_threads calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_list_threads(text, integer, timestamptz, text, jsonb, integer, boolean) IS
     'a user''s threads newest first, with keyset or offset paging and an optional metadata @> filter';
