@@ -52,6 +52,9 @@ interface ChannelBlob { val?: Blob; msgs?: MsgRef }
 interface WriteRecord { task: string; ch: string; path: string; idx: number; val?: Blob; mids?: string[]; one?: boolean }
 interface MsgWrite { key: string; rec: WriteRecord; objs: BaseMessage[]; one: boolean }
 interface MsgList { ref: MsgRef | null; ids: string[]; objs: BaseMessage[]; hashes: Array<string | undefined> }
+// one putWrites call waiting to be sent: its keys, values, force flags (a special write is
+// replaced, a regular one kept when already stored); done(written keys) settles the call
+interface QueuedWrites { keys: string[]; values: string[]; force: boolean[]; done: (written: Set<string> | null, err?: unknown) => void }
 // a checkpoint record also names its blob keys (bk, suffixes of the thread's base) so that getTuple
 // reads record, blobs and pending writes in one statement
 interface RecordV extends Record_ { bk?: string[] }
@@ -141,7 +144,14 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   #known = new Set<string>();
   #cache = new Map<string, MsgList>();
   #refs = new Map<string, MsgRef | null | 'val'>();
-  #msgWrites = new Map<string, MsgWrite[]>();   // <base><checkpoint id> -> its pending messages writes   // <base><checkpoint id> -> its messages reference
+  #msgWrites = new Map<string, MsgWrite[]>();   // <base><checkpoint id> -> its pending messages writes
+  // putWrites calls not yet sent: the next put sends them in its statement, else a flush does once
+  // no put of this saver is in flight (see #scheduleFlush)
+  #queue: QueuedWrites[] = [];
+  #inflight = new Set<Promise<unknown>>();
+  #flushScheduled = false;
+  #flushing: Promise<void> | null = null;
+  #carrying = new Set<Promise<unknown>>();     // puts whose statement carries queued writes
 
   constructor(db: Queryable, opts: ChatstoreSaverOptions = {}) {
     super(opts.serde);
@@ -249,6 +259,76 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return vs.map(([ch, ver]) => blobKey(ch, ver));
   }
 
+  // ---- pending writes queue ---------------------------------------------------------
+
+  /** The queued putWrites calls as one set of arrays (a later call's key replaces an earlier one's). */
+  static #merge(items: QueuedWrites[]): { keys: string[]; values: string[]; force: boolean[] } {
+    const at = new Map<string, number>();
+    const keys: string[] = []; const values: string[] = []; const force: boolean[] = [];
+    for (const it of items) {
+      for (let i = 0; i < it.keys.length; i++) {
+        const j = at.get(it.keys[i]);
+        if (j !== undefined && !it.force[i]) continue;   // a regular write already queued: the first one wins, as stored
+        if (j !== undefined) { values[j] = it.values[i]; force[j] = true; continue; }
+        at.set(it.keys[i], keys.length);
+        keys.push(it.keys[i]); values.push(it.values[i]); force.push(it.force[i]);
+      }
+    }
+    return { keys, values, force };
+  }
+
+  static #settle(items: QueuedWrites[], written: Set<string> | null, err?: unknown) {
+    for (const it of items) it.done(written, err);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight.add(p);
+    const drop = () => { this.#inflight.delete(p); };
+    p.then(drop, drop);
+    return p;
+  }
+
+  /** Sends the queued putWrites calls now, in one statement of their own. */
+  async #flush(): Promise<void> {
+    while (this.#queue.length) {
+      const items = this.#queue;
+      this.#queue = [];
+      const { keys, values, force } = ChatstoreSaver.#merge(items);
+      try {
+        const r = await this.db.query(
+          `SELECT x.k, chat_kv_set(key => x.k, value => x.v) FROM unnest($1::text[], $2::jsonb[], $3::boolean[]) AS x(k, v, f)
+            WHERE x.f OR chat_kv_get(key => x.k) IS NULL`, [keys, values, force]);
+        ChatstoreSaver.#settle(items, new Set<string>(r.rows.map((x) => x.k)));
+      } catch (e) {
+        ChatstoreSaver.#settle(items, null, e);
+      }
+    }
+  }
+
+  /** A flush once the puts in flight are done (LangGraph calls the next put as soon as the previous
+   *  one resolves: that put then takes the queue) and the event loop has run once more. */
+  #scheduleFlush() {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    void (async () => {
+      while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+      await new Promise((r) => setImmediate(r));
+      this.#flushScheduled = false;
+      if (this.#queue.length) await this.#drain();
+    })();
+  }
+
+  /** Everything this saver was given is stored (before a read). */
+  async #drain(): Promise<void> {
+    while (this.#queue.length || this.#flushing || this.#carrying.size) {
+      if (!this.#queue.length && !this.#flushing) { await Promise.allSettled([...this.#carrying]); continue; }
+      if (!this.#flushing) {
+        this.#flushing = this.#track(this.#flush()).finally(() => { this.#flushing = null; });
+      }
+      await this.#flushing;
+    }
+  }
+
   // ---- BaseCheckpointSaver ----------------------------------------------------------
 
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
@@ -257,6 +337,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const ns = (config.configurable?.checkpoint_ns as string | undefined) ?? '';
     const base = this.#base(threadId, ns);
     const cpIdIn = getCheckpointId(config) || null;
+    if (this.#queue.length || this.#carrying.size) await this.#drain();
     // record, its blobs and its pending writes in one statement
     const r = await this.db.query(
       `WITH i AS (SELECT coalesce($2::text, chat_kv_get(key => $1 || 'latest') #>> '{}') AS id),
@@ -352,6 +433,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const onlyId = config.configurable?.checkpoint_id as string | undefined;
     const prefix = threadId === undefined ? `${this.prefix}lg:`
       : ns === undefined ? `${this.prefix}lg:${enc(threadId)}:` : `${this.#base(threadId, ns)}c:`;
+    await this.#drain();
     const r = await this.db.query('SELECT key, value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [prefix]);
     const rows: Array<{ thread: string; ns: string; id: string; rec: Record_ }> = [];
     for (const row of r.rows) {
@@ -378,7 +460,11 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     }
   }
 
-  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+  put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    return this.#track(this.#put(config, checkpoint, metadata, newVersions));
+  }
+
+  async #put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     const threadId = config.configurable?.thread_id as string | undefined;
     if (threadId === undefined) throw new Error('Failed to put checkpoint: the config has no "thread_id" in "configurable"');
     const ns = (config.configurable?.checkpoint_ns as string | undefined) ?? '';
@@ -396,7 +482,13 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
              chat_kv_set(key => $5, value => $6::jsonb),
              (SELECT chat_kv_set(key => $7, value => to_jsonb($8::text))
                WHERE coalesce(chat_kv_get(key => $7) #>> '{}', '') COLLATE "C" < $8::text COLLATE "C"),
-             (SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($9::text[], $10::jsonb[]) AS x(k, v))`;
+             (SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($9::text[], $10::jsonb[]) AS x(k, v)),
+             (SELECT array_agg(w.k) FILTER (WHERE w.s IS NOT DISTINCT FROM w.s) FROM (
+                SELECT x.k, chat_kv_set(key => x.k, value => x.v) AS s FROM unnest($11::text[], $12::jsonb[], $13::boolean[]) AS x(k, v, f)
+                 WHERE x.f OR chat_kv_get(key => x.k) IS NULL) AS w) AS wk`;
+    // the putWrites calls queued until now (see putWrites): sent in this statement
+    let items: QueuedWrites[] = [];
+    let release: (() => void) | null = null;
 
     const write = async (useRef: boolean) => {
       const cp = copyCheckpoint(checkpoint);
@@ -471,17 +563,36 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const rec: RecordV = { v: 1, parent: parentId, cp: cpBlob, md };
       const bk = this.#blobKeys(checkpoint, cpBlob);
       if (bk) rec.bk = bk;
+      if (this.#queue.length) {
+        items.push(...this.#queue);
+        this.#queue = [];
+        if (!release) {
+          const carry = new Promise<void>((r) => { release = r; });
+          this.#carrying.add(carry);
+          void carry.then(() => this.#carrying.delete(carry));
+        }
+      }
+      const w = ChatstoreSaver.#merge(items);
+      // a rewrite of a queued write (the parent's messages writes as ids): the queued write's value
+      const at = new Map<string, number>(w.keys.map((k, i) => [k, i]));
+      for (let i = blobKeys.length - 1; i >= 0; i--) {
+        const j = at.get(blobKeys[i]);
+        if (j === undefined) continue;
+        w.values[j] = blobVals[i];
+        blobKeys.splice(i, 1); blobVals.splice(i, 1);
+      }
       const params = [chatThread, batch, this.userId, expect, `${base}c:${checkpoint.id}`, JSON.stringify(rec),
-        `${base}latest`, checkpoint.id, blobKeys, blobVals];
+        `${base}latest`, checkpoint.id, blobKeys, blobVals, w.keys, w.values, w.force];
+      let wk: string[] | null = null;
       try {
         if (newRoot) {
           await withTransaction(this.db, async (c) => {
             const count = await this.#ensureThread(c, chatThread);
             if (count > 0) throw new NotAnAppend();   // a new root in a thread with messages
-            await c.query(SQL, params);
+            wk = (await c.query(SQL, params)).rows[0]?.wk ?? null;
           });
         } else {
-          await this.db.query(SQL, params);
+          wk = (await this.db.query(SQL, params)).rows[0]?.wk ?? null;
         }
       } catch (e) {
         if ((e as { code?: string }).code === '22012') throw new NotAnAppend();   // an id stored elsewhere in the thread
@@ -489,15 +600,25 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       }
       if (mref === undefined && !(mc in newVersions)) mref = this.#refs.get(`${base}${parentId}`);
       if (rewrote) this.#msgWrites.delete(rewrote);
+      if (items.length) ChatstoreSaver.#settle(items, new Set<string>(wk ?? []));
+      items = [];
       return { list, mref };
     };
 
     let out: { list: MsgList | null; mref: MsgRef | null | 'val' | undefined };
     try {
-      out = await write(true);
+      try {
+        out = await write(true);
+      } catch (e) {
+        if (!(e instanceof NotAnAppend)) throw e;
+        out = await write(false);
+      }
     } catch (e) {
-      if (!(e instanceof NotAnAppend)) throw e;
-      out = await write(false);
+      // the queued writes this put took: sent on their own
+      if (items.length) { this.#queue.unshift(...items); items = []; this.#scheduleFlush(); }
+      throw e;
+    } finally {
+      (release as (() => void) | null)?.();
     }
     if (out.list?.ref) this.#cacheSet(`${chatThread}\u0000${out.list.ref.leaf}\u0000${out.list.ref.n}`, out.list);
     if (out.mref !== undefined) this.#refSet(`${base}${checkpoint.id}`, out.mref);
@@ -560,18 +681,24 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       this.#msgWrites.set(mk, all);
       if (this.#msgWrites.size > 1000) this.#msgWrites.delete(this.#msgWrites.keys().next().value as string);
     }
-    const r = await this.db.query(
-      `SELECT x.k, chat_kv_set(key => x.k, value => x.v) FROM unnest($1::text[], $2::jsonb[], $3::boolean[]) AS x(k, v, f)
-        WHERE x.f OR chat_kv_get(key => x.k) IS NULL`, [keys, values, force]);
-    const written = new Set<string>(r.rows.map((x) => x.k));
-    const cur = this.#msgWrites.get(mk);
-    if (cur && [...last.keys()].some((k) => !written.has(k))) {
-      this.#msgWrites.set(mk, cur.filter((w) => !(last.get(w.key) === w && !written.has(w.key))));
-    }
+    // queued: sent in the statement of the put that follows (LangGraph puts the next checkpoint
+    // after a step's writes), else by a flush of its own; resolved once stored
+    await new Promise<void>((resolve, reject) => {
+      this.#queue.push({ keys, values, force, done: (written, err) => {
+        if (!written) { reject(err); return; }
+        const cur = this.#msgWrites.get(mk);
+        if (cur && [...last.keys()].some((k) => !written.has(k))) {
+          this.#msgWrites.set(mk, cur.filter((w) => !(last.get(w.key) === w && !written.has(w.key))));
+        }
+        resolve();
+      } });
+      this.#scheduleFlush();
+    });
   }
 
   async deleteThread(threadId: string): Promise<void> {
     const prefix = `${this.prefix}lg:${enc(threadId)}:`;
+    await this.#drain();
     await withTransaction(this.db, async (c) => {
       const r = await c.query('SELECT key FROM chat_kv_list(prefix => $1, max_keys => NULL)', [prefix]);
       const nss = new Set<string>(['']);

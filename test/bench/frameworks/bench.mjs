@@ -28,7 +28,10 @@
 // the peer's tables, for chatstore of the extension's tables that the run wrote to.
 //
 // usage: node bench.mjs [--db DB] [--scale smoke|default|large] [--raw FILE] [--summary FILE]
-//                       [--keep] [--only F1|F2|F3]
+//                       [--keep] [--only F1|F2|F3] [--baseline DIR]
+// --baseline DIR (measurement of a change): DIR holds an earlier build of clients/js/dist/src
+// (inside this package's node_modules, so that its imports resolve here); F1 then also runs its
+// ChatstoreSaver as chatstore_saver_base, side by side (its lines only, no targets).
 // Connection from PG* (PGHOST, PGPORT, PGUSER); DB (default chatstore_bench) must exist: the
 // per-store databases are created from it.  --raw appends CSV rows
 // (workload,impl,clients,scale_messages,tps,p50_ms,p99_ms, no header); --summary writes
@@ -55,11 +58,11 @@ const { ChatstoreChatMessageHistory, toChatstoreMessage: lcToChatstore, fromChat
 const { ChatstoreUIMessageStore } = await import(path.join(client, 'ai-sdk.js'));
 
 // ---- arguments ------------------------------------------------------------------------------
-const args = { db: 'chatstore_bench', scale: 'default', raw: null, summary: null, keep: false, only: null };
+const args = { db: 'chatstore_bench', scale: 'default', raw: null, summary: null, keep: false, only: null, baseline: null };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--keep') args.keep = true;
-  else if (['--db', '--scale', '--raw', '--summary', '--only'].includes(a)) args[a.slice(2)] = process.argv[++i];
+  else if (['--db', '--scale', '--raw', '--summary', '--only', '--baseline'].includes(a)) args[a.slice(2)] = process.argv[++i];
   else { console.error(`bench.mjs: unknown argument ${a}`); process.exit(2); }
 }
 const SCALES = {
@@ -69,6 +72,7 @@ const SCALES = {
   large: { turns: 200, multi: 5, getState: 20, f23threads: 5, reads: 20, regen: 20 },
 };
 const S = SCALES[args.scale];
+const BaselineSaver = args.baseline ? (await import(path.resolve(args.baseline, 'langgraph.js'))).ChatstoreSaver : null;
 if (!S) { console.error(`bench.mjs: --scale must be smoke, default or large`); process.exit(2); }
 const TURNS = S.turns;
 const SIZE_AT = [TURNS / 4, TURNS / 2, TURNS];
@@ -218,12 +222,13 @@ async function f1Store(impl, nThreads) {
   const store = await freshDb(`f1_${impl}_${nThreads}`, impl.startsWith('chatstore'));
   let saver = null;
   const newSaver = () => (impl === 'pg_saver' ? new PostgresSaver(store.pool, undefined, { schema: 'lg' })
-    : impl === 'chatstore_saver' ? new ChatstoreSaver(store.pool) : null);
+    : impl === 'chatstore_saver' ? new ChatstoreSaver(store.pool)
+    : impl === 'chatstore_saver_base' ? new BaselineSaver(store.pool) : null);
   if (impl === 'pg_saver') {
     saver = newSaver();
     await saver.setup();
     store.schema = 'lg';
-  } else if (impl === 'chatstore_saver') saver = newSaver();
+  } else if (impl === 'chatstore_saver' || impl === 'chatstore_saver_base') saver = newSaver();
   const graph = buildGraph(saver);
   const cs = new ChatStore(store.pool);
   const lists = Array.from({ length: nThreads }, () => []);     // none / chatstore_plain: the client's list
@@ -307,6 +312,12 @@ function judgeF1(res, nThreads) {
   line(`  getState p50 at turn ${TURNS} (${S.getState} calls, new saver each): pg_saver ${fmt(p50(pgs.getState))} ms, `
     + `chatstore_saver ${fmt(p50(css.getState))} ms; chatstore_plain chat_history + revive ${fmt(p50(plain.getState))} ms`);
   const tag = `${nThreads}t`;
+  const bs = res.chatstore_saver_base;
+  if (bs) {
+    line(`  baseline (--baseline) chatstore_saver_base: bytes ${SIZE_AT.map((t) => mb(bs.bytes[t])).join(' / ')} (${bs.tables.join(', ')}); `
+      + `invoke p50 / p99 ${fmt(p50(bs.invoke))} / ${fmt(p99(bs.invoke))} ms; checkpoint cost p50 ${fmt(cost(bs))} ms (mean ${fmt(mcost(bs))} ms); getState p50 ${fmt(p50(bs.getState))} ms`);
+    line(`  baseline ratios pg_saver/chatstore_saver_base: bytes ${(pgs.bytes[TURNS] / bs.bytes[TURNS]).toFixed(1)}x, ckpt cost ${(cost(pgs) / cost(bs)).toFixed(1)}x, getState ${(p50(pgs.getState) / p50(bs.getState)).toFixed(1)}x`);
+  }
   const size = pgs.bytes[TURNS] / css.bytes[TURNS];
   targets.push([`F1 ${tag} bytes pg_saver/cs_saver >= 10x`, `${size.toFixed(1)}x (${mb(pgs.bytes[TURNS])} vs ${mb(css.bytes[TURNS])}; plain ${(pgs.bytes[TURNS] / plain.bytes[TURNS]).toFixed(1)}x)`, size >= 10]);
   // linear growth: bytes per turn over the second half / over the second quarter
@@ -550,7 +561,7 @@ try {
   }
   for (const nThreads of [1, S.multi].filter((n) => n && (!args.only || args.only === 'F1'))) {
     const res = {};
-    for (const impl of ['none', 'chatstore_plain', 'chatstore_saver', 'pg_saver']) res[impl] = await f1Store(impl, nThreads);
+    for (const impl of ['none', 'chatstore_plain', ...(BaselineSaver ? ['chatstore_saver_base'] : []), 'chatstore_saver', 'pg_saver']) res[impl] = await f1Store(impl, nThreads);
     judgeF1(res, nThreads);
   }
   if (args.only && args.only !== 'F1') {
