@@ -58,6 +58,53 @@ interface QueuedWrites { keys: string[]; values: string[]; force: boolean[]; don
 // a checkpoint record also names its blob keys (bk, suffixes of the thread's base) so that getTuple
 // reads record, blobs and pending writes in one statement
 interface RecordV extends Record_ { bk?: string[] }
+// the compact record (v: 2), when the serializer gives the checkpoint and metadata as JSON: the
+// checkpoint's JSON without its id (the key's) and its empty channel_values, each distinct version
+// once (vs) and channel_versions (c) and versions_seen (s) as indexes into vs; cv the checkpoint's
+// v, x its other fields; m the metadata's JSON (else md, the serializer's blob); p the parent
+interface RecordC {
+  v: 2; p: string | null; ts: unknown; cv: unknown; vs: Array<string | number>; c: Record<string, number>;
+  s: Record<string, Record<string, number>>; x?: Record<string, unknown>; m?: unknown; md?: Blob; bk?: string[];
+}
+type AnyRecord = RecordV | RecordC;
+const isC = (r: AnyRecord): r is RecordC => r.v === 2;
+const isVer = (x: unknown) => typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
+
+/** The compact record of a checkpoint's JSON (channel_values emptied), or null when it has another shape. */
+function compact(j: unknown, id: string): Omit<RecordC, 'p' | 'm' | 'md' | 'bk'> | null {
+  if (!j || typeof j !== 'object' || Array.isArray(j)) return null;
+  const { v, id: jid, ts, channel_values: cvals, channel_versions: cver, versions_seen: seen, ...x } = j as Record<string, any>;
+  if (jid !== id || !cvals || typeof cvals !== 'object' || Object.keys(cvals).length !== 0) return null;
+  if (!cver || typeof cver !== 'object' || Array.isArray(cver) || !seen || typeof seen !== 'object' || Array.isArray(seen)) return null;
+  const vs: Array<string | number> = [];
+  const at = new Map<string | number, number>();
+  const ix = (ver: string | number) => {
+    let i = at.get(ver);
+    if (i === undefined) { i = vs.length; vs.push(ver); at.set(ver, i); }
+    return i;
+  };
+  const c: Record<string, number> = {};
+  for (const [ch, ver] of Object.entries(cver)) { if (!isVer(ver)) return null; c[ch] = ix(ver as string | number); }
+  const sOut: Record<string, Record<string, number>> = {};
+  for (const [node, m] of Object.entries(seen)) {
+    if (!m || typeof m !== 'object' || Array.isArray(m)) return null;
+    const o: Record<string, number> = {};
+    for (const [ch, ver] of Object.entries(m as Record<string, unknown>)) { if (!isVer(ver)) return null; o[ch] = ix(ver as string | number); }
+    sOut[node] = o;
+  }
+  const out: Omit<RecordC, 'p' | 'm' | 'md' | 'bk'> = { v: 2, ts, cv: v, vs, c, s: sOut };
+  if (Object.keys(x).length) out.x = x;
+  return out;
+}
+
+/** The checkpoint's JSON of a compact record (compact's inverse). */
+function expand(r: RecordC, id: string): Record<string, unknown> {
+  const map = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, i]) => [k, r.vs[i]]));
+  return {
+    ...(r.x ?? {}), v: r.cv, id, ts: r.ts, channel_values: {}, channel_versions: map(r.c),
+    versions_seen: Object.fromEntries(Object.entries(r.s).map(([n, o]) => [n, map(o)])),
+  };
+}
 
 const ROOT_ID = '__chatstore_langgraph_root';
 const enc = (s: string) => encodeURIComponent(s);
@@ -347,7 +394,10 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
                   SELECT jsonb_array_elements_text(r.v -> 'bk') AS k WHERE r.v ? 'bk'
                   UNION ALL
                   SELECT 'b:' || (e.value #>> '{}') || ':' || e.key FROM jsonb_each(r.v #> '{cp,j,channel_versions}') AS e
-                   WHERE NOT r.v ? 'bk' AND jsonb_typeof(r.v #> '{cp,j,channel_versions}') = 'object') AS b) AS blobs,
+                   WHERE NOT r.v ? 'bk' AND jsonb_typeof(r.v #> '{cp,j,channel_versions}') = 'object'
+                  UNION ALL
+                  SELECT 'b:' || (r.v -> 'vs' ->> (e.value #>> '{}')::int) || ':' || e.key FROM jsonb_each(r.v -> 'c') AS e
+                   WHERE NOT r.v ? 'bk' AND r.v ->> 'v' = '2' AND jsonb_typeof(r.v -> 'c') = 'object') AS b) AS blobs,
               (SELECT jsonb_agg(w.value) FROM chat_kv_list(prefix => $1 || 'w:' || r.id || ':', max_keys => NULL) AS w) AS writes
          FROM r WHERE r.v IS NOT NULL`, [base, cpIdIn]);
     const row = r.rows[0];
@@ -355,9 +405,18 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return this.#tuple(threadId, ns, row.id, row.v, row.blobs ?? {}, row.writes ?? []);
   }
 
-  async #tuple(threadId: string, ns: string, cpId: string, rec: RecordV, blobsIn?: Record<string, ChannelBlob | null>, writesIn?: WriteRecord[]): Promise<CheckpointTuple> {
-    const checkpoint = (await this.#load(rec.cp)) as Checkpoint;
-    const metadata = (await this.#load(rec.md)) as CheckpointMetadata;
+  async #recCheckpoint(rec: AnyRecord, cpId: string): Promise<Checkpoint> {
+    return (await this.#load(isC(rec) ? { t: 'json', j: expand(rec, cpId) } : rec.cp)) as Checkpoint;
+  }
+
+  async #recMetadata(rec: AnyRecord): Promise<CheckpointMetadata> {
+    return (await this.#load(isC(rec) ? (rec.md ?? { t: 'json', j: rec.m }) : rec.md)) as CheckpointMetadata;
+  }
+
+  async #tuple(threadId: string, ns: string, cpId: string, rec: AnyRecord, blobsIn?: Record<string, ChannelBlob | null>, writesIn?: WriteRecord[]): Promise<CheckpointTuple> {
+    const checkpoint = await this.#recCheckpoint(rec, cpId);
+    const metadata = await this.#recMetadata(rec);
+    const parent = isC(rec) ? rec.p : rec.parent;
     const base = this.#base(threadId, ns);
     const chans = Object.entries(checkpoint.channel_versions ?? {});
     checkpoint.channel_values = {};
@@ -384,8 +443,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         }
       }
     }
-    if (checkpoint.v < 4 && rec.parent) {
-      const sends = (await this.#pendingWrites(threadId, ns, rec.parent)).filter((w) => w[1] === TASKS).map((w) => w[2]);
+    if (checkpoint.v < 4 && parent) {
+      const sends = (await this.#pendingWrites(threadId, ns, parent)).filter((w) => w[1] === TASKS).map((w) => w[2]);
       checkpoint.channel_values[TASKS] = sends;
       const vs = Object.values(checkpoint.channel_versions ?? {});
       checkpoint.channel_versions = { ...checkpoint.channel_versions, [TASKS]: vs.length ? maxChannelVersion(...vs) : this.getNextVersion(undefined) };
@@ -396,7 +455,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       metadata,
       pendingWrites: writesIn ? await this.#loadWrites(this.chatThreadId(threadId, ns), writesIn) : await this.#pendingWrites(threadId, ns, cpId),
     };
-    if (rec.parent) tuple.parentConfig = { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: rec.parent } };
+    if (parent) tuple.parentConfig = { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: parent } };
     return tuple;
   }
 
@@ -435,7 +494,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       : ns === undefined ? `${this.prefix}lg:${enc(threadId)}:` : `${this.#base(threadId, ns)}c:`;
     await this.#drain();
     const r = await this.db.query('SELECT key, value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [prefix]);
-    const rows: Array<{ thread: string; ns: string; id: string; rec: Record_ }> = [];
+    const rows: Array<{ thread: string; ns: string; id: string; rec: AnyRecord }> = [];
     for (const row of r.rows) {
       const rest = (row.key as string).slice(this.prefix.length + 3).split(':');
       if (rest.length !== 4 || rest[2] !== 'c') continue;
@@ -449,7 +508,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       if (onlyId && x.id !== onlyId) continue;
       if (beforeId && x.id >= beforeId) continue;
       if (filter) {
-        const md = (await this.#load(x.rec.md)) as Record<string, unknown>;
+        const md = (await this.#recMetadata(x.rec)) as Record<string, unknown>;
         if (!Object.entries(filter).every(([k, v]) => canon(md?.[k]) === canon(v))) continue;
       }
       if (limit !== undefined) {
@@ -560,9 +619,16 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       }
       cp.channel_values = {};
       const cpBlob = await this.#dump(cp);
-      const rec: RecordV = { v: 1, parent: parentId, cp: cpBlob, md };
-      const bk = this.#blobKeys(checkpoint, cpBlob);
-      if (bk) rec.bk = bk;
+      const cpc = cpBlob.j !== undefined ? compact(cpBlob.j, checkpoint.id) : null;
+      let rec: AnyRecord;
+      if (cpc) {
+        rec = { ...cpc, p: parentId, ...(md.j !== undefined ? { m: md.j } : { md }) };
+        if (!Object.values(checkpoint.channel_versions ?? {}).every(sqlComputable)) rec.bk = Object.entries(checkpoint.channel_versions ?? {}).map(([ch, ver]) => blobKey(ch, ver));
+      } else {
+        rec = { v: 1, parent: parentId, cp: cpBlob, md };
+        const bk = this.#blobKeys(checkpoint, cpBlob);
+        if (bk) rec.bk = bk;
+      }
       if (this.#queue.length) {
         items.push(...this.#queue);
         this.#queue = [];
@@ -629,10 +695,10 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   async #readRef(base: string, cpId: string): Promise<MsgRef | null | 'val'> {
     const r = await this.db.query(
       'SELECT chat_kv_get(key => $1 || \'c:\' || $2) AS rec', [base, cpId]);
-    const rec = r.rows[0]?.rec as RecordV | null;
+    const rec = r.rows[0]?.rec as AnyRecord | null;
     if (!rec) return null;
-    const pcp = (await this.#load(rec.cp)) as Checkpoint;
-    const pver = pcp.channel_versions?.[this.messagesChannel];
+    const pver = isC(rec) ? (rec.c[this.messagesChannel] === undefined ? undefined : rec.vs[rec.c[this.messagesChannel]])
+      : ((await this.#load(rec.cp)) as Checkpoint).channel_versions?.[this.messagesChannel];
     if (pver === undefined) return null;
     const pb = (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v as ChannelBlob | null;
     if (pb && !pb.msgs) return 'val';
