@@ -68,6 +68,10 @@ interface RecordC {
 }
 type AnyRecord = RecordV | RecordC;
 const isC = (r: AnyRecord): r is RecordC => r.v === 2;
+// records, channel blobs and pending writes are stored as their JSON text in a jsonb string (smaller
+// than a jsonb object: no per-key headers); values stored as objects (before) are read as they are
+const encV = (o: unknown) => JSON.stringify(JSON.stringify(o));
+const decV = <T>(x: unknown): T => (typeof x === 'string' ? JSON.parse(x) : x) as T;
 const isVer = (x: unknown) => typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
 
 /** The compact record of a checkpoint's JSON (channel_values emptied), or null when it has another shape. */
@@ -388,7 +392,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     // record, its blobs and its pending writes in one statement
     const r = await this.db.query(
       `WITH i AS (SELECT coalesce($2::text, chat_kv_get(key => $1 || 'latest') #>> '{}') AS id),
-            r AS (SELECT i.id, chat_kv_get(key => $1 || 'c:' || i.id) AS v FROM i WHERE i.id IS NOT NULL)
+            r0 AS (SELECT i.id, chat_kv_get(key => $1 || 'c:' || i.id) AS v FROM i WHERE i.id IS NOT NULL),
+            r AS (SELECT r0.id, CASE WHEN jsonb_typeof(r0.v) = 'string' THEN (r0.v #>> '{}')::jsonb ELSE r0.v END AS v FROM r0)
        SELECT r.id, r.v,
               (SELECT jsonb_object_agg(k, chat_kv_get(key => $1 || k)) FROM (
                   SELECT jsonb_array_elements_text(r.v -> 'bk') AS k WHERE r.v ? 'bk'
@@ -402,7 +407,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
          FROM r WHERE r.v IS NOT NULL`, [base, cpIdIn]);
     const row = r.rows[0];
     if (!row) return undefined;
-    return this.#tuple(threadId, ns, row.id, row.v, row.blobs ?? {}, row.writes ?? []);
+    const blobs = Object.fromEntries(Object.entries(row.blobs ?? {}).map(([k, v]) => [k, decV<ChannelBlob | null>(v)]));
+    return this.#tuple(threadId, ns, row.id, row.v, blobs, (row.writes ?? []).map((w: unknown) => decV<WriteRecord>(w)));
   }
 
   async #recCheckpoint(rec: AnyRecord, cpId: string): Promise<Checkpoint> {
@@ -427,7 +433,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         byKey = new Map(Object.entries(blobsIn));
       } else {
         const r = await this.db.query('SELECT k, chat_kv_get(key => $2 || k) AS v FROM unnest($1::text[]) AS k', [keys, base]);
-        byKey = new Map<string, ChannelBlob | null>(r.rows.map((x) => [x.k, x.v]));
+        byKey = new Map<string, ChannelBlob | null>(r.rows.map((x) => [x.k, decV<ChannelBlob | null>(x.v)]));
       }
       for (let i = 0; i < chans.length; i++) {
         const blob = byKey.get(keys[i]);
@@ -481,7 +487,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
 
   async #pendingWrites(threadId: string, ns: string, cpId: string): Promise<CheckpointPendingWrite[]> {
     const r = await this.db.query('SELECT value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [`${this.#base(threadId, ns)}w:${cpId}:`]);
-    return this.#loadWrites(this.chatThreadId(threadId, ns), r.rows.map((x) => x.value as WriteRecord));
+    return this.#loadWrites(this.chatThreadId(threadId, ns), r.rows.map((x) => decV<WriteRecord>(x.value)));
   }
 
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
@@ -498,7 +504,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     for (const row of r.rows) {
       const rest = (row.key as string).slice(this.prefix.length + 3).split(':');
       if (rest.length !== 4 || rest[2] !== 'c') continue;
-      rows.push({ thread: decodeURIComponent(rest[0]), ns: decodeURIComponent(rest[1]), id: rest[3], rec: row.value });
+      rows.push({ thread: decodeURIComponent(rest[0]), ns: decodeURIComponent(rest[1]), id: rest[3], rec: decV<AnyRecord>(row.value) });
     }
     rows.sort((a, b) => (a.thread < b.thread ? -1 : a.thread > b.thread ? 1
       : a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
@@ -602,20 +608,20 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
             });
             if (!ok) continue;
             blobKeys.push(w.key);
-            blobVals.push(JSON.stringify({ ...w.rec, mids: w.objs.map((m) => m.id as string), ...(w.one ? { one: true } : {}) } satisfies WriteRecord));
+            blobVals.push(encV({ ...w.rec, mids: w.objs.map((m) => m.id as string), ...(w.one ? { one: true } : {}) } satisfies WriteRecord));
           }
           rewrote = `${base}${parentId}`;
         }
         mref = ref;
         blobKeys.push(base + blobKey(mc, newVersions[mc]));
-        blobVals.push(JSON.stringify({ msgs: ref ?? undefined } satisfies ChannelBlob));
+        blobVals.push(encV({ msgs: ref ?? undefined } satisfies ChannelBlob));
       }
       for (const [ch, ver] of Object.entries(newVersions)) {
         if (list && ch === mc) continue;
         if (!(ch in (cp.channel_values ?? {}))) continue;
         if (ch === mc) mref = 'val';
         blobKeys.push(base + blobKey(ch, ver));
-        blobVals.push(JSON.stringify({ val: await this.#dump((cp.channel_values as Record<string, unknown>)[ch]) } satisfies ChannelBlob));
+        blobVals.push(encV({ val: await this.#dump((cp.channel_values as Record<string, unknown>)[ch]) } satisfies ChannelBlob));
       }
       cp.channel_values = {};
       const cpBlob = await this.#dump(cp);
@@ -647,7 +653,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         w.values[j] = blobVals[i];
         blobKeys.splice(i, 1); blobVals.splice(i, 1);
       }
-      const params = [chatThread, batch, this.userId, expect, `${base}c:${checkpoint.id}`, JSON.stringify(rec),
+      const params = [chatThread, batch, this.userId, expect, `${base}c:${checkpoint.id}`, encV(rec),
         `${base}latest`, checkpoint.id, blobKeys, blobVals, w.keys, w.values, w.force];
       let wk: string[] | null = null;
       try {
@@ -695,12 +701,13 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   async #readRef(base: string, cpId: string): Promise<MsgRef | null | 'val'> {
     const r = await this.db.query(
       'SELECT chat_kv_get(key => $1 || \'c:\' || $2) AS rec', [base, cpId]);
-    const rec = r.rows[0]?.rec as AnyRecord | null;
+    const rec = decV<AnyRecord | null>(r.rows[0]?.rec ?? null);
     if (!rec) return null;
     const pver = isC(rec) ? (rec.c[this.messagesChannel] === undefined ? undefined : rec.vs[rec.c[this.messagesChannel]])
       : ((await this.#load(rec.cp)) as Checkpoint).channel_versions?.[this.messagesChannel];
     if (pver === undefined) return null;
-    const pb = (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v as ChannelBlob | null;
+    const pbRaw = (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v;
+    const pb = decV<ChannelBlob | null>(pbRaw ?? null);
     if (pb && !pb.msgs) return 'val';
     return pb?.msgs ?? null;
   }
@@ -731,7 +738,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       if (seen.has(key)) { const j = keys.indexOf(key); keys.splice(j, 1); values.splice(j, 1); force.splice(j, 1); }
       seen.add(key);
       keys.push(key);
-      values.push(JSON.stringify(rec));
+      values.push(encV(rec));
       force.push(idx < 0);
     }
     if (keys.length === 0) return;
