@@ -65,7 +65,13 @@ interface RecordV extends Record_ { bk?: string[] }
 interface RecordC {
   v: 2; p: string | null; ts: unknown; cv: unknown; vs: Array<string | number>; c: Record<string, number>;
   s: Record<string, Record<string, number>>; x?: Record<string, unknown>; m?: unknown; md?: Blob; bk?: string[];
+  // i: the channel blobs held in the record instead of keys of their own (small ones: a messages
+  // reference, a branch marker), for the channel's version in c; carried from the parent's record
+  // while the version does not change
+  i?: Record<string, ChannelBlob>;
 }
+interface Inline { c: Record<string, unknown>; i: Record<string, ChannelBlob> }
+const INLINE_MAX = 256;
 type AnyRecord = RecordV | RecordC;
 const isC = (r: AnyRecord): r is RecordC => r.v === 2;
 // records, channel blobs and pending writes are stored as their JSON text in a jsonb string (smaller
@@ -203,6 +209,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   #flushScheduled = false;
   #flushing: Promise<void> | null = null;
   #carrying = new Set<Promise<unknown>>();     // puts whose statement carries queued writes
+  #inl = new Map<string, Inline>();             // <base><checkpoint id> -> its inline blobs and versions
 
   constructor(db: Queryable, opts: ChatstoreSaverOptions = {}) {
     super(opts.serde);
@@ -251,6 +258,22 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   #refSet(k: string, v: MsgRef | null | 'val') {
     this.#refs.set(k, v);
     if (this.#refs.size > 20000) this.#refs.delete(this.#refs.keys().next().value as string);
+  }
+
+  #inlSet(k: string, rec: AnyRecord) {
+    const v: Inline = isC(rec) ? { c: Object.fromEntries(Object.entries(rec.c).map(([ch, i]) => [ch, rec.vs[i]])), i: rec.i ?? {} } : { c: {}, i: {} };
+    this.#inl.set(k, v);
+    if (this.#inl.size > 20000) this.#inl.delete(this.#inl.keys().next().value as string);
+    return v;
+  }
+
+  /** A checkpoint's inline blobs (from memory, else its record). */
+  async #inlineOf(base: string, cpId: string): Promise<Inline> {
+    const hit = this.#inl.get(`${base}${cpId}`);
+    if (hit) return hit;
+    const r = await this.db.query('SELECT chat_kv_get(key => $1 || \'c:\' || $2) AS rec', [base, cpId]);
+    const rec = decV<AnyRecord | null>(r.rows[0]?.rec ?? null);
+    return rec ? this.#inlSet(`${base}${cpId}`, rec) : { c: {}, i: {} };
   }
 
   // ---- messages -------------------------------------------------------------------
@@ -393,7 +416,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const r = await this.db.query(
       `WITH i AS (SELECT coalesce($2::text, chat_kv_get(key => $1 || 'latest') #>> '{}') AS id),
             r0 AS (SELECT i.id, chat_kv_get(key => $1 || 'c:' || i.id) AS v FROM i WHERE i.id IS NOT NULL),
-            r AS (SELECT r0.id, CASE WHEN jsonb_typeof(r0.v) = 'string' THEN (r0.v #>> '{}')::jsonb ELSE r0.v END AS v FROM r0)
+            r AS MATERIALIZED (SELECT r0.id, CASE WHEN jsonb_typeof(r0.v) = 'string' THEN (r0.v #>> '{}')::jsonb ELSE r0.v END AS v FROM r0)
        SELECT r.id, r.v,
               (SELECT jsonb_object_agg(k, chat_kv_get(key => $1 || k)) FROM (
                   SELECT jsonb_array_elements_text(r.v -> 'bk') AS k WHERE r.v ? 'bk'
@@ -402,7 +425,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
                    WHERE NOT r.v ? 'bk' AND jsonb_typeof(r.v #> '{cp,j,channel_versions}') = 'object'
                   UNION ALL
                   SELECT 'b:' || (r.v -> 'vs' ->> (e.value #>> '{}')::int) || ':' || e.key FROM jsonb_each(r.v -> 'c') AS e
-                   WHERE NOT r.v ? 'bk' AND r.v ->> 'v' = '2' AND jsonb_typeof(r.v -> 'c') = 'object') AS b) AS blobs,
+                   WHERE NOT r.v ? 'bk' AND r.v ->> 'v' = '2' AND jsonb_typeof(r.v -> 'c') = 'object'
+                     AND NOT coalesce(r.v -> 'i', '{}') ? e.key) AS b) AS blobs,
               (SELECT jsonb_agg(w.value) FROM chat_kv_list(prefix => $1 || 'w:' || r.id || ':', max_keys => NULL) AS w) AS writes
          FROM r WHERE r.v IS NOT NULL`, [base, cpIdIn]);
     const row = r.rows[0];
@@ -424,6 +448,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const metadata = await this.#recMetadata(rec);
     const parent = isC(rec) ? rec.p : rec.parent;
     const base = this.#base(threadId, ns);
+    this.#inlSet(`${base}${cpId}`, rec);
     const chans = Object.entries(checkpoint.channel_versions ?? {});
     checkpoint.channel_values = {};
     if (chans.length) {
@@ -435,8 +460,9 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         const r = await this.db.query('SELECT k, chat_kv_get(key => $2 || k) AS v FROM unnest($1::text[]) AS k', [keys, base]);
         byKey = new Map<string, ChannelBlob | null>(r.rows.map((x) => [x.k, decV<ChannelBlob | null>(x.v)]));
       }
+      const inline = isC(rec) ? rec.i ?? {} : {};
       for (let i = 0; i < chans.length; i++) {
-        const blob = byKey.get(keys[i]);
+        const blob = inline[chans[i][0]] ?? byKey.get(keys[i]);
         if (!blob) continue;
         if (blob.msgs) {
           const chatThread = this.chatThreadId(threadId, ns);
@@ -559,6 +585,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const cp = copyCheckpoint(checkpoint);
       const blobKeys: string[] = [];
       const blobVals: string[] = [];
+      const chBlobs: Array<[string, unknown, ChannelBlob]> = [];
       let list: MsgList | null = null;
       let batch: string | null = null;
       let expect: string[] = [];
@@ -613,24 +640,41 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           rewrote = `${base}${parentId}`;
         }
         mref = ref;
-        blobKeys.push(base + blobKey(mc, newVersions[mc]));
-        blobVals.push(encV({ msgs: ref ?? undefined } satisfies ChannelBlob));
+        chBlobs.push([mc, newVersions[mc], { msgs: ref ?? undefined }]);
       }
       for (const [ch, ver] of Object.entries(newVersions)) {
         if (list && ch === mc) continue;
         if (!(ch in (cp.channel_values ?? {}))) continue;
         if (ch === mc) mref = 'val';
-        blobKeys.push(base + blobKey(ch, ver));
-        blobVals.push(encV({ val: await this.#dump((cp.channel_values as Record<string, unknown>)[ch]) } satisfies ChannelBlob));
+        chBlobs.push([ch, ver, { val: await this.#dump((cp.channel_values as Record<string, unknown>)[ch]) }]);
+      }
+      // the blobs of the channels whose version did not change, held inline by the parent's record
+      const carried: Array<[string, unknown, ChannelBlob]> = [];
+      const unchanged = Object.entries(checkpoint.channel_versions ?? {}).filter(([ch]) => !(ch in newVersions));
+      if (parentId && unchanged.length) {
+        const pin = await this.#inlineOf(base, parentId);
+        for (const [ch, ver] of unchanged) if (pin.i[ch] && pin.c[ch] === ver) carried.push([ch, ver, pin.i[ch]]);
       }
       cp.channel_values = {};
       const cpBlob = await this.#dump(cp);
       const cpc = cpBlob.j !== undefined ? compact(cpBlob.j, checkpoint.id) : null;
       let rec: AnyRecord;
       if (cpc) {
+        const inl: Record<string, ChannelBlob> = {};
+        for (const [ch, ver, b] of chBlobs) {
+          const text = encV(b);
+          if (text.length <= INLINE_MAX) inl[ch] = b;
+          else { blobKeys.push(base + blobKey(ch, ver)); blobVals.push(text); }
+        }
+        for (const [ch, , b] of carried) inl[ch] = b;
         rec = { ...cpc, p: parentId, ...(md.j !== undefined ? { m: md.j } : { md }) };
-        if (!Object.values(checkpoint.channel_versions ?? {}).every(sqlComputable)) rec.bk = Object.entries(checkpoint.channel_versions ?? {}).map(([ch, ver]) => blobKey(ch, ver));
+        if (Object.keys(inl).length) rec.i = inl;
+        if (!Object.values(checkpoint.channel_versions ?? {}).every(sqlComputable)) {
+          rec.bk = Object.entries(checkpoint.channel_versions ?? {}).filter(([ch]) => !(ch in inl)).map(([ch, ver]) => blobKey(ch, ver));
+        }
       } else {
+        // every blob a key of its own, the carried ones too (this record holds none)
+        for (const [ch, ver, b] of [...chBlobs, ...carried]) { blobKeys.push(base + blobKey(ch, ver)); blobVals.push(encV(b)); }
         rec = { v: 1, parent: parentId, cp: cpBlob, md };
         const bk = this.#blobKeys(checkpoint, cpBlob);
         if (bk) rec.bk = bk;
@@ -674,6 +718,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       if (rewrote) this.#msgWrites.delete(rewrote);
       if (items.length) ChatstoreSaver.#settle(items, new Set<string>(wk ?? []));
       items = [];
+      this.#inlSet(`${base}${checkpoint.id}`, rec);
       return { list, mref };
     };
 
@@ -706,7 +751,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const pver = isC(rec) ? (rec.c[this.messagesChannel] === undefined ? undefined : rec.vs[rec.c[this.messagesChannel]])
       : ((await this.#load(rec.cp)) as Checkpoint).channel_versions?.[this.messagesChannel];
     if (pver === undefined) return null;
-    const pbRaw = (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v;
+    const pbRaw = isC(rec) && rec.i?.[this.messagesChannel] ? rec.i[this.messagesChannel] : (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v;
     const pb = decV<ChannelBlob | null>(pbRaw ?? null);
     if (pb && !pb.msgs) return 'val';
     return pb?.msgs ?? null;
@@ -782,6 +827,9 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       }
     });
     for (const k of [...this.#cache.keys()]) if (k.startsWith(this.chatThreadId(threadId))) this.#cache.delete(k);
+    for (const m of [this.#inl, this.#refs, this.#msgWrites] as Array<Map<string, unknown>>) {
+      for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
+    }
   }
 }
 
