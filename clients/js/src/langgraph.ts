@@ -10,15 +10,23 @@
 //    Each message row keeps chatstore's columns plus LangChain's serialized form in metadata.lg,
 //    without what the columns hold (content, id, name, tool_call_id) and without empty defaults.
 //  - the checkpoint (versions, metadata, parent): one chat_kv key per checkpoint
-//    `<prefix>lg:<thread>:<ns>:c:<checkpoint_id>`; each channel version one key
-//    `<prefix>lg:<thread>:<ns>:b:<version>:<channel>`; pending writes one key per write
-//    `<prefix>lg:<thread>:<ns>:w:<checkpoint_id>:<task_id>:<idx>`; the newest checkpoint id in
-//    `<prefix>lg:<thread>:<ns>:latest`. Values are the serializer's JSON (as jsonb) or base64.
+//    `<prefix>lg:<thread>:<ns>:c:<checkpoint_id>`, a compact record when the serializer gives JSON
+//    (v: 2: no id, each distinct version once and the versions as indexes into that list, the
+//    metadata's JSON; else v: 1, the serializer's blobs); each channel version one key
+//    `<prefix>lg:<thread>:<ns>:b:<version>:<channel>`, except small blobs (a messages reference, a
+//    branch marker) that the record holds (i) and the next records carry while the version does not
+//    change; pending writes one key per write `<prefix>lg:<thread>:<ns>:w:<checkpoint_id>:<task_id>:<idx>`;
+//    the newest checkpoint id in `<prefix>lg:<thread>:<ns>:latest`. Records, blobs and writes are
+//    stored as their JSON text in a jsonb string (objects, as stored before, are read too); values
+//    are the serializer's JSON or base64.
 //    A pending write of messages that the next checkpoint saved is rewritten as their ids.
 //  - cost: getTuple is one statement (record, blobs, pending writes) plus, when this saver has not
 //    cached the message path, one for the path; put is one statement (new messages, record, latest,
-//    blobs) and compares the message list with the parent's cached one by object and id (hashing
-//    only messages that are not the very objects); putWrites is one statement.
+//    blobs, and the putWrites calls queued since the last statement) and compares the message list
+//    with the parent's cached one by object and id (hashing only messages that are not the very
+//    objects); putWrites queues its writes and resolves once they are stored: by the statement of
+//    the next put (LangGraph puts the next checkpoint after a step's writes), else by a statement of
+//    their own once no put of this saver is in flight (reads, list and deleteThread send them first).
 //  - fallback: when the messages channel is not an append to the parent checkpoint's messages
 //    (messages removed or changed, messages without ids, values that are not LangChain messages),
 //    its value is stored in the checkpoint's key like any other channel.
@@ -580,6 +588,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     // the putWrites calls queued until now (see putWrites): sent in this statement
     let items: QueuedWrites[] = [];
     let release: (() => void) | null = null;
+    let solo = false;     // true: this put sends no queued writes
 
     const write = async (useRef: boolean) => {
       const cp = copyCheckpoint(checkpoint);
@@ -679,7 +688,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         const bk = this.#blobKeys(checkpoint, cpBlob);
         if (bk) rec.bk = bk;
       }
-      if (this.#queue.length) {
+      if (this.#queue.length && !solo) {
         items.push(...this.#queue);
         this.#queue = [];
         if (!release) {
@@ -723,17 +732,25 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     };
 
     let out: { list: MsgList | null; mref: MsgRef | null | 'val' | undefined };
-    try {
+    const attempt = async () => {
       try {
-        out = await write(true);
+        return await write(true);
       } catch (e) {
         if (!(e instanceof NotAnAppend)) throw e;
-        out = await write(false);
+        return write(false);
       }
-    } catch (e) {
-      // the queued writes this put took: sent on their own
-      if (items.length) { this.#queue.unshift(...items); items = []; this.#scheduleFlush(); }
-      throw e;
+    };
+    try {
+      try {
+        out = await attempt();
+      } catch (e) {
+        if (!items.length) throw e;
+        // the queued writes this put took: sent on their own (their error is theirs), the put again
+        // without them (the failed statement stored nothing)
+        this.#queue.unshift(...items); items = []; this.#scheduleFlush();
+        solo = true;
+        out = await attempt();
+      }
     } finally {
       (release as (() => void) | null)?.();
     }
