@@ -62,7 +62,30 @@ interface MsgWrite { key: string; rec: WriteRecord; objs: BaseMessage[]; one: bo
 interface MsgList { ref: MsgRef | null; ids: string[]; objs: BaseMessage[]; hashes: Array<string | undefined> }
 // one putWrites call waiting to be sent: its keys, values, force flags (a special write is
 // replaced, a regular one kept when already stored); done(written keys) settles the call
-interface QueuedWrites { keys: string[]; values: string[]; force: boolean[]; done: (written: Set<string> | null, err?: unknown) => void }
+// A putWrites call is one key `<base>w:<checkpoint_id>:<task_id>` (WriteRow: t the task, p its path,
+// w the writes by idx: c channel, v value or m the message ids (o: a single message)); a regular
+// write (idx >= 0) already stored is kept, a special one replaced. Keys `...:<task_id>:<idx>` of
+// one write each (WriteRecord, as stored before) are read too.
+interface WriteEntry { c: string; v?: Blob; m?: string[]; o?: 1 }
+interface WriteRow { t: string; p: string; w: Record<string, WriteEntry> }
+interface QueuedRow { k: string; t: string; p: string; reg: Record<string, WriteEntry>; spec: Record<string, WriteEntry> }
+// done(had): per key, the idxs already stored before (null: failed)
+interface QueuedWrites { rows: QueuedRow[]; done: (had: Map<string, Set<string>> | null, err?: unknown) => void }
+const WRITES_SQL = (k: number) => `SELECT x.k, coalesce((SELECT array_agg(z) FROM jsonb_object_keys(o.w) AS z), '{}') AS had,
+      chat_kv_set(key => x.k, value => to_jsonb(jsonb_build_object('t', x.t, 'p', x.p, 'w', x.reg || coalesce(o.w, '{}') || x.spec)::text)) IS NOT NULL AS s
+  FROM unnest($${k}::text[], $${k + 1}::text[], $${k + 2}::text[], $${k + 3}::jsonb[], $${k + 4}::jsonb[]) AS x(k, t, p, reg, spec)
+  LEFT JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(g.v) = 'string' THEN (g.v #>> '{}')::jsonb ELSE g.v END -> 'w' AS w
+                       FROM (SELECT chat_kv_get(key => x.k) AS v) AS g) AS o ON true`;
+/** A stored pending-writes value as WriteRecords (a WriteRow, or one WriteRecord as stored before). */
+function writeRecords(x: unknown): WriteRecord[] {
+  const v = decV<WriteRow | WriteRecord | null>(x);
+  if (!v) return [];
+  if ('w' in v && v.w && typeof v.w === 'object') {
+    return Object.entries(v.w).map(([idx, e]) => ({ task: v.t, ch: e.c, path: v.p, idx: Number(idx),
+      ...(e.m ? { mids: e.m, ...(e.o ? { one: true } : {}) } : { val: e.v }) }));
+  }
+  return [v as WriteRecord];
+}
 // a checkpoint record also names its blob keys (bk, suffixes of the thread's base) so that getTuple
 // reads record, blobs and pending writes in one statement
 interface RecordV extends Record_ { bk?: string[] }
@@ -344,23 +367,28 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   // ---- pending writes queue ---------------------------------------------------------
 
   /** The queued putWrites calls as one set of arrays (a later call's key replaces an earlier one's). */
-  static #merge(items: QueuedWrites[]): { keys: string[]; values: string[]; force: boolean[] } {
-    const at = new Map<string, number>();
-    const keys: string[] = []; const values: string[] = []; const force: boolean[] = [];
+  /** The queued calls' rows, one per key (a regular write queued first wins, as stored; a special one
+   *  queued last). */
+  static #merge(items: QueuedWrites[]): Map<string, QueuedRow> {
+    const out = new Map<string, QueuedRow>();
     for (const it of items) {
-      for (let i = 0; i < it.keys.length; i++) {
-        const j = at.get(it.keys[i]);
-        if (j !== undefined && !it.force[i]) continue;   // a regular write already queued: the first one wins, as stored
-        if (j !== undefined) { values[j] = it.values[i]; force[j] = true; continue; }
-        at.set(it.keys[i], keys.length);
-        keys.push(it.keys[i]); values.push(it.values[i]); force.push(it.force[i]);
+      for (const r of it.rows) {
+        const o = out.get(r.k);
+        if (!o) { out.set(r.k, { ...r, reg: { ...r.reg }, spec: { ...r.spec } }); continue; }
+        o.reg = { ...r.reg, ...o.reg };
+        o.spec = { ...o.spec, ...r.spec };
       }
     }
-    return { keys, values, force };
+    return out;
   }
 
-  static #settle(items: QueuedWrites[], written: Set<string> | null, err?: unknown) {
-    for (const it of items) it.done(written, err);
+  static #params(rows: Map<string, QueuedRow>): unknown[] {
+    const v = [...rows.values()];
+    return [v.map((r) => r.k), v.map((r) => r.t), v.map((r) => r.p), v.map((r) => JSON.stringify(r.reg)), v.map((r) => JSON.stringify(r.spec))];
+  }
+
+  static #settle(items: QueuedWrites[], had: Map<string, Set<string>> | null, err?: unknown) {
+    for (const it of items) it.done(had, err);
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
@@ -375,12 +403,10 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     while (this.#queue.length) {
       const items = this.#queue;
       this.#queue = [];
-      const { keys, values, force } = ChatstoreSaver.#merge(items);
+      const rows = ChatstoreSaver.#merge(items);
       try {
-        const r = await this.db.query(
-          `SELECT x.k, chat_kv_set(key => x.k, value => x.v) FROM unnest($1::text[], $2::jsonb[], $3::boolean[]) AS x(k, v, f)
-            WHERE x.f OR chat_kv_get(key => x.k) IS NULL`, [keys, values, force]);
-        ChatstoreSaver.#settle(items, new Set<string>(r.rows.map((x) => x.k)));
+        const r = await this.db.query(WRITES_SQL(1), ChatstoreSaver.#params(rows));
+        ChatstoreSaver.#settle(items, new Map(r.rows.map((x) => [x.k as string, new Set<string>(x.had as string[])])));
       } catch (e) {
         ChatstoreSaver.#settle(items, null, e);
       }
@@ -440,7 +466,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const row = r.rows[0];
     if (!row) return undefined;
     const blobs = Object.fromEntries(Object.entries(row.blobs ?? {}).map(([k, v]) => [k, decV<ChannelBlob | null>(v)]));
-    return this.#tuple(threadId, ns, row.id, row.v, blobs, (row.writes ?? []).map((w: unknown) => decV<WriteRecord>(w)));
+    return this.#tuple(threadId, ns, row.id, row.v, blobs, (row.writes ?? []).flatMap(writeRecords));
   }
 
   async #recCheckpoint(rec: AnyRecord, cpId: string): Promise<Checkpoint> {
@@ -521,7 +547,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
 
   async #pendingWrites(threadId: string, ns: string, cpId: string): Promise<CheckpointPendingWrite[]> {
     const r = await this.db.query('SELECT value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [`${this.#base(threadId, ns)}w:${cpId}:`]);
-    return this.#loadWrites(this.chatThreadId(threadId, ns), r.rows.map((x) => decV<WriteRecord>(x.value)));
+    return this.#loadWrites(this.chatThreadId(threadId, ns), r.rows.flatMap((x) => writeRecords(x.value)));
   }
 
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
@@ -582,9 +608,12 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
              (SELECT chat_kv_set(key => $7, value => to_jsonb($8::text))
                WHERE coalesce(chat_kv_get(key => $7) #>> '{}', '') COLLATE "C" < $8::text COLLATE "C"),
              (SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($9::text[], $10::jsonb[]) AS x(k, v)),
-             (SELECT array_agg(w.k) FILTER (WHERE w.s IS NOT DISTINCT FROM w.s) FROM (
-                SELECT x.k, chat_kv_set(key => x.k, value => x.v) AS s FROM unnest($11::text[], $12::jsonb[], $13::boolean[]) AS x(k, v, f)
-                 WHERE x.f OR chat_kv_get(key => x.k) IS NULL) AS w) AS wk`;
+             (SELECT jsonb_object_agg(w.k, w.had) FILTER (WHERE w.s IS NOT DISTINCT FROM w.s) FROM (${WRITES_SQL(11)}) AS w) AS wk,
+             (SELECT count(chat_kv_set(key => x.k, value => to_jsonb(jsonb_set(o.v, '{w}', (o.v -> 'w') || x.patch)::text)))
+                FROM unnest($16::text[], $17::jsonb[]) AS x(k, patch)
+                CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(g.v) = 'string' THEN (g.v #>> '{}')::jsonb ELSE g.v END AS v
+                                      FROM (SELECT chat_kv_get(key => x.k) AS v) AS g) AS o
+               WHERE jsonb_typeof(o.v -> 'w') = 'object') AS patched`;
     // the putWrites calls queued until now (see putWrites): sent in this statement
     let items: QueuedWrites[] = [];
     let release: (() => void) | null = null;
@@ -595,6 +624,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const blobKeys: string[] = [];
       const blobVals: string[] = [];
       const chBlobs: Array<[string, unknown, ChannelBlob]> = [];
+      const patches = new Map<string, Record<string, WriteEntry>>();   // pending-writes key -> entries rewritten as ids
       let list: MsgList | null = null;
       let batch: string | null = null;
       let expect: string[] = [];
@@ -643,8 +673,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
               return i !== undefined && (msgs[i] === m || msgHash(msgs[i]) === msgHash(m));
             });
             if (!ok) continue;
-            blobKeys.push(w.key);
-            blobVals.push(encV({ ...w.rec, mids: w.objs.map((m) => m.id as string), ...(w.one ? { one: true } : {}) } satisfies WriteRecord));
+            const e: WriteEntry = { c: w.rec.ch, m: w.objs.map((m) => m.id as string), ...(w.one ? { o: 1 as const } : {}) };
+            patches.set(w.key, { ...(patches.get(w.key) ?? {}), [String(w.rec.idx)]: e });
           }
           rewrote = `${base}${parentId}`;
         }
@@ -697,18 +727,16 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           void carry.then(() => this.#carrying.delete(carry));
         }
       }
-      const w = ChatstoreSaver.#merge(items);
-      // a rewrite of a queued write (the parent's messages writes as ids): the queued write's value
-      const at = new Map<string, number>(w.keys.map((k, i) => [k, i]));
-      for (let i = blobKeys.length - 1; i >= 0; i--) {
-        const j = at.get(blobKeys[i]);
-        if (j === undefined) continue;
-        w.values[j] = blobVals[i];
-        blobKeys.splice(i, 1); blobVals.splice(i, 1);
+      const rows = ChatstoreSaver.#merge(items);
+      // a rewrite of a queued write (the parent's messages writes as ids): in the queued row
+      const pk: string[] = []; const pv: string[] = [];
+      for (const [k, patch] of patches) {
+        const row = rows.get(k);
+        if (row) { for (const [idx, e] of Object.entries(patch)) if (idx in row.reg) row.reg[idx] = e; } else { pk.push(k); pv.push(JSON.stringify(patch)); }
       }
       const params = [chatThread, batch, this.userId, expect, `${base}c:${checkpoint.id}`, encV(rec),
-        `${base}latest`, checkpoint.id, blobKeys, blobVals, w.keys, w.values, w.force];
-      let wk: string[] | null = null;
+        `${base}latest`, checkpoint.id, blobKeys, blobVals, ...ChatstoreSaver.#params(rows), pk, pv];
+      let wk: Record<string, string[]> | null = null;
       try {
         if (newRoot) {
           await withTransaction(this.db, async (c) => {
@@ -725,7 +753,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       }
       if (mref === undefined && !(mc in newVersions)) mref = this.#refs.get(`${base}${parentId}`);
       if (rewrote) this.#msgWrites.delete(rewrote);
-      if (items.length) ChatstoreSaver.#settle(items, new Set<string>(wk ?? []));
+      if (items.length) ChatstoreSaver.#settle(items, new Map(Object.entries(wk ?? {}).map(([k, v]) => [k, new Set<string>(v)])));
       items = [];
       this.#inlSet(`${base}${checkpoint.id}`, rec);
       return { list, mref };
@@ -780,38 +808,29 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const cpId = config.configurable?.checkpoint_id as string | undefined;
     if (threadId === undefined) throw new Error('Failed to put writes: the config has no "thread_id" in "configurable"');
     if (cpId === undefined) throw new Error('Failed to put writes: the config has no "checkpoint_id" in "configurable"');
-    const wprefix = `${this.#base(threadId, ns)}w:${cpId}:${enc(taskId)}:`;
-    const keys: string[] = [];
-    const values: string[] = [];
-    const force: boolean[] = [];
-    const seen = new Set<string>();
-    const mw: MsgWrite[] = [];
+    const key = `${this.#base(threadId, ns)}w:${cpId}:${enc(taskId)}`;
+    const reg: Record<string, WriteEntry> = {};
+    const spec: Record<string, WriteEntry> = {};
+    const mw = new Map<number, MsgWrite>();
     for (let i = 0; i < writes.length; i++) {
       const [channel, value] = writes[i];
       const idx = WRITES_IDX_MAP[channel] ?? i;
-      const key = `${wprefix}${idx}`;
-      const rec: WriteRecord = { task: taskId, ch: channel, path: taskPath ?? '', idx, val: await this.#dump(value) };
+      (idx < 0 ? spec : reg)[String(idx)] = { c: channel, v: await this.#dump(value) };
+      mw.delete(idx);
       if (channel === this.messagesChannel && idx >= 0) {
         const objs = Array.isArray(value) ? value : [value];
         if (objs.length > 0 && objs.every((m) => isBaseMessage(m) && typeof m.id === 'string' && m.id !== '')) {
-          mw.push({ key, rec: { task: taskId, ch: channel, path: taskPath ?? '', idx }, objs: objs.slice(), one: !Array.isArray(value) });
+          mw.set(idx, { key, rec: { task: taskId, ch: channel, path: taskPath ?? '', idx }, objs: objs.slice(), one: !Array.isArray(value) });
         }
       }
-      if (seen.has(key)) { const j = keys.indexOf(key); keys.splice(j, 1); values.splice(j, 1); force.splice(j, 1); }
-      seen.add(key);
-      keys.push(key);
-      values.push(encV(rec));
-      force.push(idx < 0);
     }
-    if (keys.length === 0) return;
-    // one statement: a regular write (idx >= 0) is kept when already stored, a special one replaced
+    if (writes.length === 0) return;
     // remembered before the statement: a put that runs concurrently (LangGraph does not wait for
-    // putWrites before the next put) finds them; dropped again when the key was already stored
-    const last = new Map<string, MsgWrite>();
-    for (const w of mw) last.set(w.key, w);
+    // putWrites before the next put) finds them; dropped again when the idx was already stored
     const mk = `${this.#base(threadId, ns)}${cpId}`;
-    if (last.size) {
-      const all = [...(this.#msgWrites.get(mk) ?? []).filter((w) => !last.has(w.key)), ...last.values()];
+    const mine = [...mw.values()];
+    if (mine.length) {
+      const all = [...(this.#msgWrites.get(mk) ?? []).filter((w) => !(w.key === key && mw.has(w.rec.idx))), ...mine];
       this.#msgWrites.delete(mk);
       this.#msgWrites.set(mk, all);
       if (this.#msgWrites.size > 1000) this.#msgWrites.delete(this.#msgWrites.keys().next().value as string);
@@ -819,11 +838,12 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     // queued: sent in the statement of the put that follows (LangGraph puts the next checkpoint
     // after a step's writes), else by a flush of its own; resolved once stored
     await new Promise<void>((resolve, reject) => {
-      this.#queue.push({ keys, values, force, done: (written, err) => {
-        if (!written) { reject(err); return; }
+      this.#queue.push({ rows: [{ k: key, t: taskId, p: taskPath ?? '', reg, spec }], done: (had, err) => {
+        if (!had) { reject(err); return; }
+        const was = had.get(key);
         const cur = this.#msgWrites.get(mk);
-        if (cur && [...last.keys()].some((k) => !written.has(k))) {
-          this.#msgWrites.set(mk, cur.filter((w) => !(last.get(w.key) === w && !written.has(w.key))));
+        if (cur && was && mine.some((w) => was.has(String(w.rec.idx)))) {
+          this.#msgWrites.set(mk, cur.filter((w) => !(mine.includes(w) && was.has(String(w.rec.idx)))));
         }
         resolve();
       } });
