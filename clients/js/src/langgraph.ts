@@ -15,8 +15,9 @@
 //    metadata's JSON; else v: 1, the serializer's blobs); each channel version one key
 //    `<prefix>lg:<thread>:<ns>:b:<version>:<channel>`, except small blobs (a messages reference, a
 //    branch marker) that the record holds (i) and the next records carry while the version does not
-//    change; pending writes one key per write `<prefix>lg:<thread>:<ns>:w:<checkpoint_id>:<task_id>:<idx>`;
-//    the newest checkpoint id in `<prefix>lg:<thread>:<ns>:latest`. Records, blobs and writes are
+//    change; the pending writes of one putWrites call one key `<prefix>lg:<thread>:<ns>:w:<checkpoint_id>:<task_id>`
+//    (writes by idx, merged in SQL with what the key holds; keys of one write each,
+//    `...:<task_id>:<idx>`, as stored before, are read too); the newest checkpoint id in `<prefix>lg:<thread>:<ns>:latest`. Records, blobs and writes are
 //    stored as their JSON text in a jsonb string (objects, as stored before, are read too); values
 //    are the serializer's JSON or base64.
 //    A pending write of messages that the next checkpoint saved is rewritten as their ids.
