@@ -446,37 +446,97 @@ CREATE OR REPLACE FUNCTION @extschema@.chat_history(
     after_seq    bigint  DEFAULT NULL,
     max_tokens   integer DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_messages
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 50
+BEGIN ATOMIC
+    SELECT h.* FROM (
+        -- every message in the range
+        SELECT m.* FROM @extschema@.chat_messages AS m
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NULL
+          AND m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
+          AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
+          AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+          -- (the active path of a branched thread; written so that the
+          -- planner does not take it for a selective condition)
+          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
+        UNION ALL
+        -- the latest max_messages (the gate stands outside the LIMIT
+        -- subquery, so a false gate removes the branch from the plan)
+        SELECT l.* FROM (
+            SELECT m.* FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
+              AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
+            ORDER BY m.seq DESC
+            LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+          AND chat_history.after_seq IS NULL
+        UNION ALL
+        -- forward paging: the first max_messages after after_seq
+        SELECT f.* FROM (
+            SELECT m.* FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
+              AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
+              AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
+            ORDER BY m.seq
+            LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS f
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+          AND chat_history.after_seq IS NOT NULL
+        UNION ALL
+        -- a token budget
+        SELECT b.* FROM @extschema@._chat_history_budget(
+                @extschema@._chat_required(chat_history.thread_id, 'thread_id'),
+                chat_history.max_messages, chat_history.before_seq,
+                chat_history.after_seq, chat_history.max_tokens) AS b
+        WHERE chat_history.max_tokens IS NOT NULL
+    ) AS h
+    ORDER BY h.seq;
+END;
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_history_routed(
+    thread_id    text,
+    max_messages integer DEFAULT NULL,
+    before_seq   bigint  DEFAULT NULL,
+    after_seq    bigint  DEFAULT NULL,
+    max_tokens   integer DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
 LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 50
 AS $fn$
 DECLARE
-    v_thread pg_catalog.text := @extschema@._chat_required(chat_history.thread_id, 'thread_id');
-    v_before pg_catalog.int8 := COALESCE(chat_history.before_seq, 9223372036854775807);
+    v_thread pg_catalog.text := @extschema@._chat_required(_chat_history_routed.thread_id, 'thread_id');
+    v_before pg_catalog.int8 := COALESCE(_chat_history_routed.before_seq, 9223372036854775807);
 BEGIN
     -- (operators are schema-qualified and there is no aggregate: the
     -- function runs with the caller's search_path, which a SET clause would
     -- cost every call 5-7 % to change; on Citus too, where the statements
     -- sent to a worker resolve names by the caller's search_path, no name
     -- here can be taken by another schema: 80_search_path under scripts/citus.sh)
-    IF chat_history.max_tokens IS NOT NULL THEN
+    IF _chat_history_routed.max_tokens IS NOT NULL THEN
         -- a token budget (C)
         RETURN QUERY
-            SELECT b.* FROM @extschema@._chat_history_budget(v_thread, chat_history.max_messages,
-                                                           chat_history.before_seq, chat_history.after_seq,
-                                                           chat_history.max_tokens) AS b;
-    ELSIF chat_history.max_messages IS NULL THEN
+            SELECT b.* FROM @extschema@._chat_history_budget(v_thread, _chat_history_routed.max_messages,
+                                                           _chat_history_routed.before_seq, _chat_history_routed.after_seq,
+                                                           _chat_history_routed.max_tokens) AS b;
+    ELSIF _chat_history_routed.max_messages IS NULL THEN
         -- every message in the range (of the active path of a branched
         -- thread; written so that the planner does not take it for a
         -- selective condition)
         RETURN QUERY
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) v_thread
-              AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
+              AND m.seq OPERATOR(pg_catalog.>) COALESCE(_chat_history_routed.after_seq, 0)
               AND m.seq OPERATOR(pg_catalog.<) v_before
               AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                     (SELECT t.active_path FROM @extschema@.chat_threads AS t
                      WHERE t.id OPERATOR(pg_catalog.=) v_thread), true)
             ORDER BY m.seq;
-    ELSIF chat_history.after_seq IS NULL THEN
+    ELSIF _chat_history_routed.after_seq IS NULL THEN
         -- the latest max_messages
         RETURN QUERY
             SELECT l.* FROM (
@@ -487,23 +547,26 @@ BEGIN
                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
                          WHERE t.id OPERATOR(pg_catalog.=) v_thread), true)
                 ORDER BY m.seq DESC
-                LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
+                LIMIT @extschema@._chat_history_limit(_chat_history_routed.max_messages)) AS l
             ORDER BY l.seq;
     ELSE
         -- forward paging: the first max_messages after after_seq
         RETURN QUERY
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) v_thread
-              AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
+              AND m.seq OPERATOR(pg_catalog.>) _chat_history_routed.after_seq
               AND m.seq OPERATOR(pg_catalog.<) v_before
               AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                     (SELECT t.active_path FROM @extschema@.chat_threads AS t
                      WHERE t.id OPERATOR(pg_catalog.=) v_thread), true)
             ORDER BY m.seq
-            LIMIT @extschema@._chat_history_limit(chat_history.max_messages);
+            LIMIT @extschema@._chat_history_limit(_chat_history_routed.max_messages);
     END IF;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_history_routed(text, integer, bigint, bigint, integer) IS
+    'chatstore internal: chat_history as PL/pgSQL, which chat_history calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
     'messages of a thread''s active path (all of a thread that never branched) in seq order, optionally paged and cut to a token budget';
@@ -566,11 +629,23 @@ CREATE OR REPLACE FUNCTION @extschema@.chat_get_thread(
     thread_id text,
     user_id   text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_thread.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_get_thread.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_get_thread.user_id);
+END;
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_get_thread_routed(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_threads
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_thread pg_catalog.text := @extschema@._chat_required(chat_get_thread.thread_id, 'thread_id');
-    v_user   pg_catalog.text := @extschema@._chat_user_arg(chat_get_thread.user_id);
+    v_thread pg_catalog.text := @extschema@._chat_required(_chat_get_thread_routed.thread_id, 'thread_id');
+    v_user   pg_catalog.text := @extschema@._chat_user_arg(_chat_get_thread_routed.user_id);
 BEGIN
     IF v_user IS NULL THEN
         RETURN QUERY SELECT t.* FROM @extschema@.chat_threads AS t
@@ -582,6 +657,9 @@ BEGIN
     END IF;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_get_thread_routed(text, text) IS
+    'chatstore internal: chat_get_thread as PL/pgSQL, which chat_get_thread calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_get_thread(text, text) IS
     'one thread, or no row when it does not exist or is owned by another user';
@@ -5128,6 +5206,7 @@ BEGIN ATOMIC
       AND (p.proname OPERATOR(pg_catalog.!~~) '\_%'
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
                                                          '_chat_required', '_chat_user_arg', '_chat_list_threads_routed',
+                                                         '_chat_history_routed', '_chat_get_thread_routed',
                                                          '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
                                                          '_chat_as_items', '_chat_call_ids', '_chat_context_format',
                                                          '_chat_api_item']::pg_catalog.name[]))
@@ -5196,6 +5275,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     f     pg_catalog.regprocedure;
+    r     record;
     v_ddl text;
 BEGIN
     IF NOT @extschema@._chat_is_distributed() THEN
@@ -5233,21 +5313,34 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- chat_list_threads is an inlined SQL function on one node (the
-    -- fastest there); Citus refuses an inlined function's parameterized
-    -- statement: on Citus it calls its PL/pgSQL variant (the same
-    -- signature, owner, privileges and comment: only the body changes)
-    CREATE OR REPLACE FUNCTION @extschema@.chat_list_threads(
-        user_id           text        DEFAULT NULL,
-        max_threads       integer     DEFAULT 20,
-        before_updated_at timestamptz DEFAULT NULL,
-        before_id         text        DEFAULT NULL,
-        metadata_filter   jsonb       DEFAULT NULL,
-        page_offset       integer     DEFAULT 0,
-        include_archived  boolean     DEFAULT false)
-    RETURNS SETOF @extschema@.chat_threads
-    LANGUAGE sql STABLE
-    AS 'SELECT * FROM @extschema@._chat_list_threads_routed($1, $2, $3, $4, $5, $6, $7)';
+    -- chat_history, chat_get_thread and chat_list_threads are inlined SQL
+    -- functions on one node (the fastest there); Citus refuses an inlined
+    -- function's parameterized statements: on Citus each calls its PL/pgSQL
+    -- variant _<name>_routed (the same signature, defaults, owner,
+    -- privileges and comment: only the body changes)
+    FOR r IN
+        SELECT pg_catalog.format('%s.%I', p.pronamespace::pg_catalog.regnamespace, p.proname) AS fname, p.pronargs, p.proretset, p.prorows, p.proparallel,
+               pg_catalog.pg_get_function_arguments(p.oid) AS args,
+               pg_catalog.pg_get_function_result(p.oid) AS result,
+               v.oid::pg_catalog.regproc AS routed
+        FROM pg_catalog.pg_proc AS p
+        JOIN pg_catalog.pg_proc AS v
+          ON v.pronamespace OPERATOR(pg_catalog.=) p.pronamespace
+         AND v.proname OPERATOR(pg_catalog.=) ('_' OPERATOR(pg_catalog.||) p.proname OPERATOR(pg_catalog.||) '_routed')
+         AND v.proargtypes OPERATOR(pg_catalog.=) p.proargtypes
+        WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+          AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['chat_history', 'chat_get_thread', 'chat_list_threads'])
+        ORDER BY 1
+    LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE OR REPLACE FUNCTION %s(%s) RETURNS %s LANGUAGE sql STABLE %s %s AS %L',
+            r.fname, r.args, r.result,
+            CASE r.proparallel WHEN 's' THEN 'PARALLEL SAFE' WHEN 'r' THEN 'PARALLEL RESTRICTED' ELSE 'PARALLEL UNSAFE' END,
+            CASE WHEN r.proretset THEN 'ROWS ' OPERATOR(pg_catalog.||) r.prorows::pg_catalog.text ELSE '' END,
+            pg_catalog.format('SELECT * FROM %s(%s)', r.routed,
+                              (SELECT pg_catalog.string_agg('$' OPERATOR(pg_catalog.||) i::pg_catalog.text, ', ' ORDER BY i)
+                               FROM pg_catalog.generate_series(1, r.pronargs) AS i)));
+    END LOOP;
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_ddl, true);
 END
 $fn$;

@@ -40,17 +40,26 @@ SELECT * FROM pg_temp.citus_tables();
 SELECT regress.try($$SELECT * FROM chat_enable_tenant_isolation()$$);
 SELECT regress.try($$SELECT * FROM chat_disable_tenant_isolation()$$);
 SELECT count(*) AS policies FROM pg_policy WHERE polname = 'chatstore_tenant_isolation';
--- chat_list_threads: an inlined SQL function on one node; on a distributed
--- database it calls its PL/pgSQL variant (_chat_citus_functions), so that
--- a prepared call with a generic plan works there too
-SELECT p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql') AS sql_function,
-       p.prosrc LIKE '%_chat_list_threads_routed%' AS calls_routed_variant
-FROM pg_proc p WHERE p.oid = 'chat_list_threads(text, integer, timestamptz, text, jsonb, integer, boolean)'::regprocedure;
+-- chat_history, chat_get_thread, chat_list_threads: inlined SQL functions
+-- on one node; on a distributed database each calls its PL/pgSQL variant
+-- (_chat_citus_functions), so that a prepared call with a generic plan
+-- works there too
+SELECT p.proname, p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql') AS sql_function,
+       p.prosrc LIKE '%\_' || p.proname || '\_routed(%' AS calls_routed_variant,
+       pg_get_function_arguments(p.oid) = pg_get_function_arguments(v.oid) AS same_arguments
+FROM pg_proc p JOIN pg_proc v ON v.proname = '_' || p.proname || '_routed'
+WHERE p.proname IN ('chat_history', 'chat_get_thread', 'chat_list_threads') ORDER BY 1;
 SELECT saved_count FROM chat_save_messages('c85-list', '[{"role": "user", "content": "x"}]', 'c85-user');
 PREPARE c85_list(text) AS SELECT id, message_count FROM chat_list_threads($1, 5);
+PREPARE c85_thread(text) AS SELECT id, user_id FROM chat_get_thread($1, 'c85-user');
+PREPARE c85_history(text, int) AS SELECT seq, content FROM chat_history($1, $2);
 SET plan_cache_mode = force_generic_plan;
 EXECUTE c85_list('c85-user');
+EXECUTE c85_thread('c85-list');
+EXECUTE c85_history('c85-list', 10);
 RESET plan_cache_mode;
 EXECUTE c85_list('c85-user');
-DEALLOCATE c85_list;
+EXECUTE c85_thread('c85-list');
+EXECUTE c85_history('c85-list', NULL);
+DEALLOCATE ALL;
 SELECT chat_delete_thread('c85-list') AS deleted;

@@ -166,14 +166,77 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._chat_history_limit(integer) IS
     'chatstore internal: checks max_messages for chat_history';
 
--- chat_history: one statement per mode, each the indexed range scan over
--- (thread_id, seq) a hand-written SELECT would be, so that the generic plan
--- PL/pgSQL keeps is as good as a custom one (measured as fast as the SQL
--- function 1.4 inlined).  PL/pgSQL and not SQL: Citus cannot plan an SQL
--- function's parameterized statements on distributed tables; here the
--- thread id reaches each statement as a value, and each is routed to the
--- node that holds the thread.
+-- chat_history: on one node an SQL function, inlined into the caller's
+-- query (a false gate removes a mode's branch from the plan).  Citus cannot
+-- plan an inlined function's parameterized statements on distributed
+-- tables: on Citus _chat_citus_functions (run by chat_distribute and by
+-- every update script) makes it call _chat_history_routed, its PL/pgSQL
+-- variant below (a PL/pgSQL call costs about 20 us more: 0.78x for 20 of 50
+-- messages on one node).
 CREATE FUNCTION @extschema@.chat_history(
+    thread_id    text,
+    max_messages integer DEFAULT NULL,
+    before_seq   bigint  DEFAULT NULL,
+    after_seq    bigint  DEFAULT NULL,
+    max_tokens   integer DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 50
+BEGIN ATOMIC
+    SELECT h.* FROM (
+        -- every message in the range
+        SELECT m.* FROM @extschema@.chat_messages AS m
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NULL
+          AND m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
+          AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
+          AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+          -- (the active path of a branched thread; written so that the
+          -- planner does not take it for a selective condition)
+          AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                 WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
+        UNION ALL
+        -- the latest max_messages (the gate stands outside the LIMIT
+        -- subquery, so a false gate removes the branch from the plan)
+        SELECT l.* FROM (
+            SELECT m.* FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
+              AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
+            ORDER BY m.seq DESC
+            LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+          AND chat_history.after_seq IS NULL
+        UNION ALL
+        -- forward paging: the first max_messages after after_seq
+        SELECT f.* FROM (
+            SELECT m.* FROM @extschema@.chat_messages AS m
+            WHERE m.thread_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_history.thread_id, 'thread_id')
+              AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
+              AND m.seq OPERATOR(pg_catalog.<) COALESCE(chat_history.before_seq, 9223372036854775807)
+              AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
+                    (SELECT t.active_path FROM @extschema@.chat_threads AS t
+                     WHERE t.id OPERATOR(pg_catalog.=) chat_history.thread_id), true)
+            ORDER BY m.seq
+            LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS f
+        WHERE chat_history.max_tokens IS NULL AND chat_history.max_messages IS NOT NULL
+          AND chat_history.after_seq IS NOT NULL
+        UNION ALL
+        -- a token budget
+        SELECT b.* FROM @extschema@._chat_history_budget(
+                @extschema@._chat_required(chat_history.thread_id, 'thread_id'),
+                chat_history.max_messages, chat_history.before_seq,
+                chat_history.after_seq, chat_history.max_tokens) AS b
+        WHERE chat_history.max_tokens IS NOT NULL
+    ) AS h
+    ORDER BY h.seq;
+END;
+
+-- chat_history on Citus (see above): one statement per mode, each the
+-- indexed range scan over (thread_id, seq), routed by Citus with the thread
+-- id as a value.  Internal; application roles may execute it.
+CREATE FUNCTION @extschema@._chat_history_routed(
     thread_id    text,
     max_messages integer DEFAULT NULL,
     before_seq   bigint  DEFAULT NULL,
@@ -183,34 +246,34 @@ RETURNS SETOF @extschema@.chat_messages
 LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 50
 AS $fn$
 DECLARE
-    v_thread pg_catalog.text := @extschema@._chat_required(chat_history.thread_id, 'thread_id');
-    v_before pg_catalog.int8 := COALESCE(chat_history.before_seq, 9223372036854775807);
+    v_thread pg_catalog.text := @extschema@._chat_required(_chat_history_routed.thread_id, 'thread_id');
+    v_before pg_catalog.int8 := COALESCE(_chat_history_routed.before_seq, 9223372036854775807);
 BEGIN
     -- (operators are schema-qualified and there is no aggregate: the
     -- function runs with the caller's search_path, which a SET clause would
     -- cost every call 5-7 % to change; on Citus too, where the statements
     -- sent to a worker resolve names by the caller's search_path, no name
     -- here can be taken by another schema: 80_search_path under scripts/citus.sh)
-    IF chat_history.max_tokens IS NOT NULL THEN
+    IF _chat_history_routed.max_tokens IS NOT NULL THEN
         -- a token budget (C)
         RETURN QUERY
-            SELECT b.* FROM @extschema@._chat_history_budget(v_thread, chat_history.max_messages,
-                                                           chat_history.before_seq, chat_history.after_seq,
-                                                           chat_history.max_tokens) AS b;
-    ELSIF chat_history.max_messages IS NULL THEN
+            SELECT b.* FROM @extschema@._chat_history_budget(v_thread, _chat_history_routed.max_messages,
+                                                           _chat_history_routed.before_seq, _chat_history_routed.after_seq,
+                                                           _chat_history_routed.max_tokens) AS b;
+    ELSIF _chat_history_routed.max_messages IS NULL THEN
         -- every message in the range (of the active path of a branched
         -- thread; written so that the planner does not take it for a
         -- selective condition)
         RETURN QUERY
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) v_thread
-              AND m.seq OPERATOR(pg_catalog.>) COALESCE(chat_history.after_seq, 0)
+              AND m.seq OPERATOR(pg_catalog.>) COALESCE(_chat_history_routed.after_seq, 0)
               AND m.seq OPERATOR(pg_catalog.<) v_before
               AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                     (SELECT t.active_path FROM @extschema@.chat_threads AS t
                      WHERE t.id OPERATOR(pg_catalog.=) v_thread), true)
             ORDER BY m.seq;
-    ELSIF chat_history.after_seq IS NULL THEN
+    ELSIF _chat_history_routed.after_seq IS NULL THEN
         -- the latest max_messages
         RETURN QUERY
             SELECT l.* FROM (
@@ -221,23 +284,26 @@ BEGIN
                         (SELECT t.active_path FROM @extschema@.chat_threads AS t
                          WHERE t.id OPERATOR(pg_catalog.=) v_thread), true)
                 ORDER BY m.seq DESC
-                LIMIT @extschema@._chat_history_limit(chat_history.max_messages)) AS l
+                LIMIT @extschema@._chat_history_limit(_chat_history_routed.max_messages)) AS l
             ORDER BY l.seq;
     ELSE
         -- forward paging: the first max_messages after after_seq
         RETURN QUERY
             SELECT m.* FROM @extschema@.chat_messages AS m
             WHERE m.thread_id OPERATOR(pg_catalog.=) v_thread
-              AND m.seq OPERATOR(pg_catalog.>) chat_history.after_seq
+              AND m.seq OPERATOR(pg_catalog.>) _chat_history_routed.after_seq
               AND m.seq OPERATOR(pg_catalog.<) v_before
               AND COALESCE(m.seq OPERATOR(pg_catalog.<@)
                     (SELECT t.active_path FROM @extschema@.chat_threads AS t
                      WHERE t.id OPERATOR(pg_catalog.=) v_thread), true)
             ORDER BY m.seq
-            LIMIT @extschema@._chat_history_limit(chat_history.max_messages);
+            LIMIT @extschema@._chat_history_limit(_chat_history_routed.max_messages);
     END IF;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_history_routed(text, integer, bigint, bigint, integer) IS
+    'chatstore internal: chat_history as PL/pgSQL, which chat_history calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_history(text, integer, bigint, bigint, integer) IS
     'messages of a thread''s active path (all of a thread that never branched) in seq order, optionally paged and cut to a token budget';
@@ -305,17 +371,32 @@ COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, json
 -- no user (trusted code).  Tenant isolation confines further (part 80).
 
 -- one thread; no row when it does not exist or belongs to another user.
--- (The readers are PL/pgSQL, run as the caller with the caller's
--- search_path: every operator and type in them is schema-qualified.)
+-- An inlined SQL function on one node; on Citus it calls
+-- _chat_get_thread_routed (PL/pgSQL: run as the caller with the caller's
+-- search_path, every operator and type in it is schema-qualified).
 CREATE FUNCTION @extschema@.chat_get_thread(
+    thread_id text,
+    user_id   text DEFAULT NULL)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT t.* FROM @extschema@.chat_threads AS t
+    WHERE t.id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_thread.thread_id, 'thread_id')
+      AND (@extschema@._chat_user_arg(chat_get_thread.user_id) IS NULL
+           OR t.user_id OPERATOR(pg_catalog.=) chat_get_thread.user_id);
+END;
+
+-- chat_get_thread on Citus: PL/pgSQL, routed by Citus.  Internal;
+-- application roles may execute it.
+CREATE FUNCTION @extschema@._chat_get_thread_routed(
     thread_id text,
     user_id   text DEFAULT NULL)
 RETURNS SETOF @extschema@.chat_threads
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_thread pg_catalog.text := @extschema@._chat_required(chat_get_thread.thread_id, 'thread_id');
-    v_user   pg_catalog.text := @extschema@._chat_user_arg(chat_get_thread.user_id);
+    v_thread pg_catalog.text := @extschema@._chat_required(_chat_get_thread_routed.thread_id, 'thread_id');
+    v_user   pg_catalog.text := @extschema@._chat_user_arg(_chat_get_thread_routed.user_id);
 BEGIN
     IF v_user IS NULL THEN
         RETURN QUERY SELECT t.* FROM @extschema@.chat_threads AS t
@@ -327,6 +408,9 @@ BEGIN
     END IF;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_get_thread_routed(text, text) IS
+    'chatstore internal: chat_get_thread as PL/pgSQL, which chat_get_thread calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_get_thread(text, text) IS
     'one thread, or no row when it does not exist or is owned by another user';

@@ -86,6 +86,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     f     pg_catalog.regprocedure;
+    r     record;
     v_ddl text;
 BEGIN
     IF NOT @extschema@._chat_is_distributed() THEN
@@ -123,21 +124,34 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- chat_list_threads is an inlined SQL function on one node (the
-    -- fastest there); Citus refuses an inlined function's parameterized
-    -- statement: on Citus it calls its PL/pgSQL variant (the same
-    -- signature, owner, privileges and comment: only the body changes)
-    CREATE OR REPLACE FUNCTION @extschema@.chat_list_threads(
-        user_id           text        DEFAULT NULL,
-        max_threads       integer     DEFAULT 20,
-        before_updated_at timestamptz DEFAULT NULL,
-        before_id         text        DEFAULT NULL,
-        metadata_filter   jsonb       DEFAULT NULL,
-        page_offset       integer     DEFAULT 0,
-        include_archived  boolean     DEFAULT false)
-    RETURNS SETOF @extschema@.chat_threads
-    LANGUAGE sql STABLE
-    AS 'SELECT * FROM @extschema@._chat_list_threads_routed($1, $2, $3, $4, $5, $6, $7)';
+    -- chat_history, chat_get_thread and chat_list_threads are inlined SQL
+    -- functions on one node (the fastest there); Citus refuses an inlined
+    -- function's parameterized statements: on Citus each calls its PL/pgSQL
+    -- variant _<name>_routed (the same signature, defaults, owner,
+    -- privileges and comment: only the body changes)
+    FOR r IN
+        SELECT pg_catalog.format('%s.%I', p.pronamespace::pg_catalog.regnamespace, p.proname) AS fname, p.pronargs, p.proretset, p.prorows, p.proparallel,
+               pg_catalog.pg_get_function_arguments(p.oid) AS args,
+               pg_catalog.pg_get_function_result(p.oid) AS result,
+               v.oid::pg_catalog.regproc AS routed
+        FROM pg_catalog.pg_proc AS p
+        JOIN pg_catalog.pg_proc AS v
+          ON v.pronamespace OPERATOR(pg_catalog.=) p.pronamespace
+         AND v.proname OPERATOR(pg_catalog.=) ('_' OPERATOR(pg_catalog.||) p.proname OPERATOR(pg_catalog.||) '_routed')
+         AND v.proargtypes OPERATOR(pg_catalog.=) p.proargtypes
+        WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+          AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['chat_history', 'chat_get_thread', 'chat_list_threads'])
+        ORDER BY 1
+    LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE OR REPLACE FUNCTION %s(%s) RETURNS %s LANGUAGE sql STABLE %s %s AS %L',
+            r.fname, r.args, r.result,
+            CASE r.proparallel WHEN 's' THEN 'PARALLEL SAFE' WHEN 'r' THEN 'PARALLEL RESTRICTED' ELSE 'PARALLEL UNSAFE' END,
+            CASE WHEN r.proretset THEN 'ROWS ' OPERATOR(pg_catalog.||) r.prorows::pg_catalog.text ELSE '' END,
+            pg_catalog.format('SELECT * FROM %s(%s)', r.routed,
+                              (SELECT pg_catalog.string_agg('$' OPERATOR(pg_catalog.||) i::pg_catalog.text, ', ' ORDER BY i)
+                               FROM pg_catalog.generate_series(1, r.pronargs) AS i)));
+    END LOOP;
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_ddl, true);
 END
 $fn$;
