@@ -2423,10 +2423,18 @@ COMMENT ON FUNCTION @extschema@.chat_list_feedback(text, text) IS
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_get_preferences(user_id text)
 RETURNS SETOF @extschema@.chat_user_preferences
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT p.* FROM @extschema@.chat_user_preferences AS p
+    WHERE p.user_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
+END;
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_get_preferences_routed(user_id text)
+RETURNS SETOF @extschema@.chat_user_preferences
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_user pg_catalog.text := @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
+    v_user pg_catalog.text := @extschema@._chat_required(_chat_get_preferences_routed.user_id, 'user_id');
     r      @extschema@.chat_user_preferences;
 BEGIN
     -- (no SET search_path: a SET clause costs a call of this small reader
@@ -2446,6 +2454,9 @@ BEGIN
     RETURN NEXT r;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_get_preferences_routed(text) IS
+    'chatstore internal: chat_get_preferences as PL/pgSQL, which chat_get_preferences calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_get_preferences(text) IS
     'a user''s preferences, or no row when the user has none';
@@ -3112,12 +3123,23 @@ COMMENT ON FUNCTION @extschema@.chat_agent_state_save(text, text, jsonb, bigint)
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_agent_state_load(agent_id text, session_id text)
 RETURNS SETOF @extschema@.chat_agent_states
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT s.*
+    FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
+      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id')
+      AND s.session_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
+END;
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_agent_state_load_routed(agent_id text, session_id text)
+RETURNS SETOF @extschema@.chat_agent_states
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
     v_tenant  pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
-    v_agent   pg_catalog.text := @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id');
-    v_session pg_catalog.text := @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
+    v_agent   pg_catalog.text := @extschema@._chat_required(_chat_agent_state_load_routed.agent_id, 'agent_id');
+    v_session pg_catalog.text := @extschema@._chat_required(_chat_agent_state_load_routed.session_id, 'session_id');
 BEGIN
     -- (no SET search_path: a SET clause costs a call of this small reader
     -- a tenth of its time; every operator, function and type is
@@ -3130,6 +3152,9 @@ BEGIN
       AND s.session_id OPERATOR(pg_catalog.=) v_session;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_agent_state_load_routed(text, text) IS
+    'chatstore internal: chat_agent_state_load as PL/pgSQL, which chat_agent_state_load calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_load(text, text) IS
     'an agent state with its version; no row when none is stored';
@@ -5207,6 +5232,7 @@ BEGIN ATOMIC
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
                                                          '_chat_required', '_chat_user_arg', '_chat_list_threads_routed',
                                                          '_chat_history_routed', '_chat_get_thread_routed',
+                                                         '_chat_get_preferences_routed', '_chat_agent_state_load_routed',
                                                          '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
                                                          '_chat_as_items', '_chat_call_ids', '_chat_context_format',
                                                          '_chat_api_item']::pg_catalog.name[]))
@@ -5313,8 +5339,8 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- chat_history, chat_get_thread and chat_list_threads are inlined SQL
-    -- functions on one node (the fastest there); Citus refuses an inlined
+    -- chat_history, chat_get_thread, chat_list_threads, chat_get_preferences
+    -- and chat_agent_state_load are inlined SQL functions on one node (the fastest there); Citus refuses an inlined
     -- function's parameterized statements: on Citus each calls its PL/pgSQL
     -- variant _<name>_routed (the same signature, defaults, owner,
     -- privileges and comment: only the body changes)
@@ -5329,7 +5355,8 @@ BEGIN
          AND v.proname OPERATOR(pg_catalog.=) ('_' OPERATOR(pg_catalog.||) p.proname OPERATOR(pg_catalog.||) '_routed')
          AND v.proargtypes OPERATOR(pg_catalog.=) p.proargtypes
         WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
-          AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['chat_history', 'chat_get_thread', 'chat_list_threads'])
+          AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['chat_history', 'chat_get_thread', 'chat_list_threads',
+                                                         'chat_get_preferences', 'chat_agent_state_load'])
         ORDER BY 1
     LOOP
         EXECUTE pg_catalog.format(

@@ -48,7 +48,8 @@ SELECT p.proname, p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql'
        p.prosrc LIKE '%\_' || p.proname || '\_routed(%' AS calls_routed_variant,
        pg_get_function_arguments(p.oid) = pg_get_function_arguments(v.oid) AS same_arguments
 FROM pg_proc p JOIN pg_proc v ON v.proname = '_' || p.proname || '_routed'
-WHERE p.proname IN ('chat_history', 'chat_get_thread', 'chat_list_threads') ORDER BY 1;
+WHERE p.proname IN ('chat_history', 'chat_get_thread', 'chat_list_threads', 'chat_get_preferences', 'chat_agent_state_load')
+ORDER BY 1;
 SELECT saved_count FROM chat_save_messages('c85-list', '[{"role": "user", "content": "x"}]', 'c85-user');
 PREPARE c85_list(text) AS SELECT id, message_count FROM chat_list_threads($1, 5);
 PREPARE c85_thread(text) AS SELECT id, user_id FROM chat_get_thread($1, 'c85-user');

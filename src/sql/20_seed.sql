@@ -57,12 +57,26 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_user_preferences', 
 -- node the key's ON DELETE SET NULL has already cleared it).  Two routed
 -- lookups by the distribution columns (user_id, then the thread's id), not
 -- a join, which Citus could not run across the two tables.
+-- On one node an SQL function inlined into the caller's query (the
+-- fastest there); on Citus it calls _chat_get_preferences_routed, its PL/pgSQL
+-- variant below (_chat_citus_functions).
 CREATE FUNCTION @extschema@.chat_get_preferences(user_id text)
+RETURNS SETOF @extschema@.chat_user_preferences
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT p.* FROM @extschema@.chat_user_preferences AS p
+    WHERE p.user_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
+END;
+
+-- chat_get_preferences on Citus: PL/pgSQL, routed by Citus; it hides an
+-- active thread that no longer exists (no foreign key on Citus).
+-- Internal; application roles may execute it.
+CREATE FUNCTION @extschema@._chat_get_preferences_routed(user_id text)
 RETURNS SETOF @extschema@.chat_user_preferences
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_user pg_catalog.text := @extschema@._chat_required(chat_get_preferences.user_id, 'user_id');
+    v_user pg_catalog.text := @extschema@._chat_required(_chat_get_preferences_routed.user_id, 'user_id');
     r      @extschema@.chat_user_preferences;
 BEGIN
     -- (no SET search_path: a SET clause costs a call of this small reader
@@ -82,6 +96,9 @@ BEGIN
     RETURN NEXT r;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_get_preferences_routed(text) IS
+    'chatstore internal: chat_get_preferences as PL/pgSQL, which chat_get_preferences calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_get_preferences(text) IS
     'a user''s preferences, or no row when the user has none';
@@ -873,14 +890,30 @@ COMMENT ON FUNCTION @extschema@.chat_agent_state_save(text, text, jsonb, bigint)
     'save an agent state and return its new version; a stale expected_version fails with CS001';
 
 -- one row, or no row when there is no state (distinct from a stored '{}')
+-- On one node an SQL function inlined into the caller's query (the
+-- fastest there); on Citus it calls _chat_agent_state_load_routed, its PL/pgSQL
+-- variant below (_chat_citus_functions).
 CREATE FUNCTION @extschema@.chat_agent_state_load(agent_id text, session_id text)
+RETURNS SETOF @extschema@.chat_agent_states
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT s.*
+    FROM @extschema@.chat_agent_states AS s
+    WHERE s.tenant OPERATOR(pg_catalog.=) COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '')
+      AND s.agent_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id')
+      AND s.session_id OPERATOR(pg_catalog.=) @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
+END;
+
+-- chat_agent_state_load on Citus: PL/pgSQL (the tenant read on the
+-- coordinator), routed by Citus.  Internal; application roles may execute it.
+CREATE FUNCTION @extschema@._chat_agent_state_load_routed(agent_id text, session_id text)
 RETURNS SETOF @extschema@.chat_agent_states
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
     v_tenant  pg_catalog.text := COALESCE(pg_catalog.current_setting('chatstore.tenant', true), '');
-    v_agent   pg_catalog.text := @extschema@._chat_required(chat_agent_state_load.agent_id, 'agent_id');
-    v_session pg_catalog.text := @extschema@._chat_required(chat_agent_state_load.session_id, 'session_id');
+    v_agent   pg_catalog.text := @extschema@._chat_required(_chat_agent_state_load_routed.agent_id, 'agent_id');
+    v_session pg_catalog.text := @extschema@._chat_required(_chat_agent_state_load_routed.session_id, 'session_id');
 BEGIN
     -- (no SET search_path: a SET clause costs a call of this small reader
     -- a tenth of its time; every operator, function and type is
@@ -893,6 +926,9 @@ BEGIN
       AND s.session_id OPERATOR(pg_catalog.=) v_session;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_agent_state_load_routed(text, text) IS
+    'chatstore internal: chat_agent_state_load as PL/pgSQL, which chat_agent_state_load calls on a distributed database';
 
 COMMENT ON FUNCTION @extschema@.chat_agent_state_load(text, text) IS
     'an agent state with its version; no row when none is stored';

@@ -338,6 +338,7 @@ BEGIN ATOMIC
            OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_chat_history_budget', '_chat_history_limit',
                                                          '_chat_required', '_chat_user_arg', '_chat_list_threads_routed',
                                                          '_chat_history_routed', '_chat_get_thread_routed',
+                                                         '_chat_get_preferences_routed', '_chat_agent_state_load_routed',
                                                          '_chat_item', '_chat_tool_calls_openai', '_chat_as_chat',
                                                          '_chat_as_items', '_chat_call_ids', '_chat_context_format',
                                                          '_chat_api_item']::pg_catalog.name[]))

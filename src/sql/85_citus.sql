@@ -124,8 +124,8 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- chat_history, chat_get_thread and chat_list_threads are inlined SQL
-    -- functions on one node (the fastest there); Citus refuses an inlined
+    -- chat_history, chat_get_thread, chat_list_threads, chat_get_preferences
+    -- and chat_agent_state_load are inlined SQL functions on one node (the fastest there); Citus refuses an inlined
     -- function's parameterized statements: on Citus each calls its PL/pgSQL
     -- variant _<name>_routed (the same signature, defaults, owner,
     -- privileges and comment: only the body changes)
@@ -140,7 +140,8 @@ BEGIN
          AND v.proname OPERATOR(pg_catalog.=) ('_' OPERATOR(pg_catalog.||) p.proname OPERATOR(pg_catalog.||) '_routed')
          AND v.proargtypes OPERATOR(pg_catalog.=) p.proargtypes
         WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
-          AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['chat_history', 'chat_get_thread', 'chat_list_threads'])
+          AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['chat_history', 'chat_get_thread', 'chat_list_threads',
+                                                         'chat_get_preferences', 'chat_agent_state_load'])
         ORDER BY 1
     LOOP
         EXECUTE pg_catalog.format(
