@@ -1017,7 +1017,7 @@ static void
 update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 {
 	static const Oid types[] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID};
+								TIMESTAMPTZOID, TIMESTAMPTZOID};
 	SPIPlanPtr	plan;
 	Datum		args[lengthof(types)];
 	int64		prompt = 0,
@@ -1075,11 +1075,11 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 							  ", active_path = active_path OPERATOR(pg_catalog.+) pg_catalog.int8multirange("
 							  "pg_catalog.int8range($3 OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) 1, $3, '[]')) "
 							  "WHERE id OPERATOR(pg_catalog.=) $1",
-							  8, types);
+							  lengthof(types), types);
 	else
 		plan = chatstore_plan(CS_PLAN_UPDATE_THREAD, req->nsp,
 							  UPDATE_THREAD_SET "WHERE id OPERATOR(pg_catalog.=) $1",
-							  8, types);
+							  lengthof(types), types);
 #undef UPDATE_THREAD_SET
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = Int64GetDatum(nrows);
