@@ -5340,12 +5340,14 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
     -- chat_history, chat_get_thread, chat_list_threads, chat_get_preferences
-    -- and chat_agent_state_load are inlined SQL functions on one node (the fastest there); Citus refuses an inlined
-    -- function's parameterized statements: on Citus each calls its PL/pgSQL
-    -- variant _<name>_routed (the same signature, defaults, owner,
-    -- privileges and comment: only the body changes)
+    -- and chat_agent_state_load are inlined SQL functions on one node (the
+    -- fastest there); Citus refuses an inlined function's parameterized
+    -- statements: on Citus each calls its PL/pgSQL variant _<name>_routed
+    -- (the same signature, defaults, owner, privileges and comment: only the
+    -- body changes; running this again changes nothing)
     FOR r IN
-        SELECT pg_catalog.format('%s.%I', p.pronamespace::pg_catalog.regnamespace, p.proname) AS fname, p.pronargs, p.proretset, p.prorows, p.proparallel,
+        SELECT pg_catalog.format('%s.%I', p.pronamespace::pg_catalog.regnamespace, p.proname) AS fname,
+               p.pronargs, p.proretset, p.prorows, p.proparallel,
                pg_catalog.pg_get_function_arguments(p.oid) AS args,
                pg_catalog.pg_get_function_result(p.oid) AS result,
                v.oid::pg_catalog.regproc AS routed
