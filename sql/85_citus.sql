@@ -64,3 +64,47 @@ EXECUTE c85_thread('c85-list');
 EXECUTE c85_history('c85-list', NULL);
 DEALLOCATE ALL;
 SELECT chat_delete_thread('c85-list') AS deleted;
+-- Saves on Citus run on the worker that holds the thread, in one round
+-- trip: chat_distribute gives the three public saves chatstore.delegate_saves
+-- = on, and each passes its call to its _at variant, a distributed function
+-- on the thread id that Citus delegates to that worker.  What only the
+-- calling session knows travels as arguments (the tenant that owns a new
+-- thread, the transaction's time, the time zone that reads naive times in
+-- the messages, lowered limits), the NOTIFY is sent by the coordinator
+-- (30_notify), and an error reads as on one node.  On one node the setting
+-- passes each save to its _at variant in this server: the same results.
+SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates
+FROM pg_proc p
+WHERE p.proname IN ('chat_save_messages', 'chat_append_messages', 'chat_add_message')
+ORDER BY 1;
+SET chatstore.delegate_saves = on;
+SET chatstore.tenant = 'c85-acme';
+SET TimeZone = 'Asia/Tokyo';
+BEGIN;
+SELECT now() AS t0 \gset
+SELECT saved_count, first_seq, last_seq
+FROM chat_save_messages('c85-d1', '[{"role": "user", "content": "a", "created_at": "2024-05-01T10:00:00"},
+                                    {"role": "assistant", "content": "b"}]');
+SELECT seq FROM chat_add_message('c85-d1', 'user', 'c');
+SELECT saved_count, first_seq FROM chat_append_messages('c85-d1', '[{"role": "assistant", "content": "d"}]');
+COMMIT;
+RESET chatstore.tenant;
+SELECT user_id, created_at = :'t0' AS created_now, updated_at = :'t0' AS updated_now, message_count
+FROM chat_get_thread('c85-d1');
+SELECT seq, content,
+       CASE WHEN created_at = :'t0' THEN 'the transaction''s time'
+            ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END AS created
+FROM chat_history('c85-d1');
+RESET TimeZone;
+-- errors: the save's own, without context lines; nothing written
+SELECT chat_save_messages('c85-d1', '[{"role": "bogus", "content": "x"}]');
+SELECT chat_add_message('c85-d1', 'user', NULL);
+SELECT chat_save_messages(NULL, '[]');
+SET chatstore.max_message_bytes = 1024;
+SELECT regress.try($$SELECT chat_append_messages('c85-d1', jsonb_build_array(jsonb_build_object('role', 'user', 'content', repeat('x', 1025))))$$);
+RESET chatstore.max_message_bytes;
+SELECT message_count FROM chat_get_thread('c85-d1');
+-- the _at variants are the owner's: an application role cannot pass a tenant
+SELECT count(*) AS app_role_grants FROM _chat_app_functions() AS f WHERE f.fn::text LIKE '%\_at(%';
+RESET chatstore.delegate_saves;
+SELECT chat_delete_thread('c85-d1') AS deleted;

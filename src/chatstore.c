@@ -33,6 +33,7 @@ int			chatstore_max_batch_messages = 100000;
 int			chatstore_max_message_bytes = 32 * 1024 * 1024;
 int			chatstore_tombstone_retention = 30 * 24 * 3600;	/* seconds */
 bool		chatstore_notify = false;
+bool		chatstore_delegate_saves = false;
 char	   *chatstore_tenant = NULL;
 
 /* deprecated and ignored since 1.2: still defined so that 1.1's SQL can set it */
@@ -74,6 +75,13 @@ _PG_init(void)
 							 &chatstore_notify,
 							 false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("chatstore.delegate_saves",
+							 "Run each save on the Citus worker that holds its thread, in one round trip.",
+							 "chat_distribute() sets it on the save functions of the coordinator; "
+							 "elsewhere it only adds a call.",
+							 &chatstore_delegate_saves,
+							 false,
+							 PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	DefineCustomBoolVariable("chatstore.touch_updated_at",
 							 "Deprecated and ignored (since chatstore 1.2).",
 							 "The updated_at trigger no longer reads it: an UPDATE that assigns updated_at "

@@ -34,6 +34,7 @@ extern int	chatstore_tombstone_retention;
 /* chatstore's own SQLSTATEs (class CS; doc/limits-errors-settings.md) */
 #define ERRCODE_CHATSTORE_THREAD_DELETED MAKE_SQLSTATE('C', 'S', '0', '0', '2')
 extern bool chatstore_notify;
+extern bool chatstore_delegate_saves;
 extern char *chatstore_tenant;
 
 #define CHATSTORE_NOTIFY_CHANNEL "chatstore_messages"

@@ -24,7 +24,9 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
@@ -53,6 +55,19 @@ typedef struct SaveRequest
 	int64		leaf_seq;		/* tree: the last seq of the active path */
 	int			walk_matched;	/* id-less messages aligned along the tree (0: none) */
 	int64		walk_seq;		/* the seq the walk ended at */
+	/*
+	 * What the session knows (save_context): the tenant a confined caller
+	 * is confined to (NULL: not confined), the owner of a thread the save
+	 * creates when no user_id is given (chatstore.tenant, '' for none), the
+	 * transaction's time, and whether to NOTIFY.  A save delegated to a
+	 * Citus worker gets them as arguments from the coordinator, where the
+	 * call was made (delegate_save).
+	 */
+	bool		has_context;
+	const char *confined;
+	const char *tenant;
+	TimestampTz now;
+	bool		notify;
 } SaveRequest;
 
 typedef struct SaveResult
@@ -137,12 +152,12 @@ static int64
 lock_thread(SaveRequest *req, char **owner)
 {
 	static const Oid lock_types[] = {TEXTOID};
-	static const Oid create_types[] = {TEXTOID, TEXTOID};
+	static const Oid create_types[] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	SPIPlanPtr	lock_plan,
 				create_plan,
 				deleted_plan = NULL;
-	Datum		args[2];
-	char		nulls[2];
+	Datum		args[4];
+	char		nulls[4];
 	int			attempt;
 	int64		last_seq;
 	bool		has_tombstones = chatstore_has_tombstones(req->nsp);
@@ -172,15 +187,20 @@ lock_thread(SaveRequest *req, char **owner)
 								   "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								   1, lock_types);
 	create_plan = chatstore_plan(CS_PLAN_CREATE_THREAD, req->nsp,
-								 "INSERT INTO @S@.chat_threads (id, user_id) "
-								 "VALUES ($1, COALESCE($2, NULLIF(pg_catalog.current_setting("
-								 "'chatstore.tenant', true), ''))) "
+								 "INSERT INTO @S@.chat_threads (id, user_id, created_at, updated_at) "
+								 "VALUES ($1, COALESCE($2, NULLIF($3, '')), $4, $4) "
 								 "ON CONFLICT (id) DO NOTHING",
-								 2, create_types);
+								 4, create_types);
 	args[0] = PointerGetDatum(req->thread_id);
 	args[1] = PointerGetDatum(req->user_id);
+	/* chatstore.tenant, as the session has it (not as the node running the insert) */
+	args[2] = CStringGetTextDatum(req->tenant);
+	/* now(), as the session has it (the insert may run on a Citus worker) */
+	args[3] = TimestampTzGetDatum(req->now);
 	nulls[0] = ' ';
 	nulls[1] = req->user_id ? ' ' : 'n';
+	nulls[2] = ' ';
+	nulls[3] = ' ';
 
 	/* a thread deleted between our insert and our lock is created again */
 	for (attempt = 0; attempt < 3; attempt++)
@@ -978,8 +998,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		 * this node (not in the statement: on Citus it runs on a worker,
 		 * whose transaction started later)
 		 */
-		vals[C_CREATED][i] = TimestampTzGetDatum(m->has_created_at ? m->created_at :
-												 GetCurrentTransactionStartTimestamp());
+		vals[C_CREATED][i] = TimestampTzGetDatum(m->has_created_at ? m->created_at : req->now);
 		vals[C_FP][i] = Int64GetDatum(fingerprint(req, m));
 		if (req->tree && (i > 0 || req->has_leaf))
 			vals[C_PARENT_SEQ][i] = Int64GetDatum(i > 0 ? rows[i - 1]->seq : req->leaf_seq);
@@ -1023,7 +1042,7 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 	int64		prompt = 0,
 				completion = 0,
 				total = 0;
-	TimestampTz latest = DatumGetTimestampTz(DirectFunctionCall1(now, (Datum) 0));
+	TimestampTz latest = req->now;
 	bool		any_client_time = false;
 	int			i,
 				rc;
@@ -1052,10 +1071,8 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 	for (i = 0; i < nrows && any_client_time; i++)
 		if (!rows[i]->has_created_at)
 		{
-			TimestampTz n = DatumGetTimestampTz(DirectFunctionCall1(now, (Datum) 0));
-
-			if (n > latest)
-				latest = n;
+			if (req->now > latest)
+				latest = req->now;
 			break;
 		}
 
@@ -1089,7 +1106,7 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 	args[5] = Int64GetDatum(total);
 	args[6] = TimestampTzGetDatum(latest);
 	/* now(), from here: the statement may run on a Citus worker */
-	args[7] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	args[7] = TimestampTzGetDatum(req->now);
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	chatstore_spi_check(rc, SPI_OK_UPDATE, "updating the thread");
 	if (SPI_processed != 1)
@@ -1097,13 +1114,13 @@ update_thread(SaveRequest *req, ChatMsgIn **rows, int nrows, int64 last_seq)
 }
 
 static void
-notify_saved(SaveRequest *req, SaveResult *res)
+notify_saved(text *thread_id, SaveResult *res)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"thread_id\": ");
-	escape_json(&buf, text_to_cstring(req->thread_id));
+	escape_json(&buf, text_to_cstring(thread_id));
 	appendStringInfo(&buf, ", \"first_seq\": " INT64_FORMAT ", \"last_seq\": " INT64_FORMAT
 					 ", \"saved_count\": %d}", res->first_seq, res->last_seq, res->saved);
 	Async_Notify(CHATSTORE_NOTIFY_CHANNEL, buf.data);
@@ -1179,7 +1196,15 @@ save_messages(SaveRequest *req, SaveResult *res)
 
 	memset(res, 0, sizeof(*res));
 	req->callcxt = callcxt;
-	tenant = chatstore_confined_tenant(req->nsp);
+	if (!req->has_context)
+	{
+		req->confined = chatstore_confined_tenant(req->nsp);
+		req->tenant = chatstore_tenant != NULL ? chatstore_tenant : "";
+		req->now = GetCurrentTransactionStartTimestamp();
+		req->notify = chatstore_notify;
+		req->has_context = true;
+	}
+	tenant = req->confined;
 	check_caller(req, tenant);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
@@ -1237,8 +1262,8 @@ save_messages(SaveRequest *req, SaveResult *res)
 		res->saved = nrows;
 		res->first_seq = rows[0]->seq;
 		res->last_seq = rows[nrows - 1]->seq;
-		if (chatstore_notify)
-			notify_saved(req, res);
+		if (req->notify)
+			notify_saved(req->thread_id, res);
 	}
 	if (req->fp_ctx != NULL)
 	{
@@ -1285,13 +1310,214 @@ optional_user_id(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The session's values a save needs, when they come as arguments: the last
+ * SAVE_CONTEXT_ARGS of the _chat_*_at variants (confined_tenant text, tenant
+ * text, at timestamptz, time_zone text, max_batch_messages integer,
+ * max_message_bytes integer), which the coordinator of a Citus cluster has
+ * the worker holding the thread run (delegate_save).  nargs is the argument
+ * count of the public function; called with just those, the save reads the
+ * session, and this returns -1.  Otherwise the time zone (which reads the
+ * messages' times) and the limits of the calling session hold until
+ * end_save_context: its limits only where they are lower than this node's
+ * (a limit is a superuser's setting; the owner calling this function
+ * directly must not raise it).  Call it before the messages are read.
+ */
+#define SAVE_CONTEXT_ARGS 6
+
+static int
+save_context(FunctionCallInfo fcinfo, int nargs, SaveRequest *req)
+{
+	int			nest;
+	int			limit;
+
+	if (PG_NARGS() != nargs + SAVE_CONTEXT_ARGS)
+		return -1;
+	if (PG_ARGISNULL(nargs + 2) || PG_ARGISNULL(nargs + 3) ||
+		PG_ARGISNULL(nargs + 4) || PG_ARGISNULL(nargs + 5))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("at, time_zone and the limits must not be null")));
+	req->confined = PG_ARGISNULL(nargs) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(nargs));
+	req->tenant = PG_ARGISNULL(nargs + 1) ? "" : TextDatumGetCString(PG_GETARG_DATUM(nargs + 1));
+	req->now = PG_GETARG_TIMESTAMPTZ(nargs + 2);
+	req->notify = false;		/* the caller, on the coordinator, notifies */
+	req->has_context = true;
+
+	nest = NewGUCNestLevel();
+	(void) set_config_option("TimeZone", TextDatumGetCString(PG_GETARG_DATUM(nargs + 3)),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	limit = PG_GETARG_INT32(nargs + 4);
+	if (limit < chatstore_max_batch_messages)
+		(void) set_config_option("chatstore.max_batch_messages", psprintf("%d", limit),
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	limit = PG_GETARG_INT32(nargs + 5);
+	if (limit < chatstore_max_message_bytes)
+		(void) set_config_option("chatstore.max_message_bytes", psprintf("%d", limit),
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+static void
+end_save_context(int nest)
+{
+	if (nest >= 0)
+		AtEOXact_GUC(true, nest);
+}
+
+typedef enum SaveKind
+{
+	SAVE_MESSAGES,
+	APPEND_MESSAGES,
+	ADD_MESSAGE
+} SaveKind;
+
+/*
+ * A save on a Citus cluster, where chat_distribute gives the public save
+ * functions chatstore.delegate_saves = on: the call is passed whole to
+ * _chat_<name>_at, a function Citus delegates to the worker that holds the
+ * thread (create_distributed_function on the thread id, force_delegation),
+ * so that the save is one round trip to one worker instead of a routed round
+ * trip per statement.  What only this session knows travels as arguments:
+ * the confined tenant, chatstore.tenant (the owner of a new thread) and the
+ * transaction's time; the NOTIFY is sent here, where listeners are
+ * connected.  The worker's errors come back with their SQLSTATE.
+ */
+static Datum
+delegate_save(FunctionCallInfo fcinfo, SaveKind kind)
+{
+#define CONTEXT_TYPES TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT4OID
+	static const Oid save_types[] = {TEXTOID, JSONBOID, TEXTOID, TEXTARRAYOID, CONTEXT_TYPES};
+	static const Oid append_types[] = {TEXTOID, JSONBOID, TEXTOID, CONTEXT_TYPES};
+	static const Oid add_types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+									TEXTOID, TEXTOID, JSONBOID, TEXTOID, JSONBOID, INT4OID,
+									TEXTOID, TIMESTAMPTZOID, CONTEXT_TYPES};
+#undef CONTEXT_TYPES
+	Oid			nsp = chatstore_schema_of(fcinfo);
+	text	   *thread_id = required_thread_id(fcinfo);
+	const char *confined = chatstore_confined_tenant(nsp);
+	MemoryContext callcxt = CurrentMemoryContext;
+	const Oid  *types;
+	ChatPlanSlot slot;
+	const char *sql;
+	int			nargs = PG_NARGS();
+	Datum		args[lengthof(add_types)];
+	char		nulls[lengthof(add_types)];
+	Datum	   *values;
+	bool	   *isnull;
+	TupleDesc	tupdesc;
+	SPIPlanPtr	plan;
+	int			rc,
+				i;
+
+	switch (kind)
+	{
+		case SAVE_MESSAGES:
+			types = save_types;
+			slot = CS_PLAN_DELEGATE_SAVE;
+			sql = "SELECT * FROM @S@._chat_save_messages_at($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+			break;
+		case APPEND_MESSAGES:
+			types = append_types;
+			slot = CS_PLAN_DELEGATE_APPEND;
+			sql = "SELECT * FROM @S@._chat_append_messages_at($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+			break;
+		default:
+			types = add_types;
+			slot = CS_PLAN_DELEGATE_ADD;
+			sql = "SELECT * FROM @S@._chat_add_message_at($1, $2, $3, $4, $5, $6, $7, $8, "
+				"$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+			break;
+	}
+	if (nargs + SAVE_CONTEXT_ARGS > (int) lengthof(args))
+		elog(ERROR, "chatstore: a save with %d arguments", nargs);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "chatstore: a save must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	for (i = 0; i < nargs; i++)
+	{
+		args[i] = PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	args[nargs] = confined != NULL ? CStringGetTextDatum(confined) : (Datum) 0;
+	nulls[nargs] = confined != NULL ? ' ' : 'n';
+	args[nargs + 1] = CStringGetTextDatum(chatstore_tenant != NULL ? chatstore_tenant : "");
+	nulls[nargs + 1] = ' ';
+	args[nargs + 2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[nargs + 2] = ' ';
+	args[nargs + 3] = CStringGetTextDatum(GetConfigOption("TimeZone", false, false));
+	nulls[nargs + 3] = ' ';
+	args[nargs + 4] = Int32GetDatum(chatstore_max_batch_messages);
+	nulls[nargs + 4] = ' ';
+	args[nargs + 5] = Int32GetDatum(chatstore_max_message_bytes);
+	nulls[nargs + 5] = ' ';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "chatstore: SPI_connect failed");
+	plan = chatstore_plan(slot, nsp, sql, nargs + SAVE_CONTEXT_ARGS, types);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, args, nulls, false, 1);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The save's own error, as a save on one node raises it: without
+		 * the context lines of this call and of Citus's remote command
+		 */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(callcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	chatstore_spi_check(rc, SPI_OK_SELECT, "saving on the node of the thread");
+	if (SPI_processed != 1 || SPI_tuptable->tupdesc->natts != tupdesc->natts)
+		elog(ERROR, "chatstore: the delegated save returned no result");
+	values = chatstore_alloc_array(sizeof(Datum), tupdesc->natts, false);
+	isnull = chatstore_alloc_array(sizeof(bool), tupdesc->natts, false);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull[i]);
+		MemoryContext old = MemoryContextSwitchTo(callcxt);
+
+		values[i] = isnull[i] ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	if (chatstore_notify)
+	{
+		SaveResult	res;
+
+		memset(&res, 0, sizeof(res));
+		if (kind == ADD_MESSAGE)
+		{
+			res.saved = 1;
+			res.first_seq = res.last_seq = DatumGetInt64(values[1]);
+		}
+		else if (!isnull[3])
+		{
+			res.saved = DatumGetInt32(values[0]);
+			res.first_seq = DatumGetInt64(values[3]);
+			res.last_seq = DatumGetInt64(values[4]);
+		}
+		if (res.saved > 0)
+			notify_saved(thread_id, &res);
+	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, isnull));
+}
+
+/*
  * The request of a batch call (thread_id text, messages jsonb, user_id
  * text, ...): the thread, the messages read and checked, the user.
  */
 static void
 batch_request(FunctionCallInfo fcinfo, SaveRequest *req)
 {
-	memset(req, 0, sizeof(*req));
 	req->nsp = chatstore_schema_of(fcinfo);
 	req->thread_id = required_thread_id(fcinfo);
 	if (PG_ARGISNULL(1))
@@ -1346,8 +1572,13 @@ chat_save_messages(PG_FUNCTION_ARGS)
 {
 	SaveRequest req;
 	SaveResult	res;
+	int			nest;
 	int			i;
 
+	if (chatstore_delegate_saves && PG_NARGS() == 4)
+		PG_RETURN_DATUM(delegate_save(fcinfo, SAVE_MESSAGES));
+	memset(&req, 0, sizeof(req));
+	nest = save_context(fcinfo, 4, &req);
 	batch_request(fcinfo, &req);
 	if (!PG_ARGISNULL(3))
 	{
@@ -1365,6 +1596,7 @@ chat_save_messages(PG_FUNCTION_ARGS)
 	}
 
 	save_messages(&req, &res);
+	end_save_context(nest);
 	PG_RETURN_DATUM(save_result(fcinfo, &req, &res));
 }
 
@@ -1383,8 +1615,13 @@ chat_append_messages(PG_FUNCTION_ARGS)
 {
 	SaveRequest req;
 	SaveResult	res;
+	int			nest;
 	int			i;
 
+	if (chatstore_delegate_saves && PG_NARGS() == 3)
+		PG_RETURN_DATUM(delegate_save(fcinfo, APPEND_MESSAGES));
+	memset(&req, 0, sizeof(req));
+	nest = save_context(fcinfo, 3, &req);
 	batch_request(fcinfo, &req);
 	req.id_must_be_new = true;
 	for (i = 0; i < req.nmsgs; i++)
@@ -1396,6 +1633,7 @@ chat_append_messages(PG_FUNCTION_ARGS)
 	}
 
 	save_messages(&req, &res);
+	end_save_context(nest);
 	PG_RETURN_DATUM(save_result(fcinfo, &req, &res));
 }
 
@@ -1416,8 +1654,12 @@ chat_add_message(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
+	int			nest;
 
+	if (chatstore_delegate_saves && PG_NARGS() == 14)
+		PG_RETURN_DATUM(delegate_save(fcinfo, ADD_MESSAGE));
 	memset(&req, 0, sizeof(req));
+	nest = save_context(fcinfo, 14, &req);
 	req.nsp = chatstore_schema_of(fcinfo);
 	req.thread_id = required_thread_id(fcinfo);
 	req.user_id = optional_user_id(fcinfo, 3);
@@ -1518,6 +1760,7 @@ chat_add_message(PG_FUNCTION_ARGS)
 		m->id = new_uuid_text();
 
 	save_messages(&req, &res);
+	end_save_context(nest);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "chatstore: chat_add_message must return a composite type");

@@ -140,6 +140,87 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz) IS
     'append one message to a thread and return its id and seq';
 
+-- The three saves with what the calling session knows as arguments
+-- (confined_tenant: the tenant a confined caller is confined to, NULL when
+-- not confined; tenant: chatstore.tenant, the owner of a thread the save
+-- creates without user_id; at: the transaction's time; time_zone: the
+-- session's, which reads the messages' times; the session's limits, kept
+-- only where lower than the node's), and no NOTIFY.  On
+-- Citus, chat_distribute makes them distributed functions delegated to the
+-- worker that holds the thread, and the public saves call them there
+-- (src/save.c, delegate_save).  Owner only: the tenant is an argument.
+-- Custom plans on every node: Citus routes a statement by its values.
+CREATE FUNCTION @extschema@._chat_save_messages_at(
+    thread_id       text,
+    messages        jsonb,
+    user_id         text,
+    saved_ids       text[],
+    confined_tenant text,
+    tenant          text,
+    at              timestamptz,
+    time_zone       text,
+    max_batch_messages integer,
+    max_message_bytes  integer)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_save_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan;
+
+COMMENT ON FUNCTION @extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: chat_save_messages run where the thread is (Citus), the session''s values as arguments';
+
+CREATE FUNCTION @extschema@._chat_append_messages_at(
+    thread_id       text,
+    messages        jsonb,
+    user_id         text,
+    confined_tenant text,
+    tenant          text,
+    at              timestamptz,
+    time_zone       text,
+    max_batch_messages integer,
+    max_message_bytes  integer)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_append_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan;
+
+COMMENT ON FUNCTION @extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: chat_append_messages run where the thread is (Citus), the session''s values as arguments';
+
+CREATE FUNCTION @extschema@._chat_add_message_at(
+    thread_id       text,
+    role            text,
+    content         text,
+    user_id         text,
+    metadata        jsonb,
+    message_id      text,
+    model           text,
+    name            text,
+    tool_calls      jsonb,
+    tool_call_id    text,
+    usage           jsonb,
+    token_count     integer,
+    parent_id       text,
+    created_at      timestamptz,
+    confined_tenant text,
+    tenant          text,
+    at              timestamptz,
+    time_zone       text,
+    max_batch_messages integer,
+    max_message_bytes  integer,
+    OUT id  text,
+    OUT seq bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'chat_add_message'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan;
+
+COMMENT ON FUNCTION @extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: chat_add_message run where the thread is (Citus), the session''s values as arguments';
+
 -- The token-budget path of chat_history, in C (see src/history.c).  It also
 -- serves every other mode, but chat_history only routes max_tokens to it.
 CREATE FUNCTION @extschema@._chat_history_budget(

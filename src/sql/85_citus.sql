@@ -88,10 +88,31 @@ DECLARE
     f     pg_catalog.regprocedure;
     r     record;
     v_ddl text;
+    done  boolean;
 BEGIN
     IF NOT @extschema@._chat_is_distributed() THEN
         RETURN;
     END IF;
+    -- The saves run on the worker that holds the thread: their _at variants
+    -- are distributed functions on the thread id, colocated with the
+    -- threads, delegated even inside a transaction (force_delegation: a save
+    -- called by a public save function is in one); on every node, Citus
+    -- records them everywhere
+    FOREACH f IN ARRAY ARRAY[
+        '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
+        '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
+        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)']::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+                                WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
+                                  AND o.objid OPERATOR(pg_catalog.=) $1
+                                  AND o.distribution_argument_index IS NOT NULL)'
+            INTO done USING f::pg_catalog.oid;
+        IF NOT done THEN
+            EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''$1'', colocate_with => $2, force_delegation => true)'
+                USING f, '@extschema@.chat_threads';
+        END IF;
+    END LOOP;
     -- On the coordinator only, where the calls are made: Citus would send
     -- these commands to the workers too, which it refuses in a transaction
     -- that has just distributed tables in parallel (chat_distribute)
@@ -123,6 +144,14 @@ BEGIN
             ORDER BY 1)
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
+    END LOOP;
+    -- and the public saves pass each call to their _at variant (src/save.c)
+    FOREACH f IN ARRAY ARRAY[
+        '@extschema@.chat_save_messages(text, jsonb, text, text[])',
+        '@extschema@.chat_append_messages(text, jsonb, text)',
+        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)']::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET chatstore.delegate_saves = on', f);
     END LOOP;
     -- chat_history, chat_get_thread, chat_list_threads, chat_get_preferences
     -- and chat_agent_state_load are inlined SQL functions on one node (the
