@@ -414,6 +414,77 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz) IS
     'append one message to a thread and return its id and seq';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_save_messages_at(
+    thread_id       text,
+    messages        jsonb,
+    user_id         text,
+    saved_ids       text[],
+    confined_tenant text,
+    tenant          text,
+    at              timestamptz,
+    time_zone       text,
+    max_batch_messages integer,
+    max_message_bytes  integer)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_save_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan;
+
+COMMENT ON FUNCTION @extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: chat_save_messages run where the thread is (Citus), the session''s values as arguments';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_append_messages_at(
+    thread_id       text,
+    messages        jsonb,
+    user_id         text,
+    confined_tenant text,
+    tenant          text,
+    at              timestamptz,
+    time_zone       text,
+    max_batch_messages integer,
+    max_message_bytes  integer)
+RETURNS @extschema@.chat_save_result
+AS 'MODULE_PATHNAME', 'chat_append_messages'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan;
+
+COMMENT ON FUNCTION @extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: chat_append_messages run where the thread is (Citus), the session''s values as arguments';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_add_message_at(
+    thread_id       text,
+    role            text,
+    content         text,
+    user_id         text,
+    metadata        jsonb,
+    message_id      text,
+    model           text,
+    name            text,
+    tool_calls      jsonb,
+    tool_call_id    text,
+    usage           jsonb,
+    token_count     integer,
+    parent_id       text,
+    created_at      timestamptz,
+    confined_tenant text,
+    tenant          text,
+    at              timestamptz,
+    time_zone       text,
+    max_batch_messages integer,
+    max_message_bytes  integer,
+    OUT id  text,
+    OUT seq bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'chat_add_message'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan;
+
+COMMENT ON FUNCTION @extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: chat_add_message run where the thread is (Citus), the session''s values as arguments';
+
 CREATE OR REPLACE FUNCTION @extschema@._chat_history_budget(
     thread_id    text,
     max_messages integer,
@@ -5336,6 +5407,14 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
+    -- and the public saves pass each call to their _at variant (src/save.c)
+    FOREACH f IN ARRAY ARRAY[
+        '@extschema@.chat_save_messages(text, jsonb, text, text[])',
+        '@extschema@.chat_append_messages(text, jsonb, text)',
+        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)']::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET chatstore.delegate_saves = on', f);
+    END LOOP;
     -- chat_history, chat_get_thread, chat_list_threads, chat_get_preferences
     -- and chat_agent_state_load are inlined SQL functions on one node (the
     -- fastest there); Citus refuses an inlined function's parameterized
@@ -5388,6 +5467,7 @@ DECLARE
     moved    pg_catalog.regclass[] := '{}';
     t        pg_catalog.regclass;
     v_msgs   text;
+    f        pg_catalog.regprocedure;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'chat_distribute needs the citus extension'
@@ -5477,6 +5557,27 @@ BEGIN
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t;
     END LOOP;
     PERFORM pg_catalog.set_config('client_min_messages', v_msgs, true);
+    -- The saves run on the worker that holds the thread: their _at variants
+    -- are distributed functions on the thread id, colocated with the
+    -- threads, delegated even inside a transaction (force_delegation: a save
+    -- called by a public save function is in one).  (Here, not in
+    -- _chat_citus_functions: an update script cannot, the workers get the
+    -- new version's functions only after it ran on the coordinator.)
+    FOREACH f IN ARRAY ARRAY[
+        '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
+        '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
+        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)']::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+                                WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
+                                  AND o.objid OPERATOR(pg_catalog.=) $1
+                                  AND o.distribution_argument_index IS NOT NULL)'
+            INTO done USING f::pg_catalog.oid;
+        IF NOT done THEN
+            EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''$1'', colocate_with => $2, force_delegation => true)'
+                USING f, '@extschema@.chat_threads';
+        END IF;
+    END LOOP;
     PERFORM @extschema@._chat_citus_functions();
     RETURN;
 END
@@ -5489,6 +5590,34 @@ COMMENT ON FUNCTION @extschema@.chat_distribute(integer) IS
 -- a distributed database keeps its per-function settings
 -- ---------------------------------------------------------------------------
 SELECT @extschema@._chat_citus_functions();
+
+-- the saves of 1.6 run on the worker that holds the thread once chat_distribute
+-- has made their _at variants distributed functions, which it cannot do here
+-- (the workers get 1.6 only after this script ran on the coordinator); until
+-- then the saves work as in 1.5, routed statement by statement.  A WARNING
+-- (an extension script does not show NOTICEs), on the coordinator only
+-- (group 0; Citus runs this script on the workers too).
+DO $delegate$
+DECLARE
+    done boolean;
+    coordinator boolean;
+BEGIN
+    IF @extschema@._chat_is_distributed() THEN
+        EXECUTE 'SELECT groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group' INTO coordinator;
+    END IF;
+    IF coordinator THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+                                WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
+                                  AND o.objid OPERATOR(pg_catalog.=) $1
+                                  AND o.distribution_argument_index IS NOT NULL)'
+            INTO done
+            USING '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)'::pg_catalog.regprocedure::pg_catalog.oid;
+        IF NOT done THEN
+            RAISE WARNING 'chatstore 1.6 runs each save on the worker that holds its thread: run SELECT chat_distribute() once more on the coordinator (harmless) to switch it on';
+        END IF;
+    END IF;
+END
+$delegate$;
 
 -- ---------------------------------------------------------------------------
 -- privileges and owners, as part 90 leaves them

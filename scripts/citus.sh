@@ -204,6 +204,50 @@ SQL
     return $rc
 }
 
+# a distributed database of the previous version, updated to this one: its
+# rows kept, saves working right after the update (routed) and delegated to
+# the workers once chat_distribute ran again, as the update's WARNING says
+citus_update_check() {
+    local db=cs_update n prev out
+    prev=$(node_psql coord "$CITUS_DB" -Atc "SELECT max(version COLLATE \"C\") FROM pg_available_extension_versions
+                                              WHERE name = 'chatstore' AND version COLLATE \"C\" < (SELECT default_version FROM pg_available_extensions WHERE name = 'chatstore')")
+    [ -n "$prev" ] || { echo "-- no earlier version to update from"; return 0; }
+    log "a distributed database of chatstore $prev, updated (database $db)"
+    for n in $NODES; do
+        node_psql "$n" postgres -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null
+        node_psql "$n" "$db" -c "CREATE EXTENSION citus" >/dev/null
+    done
+    node_psql coord "$db" >/dev/null <<SQL
+SELECT citus_set_coordinator_host('127.0.0.1', $CITUS_PORT);
+SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 1)));
+SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 2)));
+CREATE EXTENSION chatstore VERSION '$prev';
+SELECT count(*) FROM chat_distribute(4);
+SELECT chat_save_messages('up-1', '[{"role": "user", "content": "before the update"}]', 'u');
+SQL
+    out=$(node_psql coord "$db" -c "ALTER EXTENSION chatstore UPDATE" 2>&1) || { echo "$out" >&2; return 1; }
+    case $out in
+        *"WARNING:"*"run SELECT chat_distribute() once more"*) echo "$out" ;;
+        *) echo "the update did not say to run chat_distribute again: $out" >&2; return 1 ;;
+    esac
+    out=$(node_psql coord "$db" -At 2>&1 <<'SQL'
+SELECT extversion FROM pg_extension WHERE extname = 'chatstore';
+SELECT last_seq FROM chat_save_messages('up-1', '[{"role": "assistant", "content": "after the update"}]', 'u');
+SELECT count(*) FROM chat_distribute();
+SET client_min_messages = debug1;
+SELECT last_seq FROM chat_save_messages('up-1', '[{"role": "user", "content": "after chat_distribute"}]', 'u');
+RESET client_min_messages;
+SELECT string_agg(seq || ' ' || content, ', ' ORDER BY seq) FROM chat_history('up-1');
+SQL
+)
+    echo "$out"
+    case $out in
+        *"pushing down the function call"*"1 before the update, 2 after the update, 3 after chat_distribute"*)
+            echo "updated from $prev: rows kept, saves work after the update and are delegated after chat_distribute" ;;
+        *) echo "the update of a distributed database from $prev did not end as expected" >&2; return 1 ;;
+    esac
+}
+
 cmd=${1:-run}
 case $cmd in
     stop) citus_stop; exit 0 ;;
@@ -224,6 +268,7 @@ trap citus_stop EXIT
 citus_start
 rc=0
 citus_regress || rc=1
+citus_update_check || rc=1
 log "8 clients saving at once, into one thread and into many (test/citus/save_clients.py)"
 PGDATABASE=$CITUS_DB /usr/bin/python3 "$CS_ROOT/test/citus/save_clients.py" || rc=1
 exit $rc

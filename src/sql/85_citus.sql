@@ -88,31 +88,10 @@ DECLARE
     f     pg_catalog.regprocedure;
     r     record;
     v_ddl text;
-    done  boolean;
 BEGIN
     IF NOT @extschema@._chat_is_distributed() THEN
         RETURN;
     END IF;
-    -- The saves run on the worker that holds the thread: their _at variants
-    -- are distributed functions on the thread id, colocated with the
-    -- threads, delegated even inside a transaction (force_delegation: a save
-    -- called by a public save function is in one); on every node, Citus
-    -- records them everywhere
-    FOREACH f IN ARRAY ARRAY[
-        '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)']::pg_catalog.regprocedure[]
-    LOOP
-        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
-                                WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
-                                  AND o.objid OPERATOR(pg_catalog.=) $1
-                                  AND o.distribution_argument_index IS NOT NULL)'
-            INTO done USING f::pg_catalog.oid;
-        IF NOT done THEN
-            EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''$1'', colocate_with => $2, force_delegation => true)'
-                USING f, '@extschema@.chat_threads';
-        END IF;
-    END LOOP;
     -- On the coordinator only, where the calls are made: Citus would send
     -- these commands to the workers too, which it refuses in a transaction
     -- that has just distributed tables in parallel (chat_distribute)
@@ -205,6 +184,7 @@ DECLARE
     moved    pg_catalog.regclass[] := '{}';
     t        pg_catalog.regclass;
     v_msgs   text;
+    f        pg_catalog.regprocedure;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'chat_distribute needs the citus extension'
@@ -294,6 +274,27 @@ BEGIN
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t;
     END LOOP;
     PERFORM pg_catalog.set_config('client_min_messages', v_msgs, true);
+    -- The saves run on the worker that holds the thread: their _at variants
+    -- are distributed functions on the thread id, colocated with the
+    -- threads, delegated even inside a transaction (force_delegation: a save
+    -- called by a public save function is in one).  (Here, not in
+    -- _chat_citus_functions: an update script cannot, the workers get the
+    -- new version's functions only after it ran on the coordinator.)
+    FOREACH f IN ARRAY ARRAY[
+        '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
+        '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
+        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)']::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+                                WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
+                                  AND o.objid OPERATOR(pg_catalog.=) $1
+                                  AND o.distribution_argument_index IS NOT NULL)'
+            INTO done USING f::pg_catalog.oid;
+        IF NOT done THEN
+            EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''$1'', colocate_with => $2, force_delegation => true)'
+                USING f, '@extschema@.chat_threads';
+        END IF;
+    END LOOP;
     PERFORM @extschema@._chat_citus_functions();
     RETURN;
 END
