@@ -55,6 +55,7 @@ SQL_PARTS   = src/sql/00_schema.sql \
               src/sql/35_retention.sql \
               src/sql/40_analytics.sql \
               src/sql/50_user_data.sql \
+              src/sql/60_checkpoints.sql \
               src/sql/80_tenant.sql \
               src/sql/85_citus.sql \
               src/sql/90_privileges.sql

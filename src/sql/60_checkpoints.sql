@@ -1,0 +1,202 @@
+-- chatstore -- part 60: checkpoints of agent frameworks (LangGraph)
+--
+-- A checkpointer (clients/js ChatstoreSaver) keeps a conversation's messages
+-- as chatstore messages and, per checkpoint, one row here: the thread-keyed
+-- record of what the framework needs besides the messages (channel
+-- versions, metadata, the parent checkpoint, small channel values, a
+-- reference to the message path), the larger channel values it wrote, and
+-- the pending writes of its tasks.  The record, blobs and writes are the
+-- client's JSON text: chatstore stores them and never reads into them, but
+-- for the pending writes, which chat_checkpoint_put merges.  A row belongs to
+-- its thread: deleted with it (chat_delete_thread, retention, user-data
+-- deletion), isolated with it (tenant isolation keys it on thread_id).
+
+CREATE TABLE @extschema@.chat_checkpoints (
+    thread_id  text NOT NULL,
+    id         text COLLATE "C" NOT NULL,
+    ns         text NOT NULL DEFAULT '',
+    -- NULL while only pending writes of the checkpoint were stored
+    record     text,
+    blobs      text,
+    writes     text,
+    CONSTRAINT chat_checkpoints_pkey PRIMARY KEY (thread_id, id),
+    CONSTRAINT chat_checkpoints_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_checkpoints_id_check CHECK (id OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT chat_checkpoints_writes_check
+        CHECK (writes IS NULL OR pg_catalog.jsonb_typeof(writes::pg_catalog.jsonb) OPERATOR(pg_catalog.=) 'object')
+);
+
+COMMENT ON TABLE @extschema@.chat_checkpoints IS
+    'chatstore: checkpoints of an agent framework (LangGraph), one row per checkpoint of a thread: the client''s record, larger channel values and pending writes (chat_checkpoint_put)';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.record IS
+    'the client''s record of the checkpoint (JSON text); NULL while only pending writes were stored';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.writes IS
+    'pending writes by task: a JSON object {task: {"p": path, "w": {idx: write}}} (merged by chat_checkpoint_put)';
+
+-- The thread a checkpoint call writes to: made when it does not exist (as
+-- chat_create_thread does, for user_id), else checked: another user's or
+-- tenant's thread does not exist for the caller (P0002).  Internal.
+CREATE FUNCTION @extschema@._chat_checkpoint_thread(thread_id text, user_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(_chat_checkpoint_thread.user_id);
+    owner    text;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
+    WHERE t.id OPERATOR(pg_catalog.=) _chat_checkpoint_thread.thread_id;
+    IF NOT FOUND THEN
+        BEGIN
+            PERFORM @extschema@.chat_create_thread(id => _chat_checkpoint_thread.thread_id,
+                                                   user_id => _chat_checkpoint_thread.user_id);
+        EXCEPTION WHEN unique_violation THEN
+            -- made meanwhile by another session: check it like an existing one
+            SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
+            WHERE t.id OPERATOR(pg_catalog.=) _chat_checkpoint_thread.thread_id;
+        END;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    IF (v_user IS NOT NULL AND owner IS DISTINCT FROM v_user)
+       OR (v_tenant IS NOT NULL AND owner IS DISTINCT FROM v_tenant) THEN
+        RAISE EXCEPTION 'thread "%" does not exist', thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_checkpoint_thread(text, text) IS
+    'chatstore internal: make or check (owner, tenant) the thread a checkpoint call writes to';
+
+-- Store a checkpoint and/or pending writes, in one call (one round trip per
+-- LangGraph put):
+--  * messages (a JSON array, as chat_save_messages takes it): saved first
+--    with chat_save_messages; when message_ids is given and the ids saved
+--    differ from it (the messages are not an append to the checkpoint's
+--    path), nothing is stored: CS003.
+--  * checkpoint_id and record: the checkpoint's row (replaced when the id is
+--    stored; its pending writes are kept), with blobs.
+--  * writes: a JSON array of pending writes {"k": key, "thread_id", "ns",
+--    "checkpoint_id", "task", "path", "reg": {idx: write}, "spec": {idx:
+--    write}}: merged into the writes of that checkpoint's task (a regular
+--    write already stored is kept, a special one replaced).
+--  * patches: a JSON array {"thread_id", "checkpoint_id", "task", "w": {idx:
+--    write}}: stored writes replaced (idx that are stored only).
+-- Returns {key: [idx stored before the call]} for the writes.
+CREATE FUNCTION @extschema@.chat_checkpoint_put(
+    thread_id     text,
+    checkpoint_id text  DEFAULT NULL,
+    record        text  DEFAULT NULL,
+    ns            text  DEFAULT '',
+    blobs         text  DEFAULT NULL,
+    messages      jsonb DEFAULT NULL,
+    message_ids   text[] DEFAULT NULL,
+    writes        jsonb DEFAULT NULL,
+    patches       jsonb DEFAULT NULL,
+    user_id       text  DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_saved  text[];
+    v_done   text[] := '{}';
+    w        jsonb;
+    v_had    jsonb := '{}';
+    v_thread text;
+BEGIN
+    IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
+        PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    END IF;
+    IF (checkpoint_id IS NULL) <> (record IS NULL) THEN
+        RAISE EXCEPTION 'checkpoint_id and record go together'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF checkpoint_id = '' THEN
+        RAISE EXCEPTION 'checkpoint_id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (writes IS NOT NULL AND jsonb_typeof(writes) <> 'array')
+       OR (patches IS NOT NULL AND jsonb_typeof(patches) <> 'array') THEN
+        RAISE EXCEPTION '% must be a JSON array', CASE WHEN jsonb_typeof(writes) <> 'array' THEN 'writes' ELSE 'patches' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF messages IS NOT NULL THEN
+        SELECT s.saved_ids INTO v_saved
+        FROM @extschema@.chat_save_messages(thread_id => chat_checkpoint_put.thread_id,
+                                            messages => chat_checkpoint_put.messages,
+                                            user_id => chat_checkpoint_put.user_id) AS s;
+        IF message_ids IS NOT NULL AND coalesce(v_saved, '{}') IS DISTINCT FROM message_ids THEN
+            RAISE EXCEPTION 'the messages are not an append to the checkpoint''s messages'
+                USING ERRCODE = 'CS003',
+                      DETAIL = format('Saved %s, expected %s.', coalesce(v_saved, '{}'), message_ids);
+        END IF;
+        v_done := ARRAY[thread_id];
+    END IF;
+    -- the threads written to (chat_save_messages checked its own): made, or checked for the caller
+    FOR v_thread IN
+        SELECT DISTINCT x.t FROM (
+            SELECT chat_checkpoint_put.thread_id AS t WHERE checkpoint_id IS NOT NULL
+            UNION ALL SELECT e.value ->> 'thread_id' FROM jsonb_array_elements(coalesce(writes, '[]')) AS e
+            UNION ALL SELECT e.value ->> 'thread_id' FROM jsonb_array_elements(coalesce(patches, '[]')) AS e) AS x
+        WHERE x.t IS NULL OR NOT x.t = ANY (v_done)
+    LOOP
+        PERFORM @extschema@._chat_checkpoint_thread(v_thread, user_id);
+    END LOOP;
+    IF checkpoint_id IS NOT NULL THEN
+        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs)
+        VALUES (chat_checkpoint_put.thread_id, chat_checkpoint_put.checkpoint_id,
+                coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs)
+        ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
+        SET ns = excluded.ns, record = excluded.record, blobs = excluded.blobs;
+    END IF;
+    FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(writes, '[]')) AS e LOOP
+        v_thread := w ->> 'thread_id';
+        IF w ->> 'checkpoint_id' IS NULL OR w ->> 'checkpoint_id' = '' OR w ->> 'task' IS NULL THEN
+            RAISE EXCEPTION 'a pending write needs checkpoint_id and task'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- one statement: the task's writes before (their idx are returned), then the merge
+        WITH o AS MATERIALIZED (
+            SELECT c.writes::jsonb -> (w ->> 'task') -> 'w' AS w FROM @extschema@.chat_checkpoints AS c
+            WHERE c.thread_id = v_thread AND c.id = w ->> 'checkpoint_id' FOR UPDATE),
+        u AS (
+            INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, writes)
+            VALUES (v_thread, w ->> 'checkpoint_id', coalesce(w ->> 'ns', ''),
+                    jsonb_build_object(w ->> 'task', jsonb_build_object(
+                        'p', coalesce(w ->> 'path', ''),
+                        'w', coalesce(w -> 'reg', '{}') || coalesce(w -> 'spec', '{}')))::text)
+            ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
+            SET writes = (coalesce(c.writes::jsonb, '{}') || jsonb_build_object(w ->> 'task', jsonb_build_object(
+                             'p', coalesce(w ->> 'path', ''),
+                             'w', coalesce(w -> 'reg', '{}') || coalesce(c.writes::jsonb -> (w ->> 'task') -> 'w', '{}')
+                                  || coalesce(w -> 'spec', '{}'))))::text
+            RETURNING 1)
+        SELECT v_had || jsonb_build_object(w ->> 'k',
+                   coalesce((SELECT jsonb_agg(z) FROM o, jsonb_object_keys(o.w) AS z), '[]'))
+          INTO v_had
+          FROM (SELECT count(*) FROM u) AS n;
+    END LOOP;
+    FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(patches, '[]')) AS e LOOP
+        v_thread := w ->> 'thread_id';
+        UPDATE @extschema@.chat_checkpoints AS c
+        SET writes = jsonb_set(c.writes::jsonb, ARRAY[w ->> 'task', 'w'],
+                               (c.writes::jsonb #> ARRAY[w ->> 'task', 'w'])
+                               || (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}')
+                                   FROM jsonb_each(w -> 'w') AS e
+                                   WHERE (c.writes::jsonb #> ARRAY[w ->> 'task', 'w']) ? e.key))::text
+        WHERE c.thread_id = v_thread AND c.id = w ->> 'checkpoint_id'
+          AND jsonb_typeof(c.writes::jsonb #> ARRAY[w ->> 'task', 'w']) = 'object';
+    END LOOP;
+    RETURN v_had;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_checkpoint_put(text, text, text, text, text, jsonb, text[], jsonb, jsonb, text) IS
+    'store a checkpoint (its record and blobs), its new messages (chat_save_messages; CS003 when they are not the expected append) and pending writes, in one call';
