@@ -54,110 +54,86 @@ export interface ChatstoreSaverOptions {
 
 interface Blob { t: string; j?: unknown; b?: string }
 interface MsgRef { leaf: string; n: number }
-interface Record_ { v: 1; parent: string | null; cp: Blob; md: Blob }
 interface ChannelBlob { val?: Blob; msgs?: MsgRef }
 // val: the serialized value; mids (instead of val): a messages write whose messages the next checkpoint
 // saved as chatstore messages, by id (one: the write was a single message, not a list)
 interface WriteRecord { task: string; ch: string; path: string; idx: number; val?: Blob; mids?: string[]; one?: boolean }
 interface MsgWrite { key: string; rec: WriteRecord; objs: BaseMessage[]; one: boolean }
 interface MsgList { ref: MsgRef | null; ids: string[]; objs: BaseMessage[]; hashes: Array<string | undefined> }
-// one putWrites call waiting to be sent: its keys, values, force flags (a special write is
-// replaced, a regular one kept when already stored); done(written keys) settles the call
-// A putWrites call is one key `<base>w:<checkpoint_id>:<task_id>` (WriteRow: t the task, p its path,
-// w the writes by idx: c channel, v value or m the message ids (o: a single message)); a regular
-// write (idx >= 0) already stored is kept, a special one replaced. Keys `...:<task_id>:<idx>` of
-// one write each (WriteRecord, as stored before) are read too.
+// The pending writes of a checkpoint (its row's writes column): {task: {p: path, w: {idx: WriteEntry}}},
+// WriteEntry: c the channel, v the value, or m the message ids (o: a single message). A regular write
+// (idx >= 0) already stored is kept, a special one replaced (merged by chat_checkpoint_put).
 interface WriteEntry { c: string; v?: Blob; m?: string[]; o?: 1 }
-interface WriteRow { t: string; p: string; w: Record<string, WriteEntry> }
-interface QueuedRow { k: string; t: string; p: string; reg: Record<string, WriteEntry>; spec: Record<string, WriteEntry> }
+interface TaskWrites { p: string; w: Record<string, WriteEntry> }
+// one putWrites call's row waiting to be sent: k identifies it here (thread, checkpoint, task)
+interface QueuedRow { k: string; th: string; ns: string; cp: string; task: string; p: string; reg: Record<string, WriteEntry>; spec: Record<string, WriteEntry> }
 // done(had): per key, the idxs already stored before (null: failed)
 interface QueuedWrites { rows: QueuedRow[]; done: (had: Map<string, Set<string>> | null, err?: unknown) => void }
-const WRITES_SQL = (k: number) => `SELECT x.k, coalesce((SELECT array_agg(z) FROM jsonb_object_keys(o.w) AS z), '{}') AS had,
-      chat_kv_set(key => x.k, value => to_jsonb(jsonb_build_object('t', x.t, 'p', x.p, 'w', x.reg || coalesce(o.w, '{}') || x.spec)::text)) IS NOT NULL AS s
-  FROM unnest($${k}::text[], $${k + 1}::text[], $${k + 2}::text[], $${k + 3}::jsonb[], $${k + 4}::jsonb[]) AS x(k, t, p, reg, spec)
-  LEFT JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(g.v) = 'string' THEN (g.v #>> '{}')::jsonb ELSE g.v END -> 'w' AS w
-                       FROM (SELECT chat_kv_get(key => x.k) AS v) AS g) AS o ON true`;
-/** A stored pending-writes value as WriteRecords (a WriteRow, or one WriteRecord as stored before). */
+interface Patch { thread_id: string; checkpoint_id: string; task: string; w: Record<string, WriteEntry> }
+/** The WriteRecords of a row's writes column (JSON text or null). */
 function writeRecords(x: unknown): WriteRecord[] {
-  const v = decV<WriteRow | WriteRecord | null>(x);
-  if (!v) return [];
-  if ('w' in v && v.w && typeof v.w === 'object') {
-    return Object.entries(v.w).map(([idx, e]) => ({ task: v.t, ch: e.c, path: v.p, idx: Number(idx),
-      ...(e.m ? { mids: e.m, ...(e.o ? { one: true } : {}) } : { val: e.v }) }));
-  }
-  return [v as WriteRecord];
+  if (x == null) return [];
+  const v = (typeof x === 'string' ? JSON.parse(x) : x) as Record<string, TaskWrites>;
+  return Object.entries(v).flatMap(([task, tw]) => Object.entries(tw.w ?? {}).map(([idx, e]) => ({ task, ch: e.c, path: tw.p ?? '', idx: Number(idx),
+    ...(e.m ? { mids: e.m, ...(e.o ? { one: true } : {}) } : { val: e.v }) })));
 }
-// a checkpoint record also names its blob keys (bk, suffixes of the thread's base) so that getTuple
-// reads record, blobs and pending writes in one statement
-interface RecordV extends Record_ { bk?: string[] }
-// the compact record (v: 2), when the serializer gives the checkpoint and metadata as JSON: the
-// checkpoint's JSON without its id (the key's) and its empty channel_values, each distinct version
-// once (vs) and channel_versions (c) and versions_seen (s) as indexes into vs; cv the checkpoint's
-// v, x its other fields; m the metadata's JSON (else md, the serializer's blob); p the parent
+// The record of a checkpoint (its row's record column, JSON text), when the serializer gives the
+// checkpoint and metadata as JSON (v: 3): the checkpoint's JSON without its id (the row's), its empty
+// channel_values and, when the id (a uuid6, as LangGraph makes them) gives it, its ts; c the
+// channel_versions, s the versions_seen, cv the checkpoint's v, x its other fields; m the metadata's
+// JSON (else md, the serializer's blob); p the parent. Else (v: 1) the serializer's blobs.
+// Channel values: i holds the small ones (a messages reference, a branch marker, up to 256 bytes of
+// JSON) for the channel's version in c, carried from the parent's record while the version does not
+// change; the others are in the blobs column of the checkpoint that wrote them: this one's, or the
+// one o names (carried too). A v: 1 record has every channel's value in its own blobs.
+interface RecordV { v: 1; p: string | null; cp: Blob; md: Blob; c?: Record<string, unknown>; o?: Record<string, string> }
 interface RecordC {
-  v: 2; p: string | null; ts: unknown; cv: unknown; vs: Array<string | number>; c: Record<string, number>;
-  s: Record<string, Record<string, number>>; x?: Record<string, unknown>; m?: unknown; md?: Blob; bk?: string[];
-  // i: the channel blobs held in the record instead of keys of their own (small ones: a messages
-  // reference, a branch marker), for the channel's version in c; carried from the parent's record
-  // while the version does not change
-  i?: Record<string, ChannelBlob>;
+  v: 3; p: string | null; ts?: unknown; cv: unknown; c: Record<string, unknown>; s: Record<string, Record<string, unknown>>;
+  x?: Record<string, unknown>; m?: unknown; md?: Blob; i?: Record<string, ChannelBlob>; o?: Record<string, string>;
+  nts?: 1;   // the checkpoint has no ts
 }
-interface Inline { c: Record<string, unknown>; i: Record<string, ChannelBlob> }
+// what a put needs of its parent: the versions, inline blobs, carried pointers and own blob channels
+interface Inline { c: Record<string, unknown>; i: Record<string, ChannelBlob>; o: Record<string, string>; b: Set<string> }
 const INLINE_MAX = 256;
 type AnyRecord = RecordV | RecordC;
-const isC = (r: AnyRecord): r is RecordC => r.v === 2;
-// records, channel blobs and pending writes are stored as their JSON text in a jsonb string (smaller
-// than a jsonb object: no per-key headers); values stored as objects (before) are read as they are
-const encV = (o: unknown) => JSON.stringify(JSON.stringify(o));
-const decV = <T>(x: unknown): T => (typeof x === 'string' ? JSON.parse(x) : x) as T;
+const isC = (r: AnyRecord): r is RecordC => r.v === 3;
 const isVer = (x: unknown) => typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
 
+/** The time a uuid6 (LangGraph's checkpoint ids) was made, as an ISO string; null for another id. */
+function uuid6Time(id: string): string | null {
+  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-6([0-9a-f]{3})-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.exec(id);
+  if (!m) return null;
+  const t = (BigInt(`0x${m[1]}`) << 28n) | (BigInt(`0x${m[2]}`) << 12n) | BigInt(`0x${m[3]}`);
+  const ms = Number(t / 10000n) - 12219292800000;
+  const d = new Date(ms);
+  return Number.isFinite(d.getTime()) ? d.toISOString() : null;
+}
+
 /** The compact record of a checkpoint's JSON (channel_values emptied), or null when it has another shape. */
-function compact(j: unknown, id: string): Omit<RecordC, 'p' | 'm' | 'md' | 'bk'> | null {
+function compact(j: unknown, id: string): Omit<RecordC, 'p' | 'm' | 'md' | 'i' | 'o'> | null {
   if (!j || typeof j !== 'object' || Array.isArray(j)) return null;
   const { v, id: jid, ts, channel_values: cvals, channel_versions: cver, versions_seen: seen, ...x } = j as Record<string, any>;
   if (jid !== id || !cvals || typeof cvals !== 'object' || Object.keys(cvals).length !== 0) return null;
   if (!cver || typeof cver !== 'object' || Array.isArray(cver) || !seen || typeof seen !== 'object' || Array.isArray(seen)) return null;
-  const vs: Array<string | number> = [];
-  const at = new Map<string | number, number>();
-  const ix = (ver: string | number) => {
-    let i = at.get(ver);
-    if (i === undefined) { i = vs.length; vs.push(ver); at.set(ver, i); }
-    return i;
-  };
-  const c: Record<string, number> = {};
-  for (const [ch, ver] of Object.entries(cver)) { if (!isVer(ver)) return null; c[ch] = ix(ver as string | number); }
-  const sOut: Record<string, Record<string, number>> = {};
-  for (const [node, m] of Object.entries(seen)) {
-    if (!m || typeof m !== 'object' || Array.isArray(m)) return null;
-    const o: Record<string, number> = {};
-    for (const [ch, ver] of Object.entries(m as Record<string, unknown>)) { if (!isVer(ver)) return null; o[ch] = ix(ver as string | number); }
-    sOut[node] = o;
+  if (!Object.values(cver).every(isVer)) return null;
+  for (const m of Object.values(seen)) {
+    if (!m || typeof m !== 'object' || Array.isArray(m) || !Object.values(m).every(isVer)) return null;
   }
-  const out: Omit<RecordC, 'p' | 'm' | 'md' | 'bk'> = { v: 2, ts, cv: v, vs, c, s: sOut };
+  if ('ts' in x || 'c' in x) return null;
+  const out: Omit<RecordC, 'p' | 'm' | 'md' | 'i' | 'o'> = { v: 3, cv: v, c: cver, s: seen };
+  if (ts !== undefined && (typeof ts !== 'string' || uuid6Time(id) !== ts)) out.ts = ts;
+  if (ts === undefined) (out as RecordC).nts = 1;
   if (Object.keys(x).length) out.x = x;
   return out;
 }
 
 /** The checkpoint's JSON of a compact record (compact's inverse). */
 function expand(r: RecordC, id: string): Record<string, unknown> {
-  const map = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, i]) => [k, r.vs[i]]));
-  return {
-    ...(r.x ?? {}), v: r.cv, id, ts: r.ts, channel_values: {}, channel_versions: map(r.c),
-    versions_seen: Object.fromEntries(Object.entries(r.s).map(([n, o]) => [n, map(o)])),
-  };
+  const ts = r.nts ? undefined : r.ts === undefined ? uuid6Time(id) : r.ts;
+  return { ...(r.x ?? {}), v: r.cv, id, ...(ts === undefined ? {} : { ts }), channel_values: {}, channel_versions: r.c, versions_seen: r.s };
 }
 
 const ROOT_ID = '__chatstore_langgraph_root';
-const enc = (s: string) => encodeURIComponent(s);
-/** A blob key (a suffix of the thread's base). "b:<version>:<channel>" when the version has no ':'
- *  (what getTuple's statement computes from channel_versions), else "b~<version>:<channel>" encoded. */
-const blobKey = (ch: string, ver: unknown) => {
-  const v = String(ver);
-  return v.includes(':') ? `b~${enc(v)}:${enc(ch)}` : `b:${v}:${ch}`;
-};
-const sqlComputable = (ver: unknown) => (typeof ver === 'string' && !ver.includes(':')) || (typeof ver === 'number' && Number.isSafeInteger(ver));
-
 function canon(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
   if (v && typeof v === 'object') {
@@ -225,15 +201,25 @@ SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m
 
 class NotAnAppend extends Error {}
 
+// a checkpoint row with the blobs its record points to (o: by primary key), for getTuple and list
+const ROW_SQL = (where: string, tail = '') => `SELECT c.thread_id, c.ns, c.id, c.record, c.blobs, c.writes,
+       (SELECT jsonb_object_agg(o.key, (SELECT b.blobs::jsonb -> o.key FROM chat_checkpoints AS b
+                                         WHERE b.thread_id = c.thread_id AND b.id = o.value))
+          FROM jsonb_each_text(c.record::jsonb -> 'o') AS o) AS carried
+  FROM chat_checkpoints AS c WHERE c.record IS NOT NULL AND ${where} ${tail}`;
+const GET_ONE_SQL = ROW_SQL('c.thread_id = $1 AND c.id = $2');
+const GET_LATEST_SQL = ROW_SQL('c.thread_id = $1', 'ORDER BY c.id DESC LIMIT 1');
+const PUT_SQL = `SELECT chat_checkpoint_put(thread_id => $1, checkpoint_id => $2, record => $3, ns => $4, blobs => $5,
+  messages => $6::jsonb, message_ids => $7::text[], writes => $8::jsonb, patches => $9::jsonb, user_id => $10) AS had`;
+
 export class ChatstoreSaver extends BaseCheckpointSaver {
   readonly db: Queryable;
   readonly prefix: string;
   readonly messagesChannel: string;
   readonly userId: string | null;
-  #known = new Set<string>();
   #cache = new Map<string, MsgList>();
   #refs = new Map<string, MsgRef | null | 'val'>();
-  #msgWrites = new Map<string, MsgWrite[]>();   // <base><checkpoint id> -> its pending messages writes
+  #msgWrites = new Map<string, MsgWrite[]>();   // <chat thread>\0<checkpoint id> -> its pending messages writes
   // putWrites calls not yet sent: the next put sends them in its statement, else a flush does once
   // no put of this saver is in flight (see #scheduleFlush)
   #queue: QueuedWrites[] = [];
@@ -241,7 +227,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   #flushScheduled = false;
   #flushing: Promise<void> | null = null;
   #carrying = new Set<Promise<unknown>>();     // puts whose statement carries queued writes
-  #inl = new Map<string, Inline>();             // <base><checkpoint id> -> its inline blobs and versions
+  #inl = new Map<string, Inline>();             // <chat thread>\0<checkpoint id> -> what its children carry
 
   constructor(db: Queryable, opts: ChatstoreSaverOptions = {}) {
     super(opts.serde);
@@ -251,18 +237,10 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     this.userId = opts.userId ?? null;
   }
 
-  /** Versions unique across branches (a fork from an old checkpoint must not reuse a version). */
-  getNextVersion(current: number | undefined): number {
-    const n = typeof current === 'string' ? parseInt(String(current).split('.')[0], 10) : (current ?? 0);
-    return `${String(n + 1).padStart(12, '0')}.${Math.random().toString(36).slice(2, 10)}` as unknown as number;
-  }
-
-  /** The chatstore thread that holds a LangGraph thread's messages. */
+  /** The chatstore thread that holds a LangGraph thread's messages and checkpoints. */
   chatThreadId(threadId: string, ns = ''): string {
     return `${this.prefix}${threadId}${ns ? `|${ns}` : ''}`;
   }
-
-  #base(threadId: string, ns: string) { return `${this.prefix}lg:${enc(threadId)}:${enc(ns)}:`; }
 
   async #dump(v: unknown): Promise<Blob> {
     const [t, bytes] = await this.serde.dumpsTyped(v);
@@ -292,29 +270,35 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (this.#refs.size > 20000) this.#refs.delete(this.#refs.keys().next().value as string);
   }
 
-  #inlSet(k: string, rec: AnyRecord) {
-    const v: Inline = isC(rec) ? { c: Object.fromEntries(Object.entries(rec.c).map(([ch, i]) => [ch, rec.vs[i]])), i: rec.i ?? {} } : { c: {}, i: {} };
+  #inlSet(k: string, rec: AnyRecord, blobs: unknown): Inline {
+    const own = blobs == null ? {} : (typeof blobs === 'string' ? JSON.parse(blobs) : blobs) as Record<string, unknown>;
+    const v: Inline = { c: rec.c ?? {}, i: isC(rec) ? rec.i ?? {} : {}, o: rec.o ?? {}, b: new Set(Object.keys(own)) };
     this.#inl.set(k, v);
     if (this.#inl.size > 20000) this.#inl.delete(this.#inl.keys().next().value as string);
     return v;
   }
 
-  /** A checkpoint's inline blobs (from memory, else its record). */
-  async #inlineOf(base: string, cpId: string): Promise<Inline> {
-    const hit = this.#inl.get(`${base}${cpId}`);
+  /** A checkpoint's record and own blobs column (null: not stored). */
+  async #row(chatThread: string, cpId: string): Promise<{ rec: AnyRecord; blobs: unknown } | null> {
+    const r = await this.db.query('SELECT record, blobs FROM chat_checkpoints WHERE thread_id = $1 AND id = $2 AND record IS NOT NULL', [chatThread, cpId]);
+    return r.rows.length ? { rec: JSON.parse(r.rows[0].record) as AnyRecord, blobs: r.rows[0].blobs } : null;
+  }
+
+  /** What a checkpoint's children carry (from memory, else its row). */
+  async #inlineOf(chatThread: string, cpId: string): Promise<Inline> {
+    const hit = this.#inl.get(`${chatThread}\u0000${cpId}`);
     if (hit) return hit;
-    const r = await this.db.query('SELECT chat_kv_get(key => $1 || \'c:\' || $2) AS rec', [base, cpId]);
-    const rec = decV<AnyRecord | null>(r.rows[0]?.rec ?? null);
-    return rec ? this.#inlSet(`${base}${cpId}`, rec) : { c: {}, i: {} };
+    const row = await this.#row(chatThread, cpId);
+    return row ? this.#inlSet(`${chatThread}\u0000${cpId}`, row.rec, row.blobs) : { c: {}, i: {}, o: {}, b: new Set() };
   }
 
   // ---- messages -------------------------------------------------------------------
 
   /** Make sure the chatstore thread exists and is a tree (a root message saved and deleted). */
   async #ensureThread(c: pg.ClientBase, chatThread: string): Promise<number> {
-    const r = await c.query('SELECT message_count FROM chat_get_thread(thread_id => $1, user_id => $2)', [chatThread, this.userId]);
-    if (r.rows.length) return Number(r.rows[0].message_count);
-    await c.query('SELECT 1 FROM chat_create_thread(id => $1, user_id => $2)', [chatThread, this.userId]);
+    const r = await c.query('SELECT message_count, active_path IS NOT NULL AS tree FROM chat_get_thread(thread_id => $1, user_id => $2)', [chatThread, this.userId]);
+    if (r.rows.length && (Number(r.rows[0].message_count) > 0 || r.rows[0].tree)) return Number(r.rows[0].message_count);
+    if (!r.rows.length) await c.query('SELECT 1 FROM chat_create_thread(id => $1, user_id => $2)', [chatThread, this.userId]);
     await c.query('SELECT 1 FROM chat_save_messages(thread_id => $1, messages => $2::jsonb, user_id => $3)',
       [chatThread, JSON.stringify([{ id: ROOT_ID, role: 'system', content: '' }]), this.userId]);
     await c.query('SELECT chat_delete_message(thread_id => $1, message_id => $2, user_id => $3)', [chatThread, ROOT_ID, this.userId]);
@@ -358,13 +342,6 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return true;
   }
 
-  /** The blob keys of a record, when getTuple's statement cannot compute them from the checkpoint. */
-  #blobKeys(checkpoint: Checkpoint, cp: Blob): string[] | undefined {
-    const vs = Object.entries(checkpoint.channel_versions ?? {});
-    if (cp.j !== undefined && vs.every(([, ver]) => sqlComputable(ver))) return undefined;
-    return vs.map(([ch, ver]) => blobKey(ch, ver));
-  }
-
   // ---- pending writes queue ---------------------------------------------------------
 
   /** The queued putWrites calls as one set of arrays (a later call's key replaces an earlier one's). */
@@ -383,9 +360,9 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return out;
   }
 
-  static #params(rows: Map<string, QueuedRow>): unknown[] {
-    const v = [...rows.values()];
-    return [v.map((r) => r.k), v.map((r) => r.t), v.map((r) => r.p), v.map((r) => JSON.stringify(r.reg)), v.map((r) => JSON.stringify(r.spec))];
+  static #writesParam(rows: Map<string, QueuedRow>): string | null {
+    if (!rows.size) return null;
+    return JSON.stringify([...rows.values()].map((r) => ({ k: r.k, thread_id: r.th, ns: r.ns, checkpoint_id: r.cp, task: r.task, path: r.p, reg: r.reg, spec: r.spec })));
   }
 
   static #settle(items: QueuedWrites[], had: Map<string, Set<string>> | null, err?: unknown) {
@@ -406,8 +383,10 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       this.#queue = [];
       const rows = ChatstoreSaver.#merge(items);
       try {
-        const r = await this.db.query(WRITES_SQL(1), ChatstoreSaver.#params(rows));
-        ChatstoreSaver.#settle(items, new Map(r.rows.map((x) => [x.k as string, new Set<string>(x.had as string[])])));
+        const r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
+          values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId] });
+        const had = (r.rows[0]?.had ?? {}) as Record<string, string[]>;
+        ChatstoreSaver.#settle(items, new Map(Object.entries(had).map(([k, v]) => [k, new Set<string>(v)])));
       } catch (e) {
         ChatstoreSaver.#settle(items, null, e);
       }
@@ -444,30 +423,15 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const threadId = config.configurable?.thread_id as string | undefined;
     if (threadId === undefined) return undefined;
     const ns = (config.configurable?.checkpoint_ns as string | undefined) ?? '';
-    const base = this.#base(threadId, ns);
+    const chatThread = this.chatThreadId(threadId, ns);
     const cpIdIn = getCheckpointId(config) || null;
     if (this.#queue.length || this.#carrying.size) await this.#drain();
     // record, its blobs and its pending writes in one statement
-    const r = await this.db.query(
-      `WITH i AS (SELECT coalesce($2::text, chat_kv_get(key => $1 || 'latest') #>> '{}') AS id),
-            r0 AS (SELECT i.id, chat_kv_get(key => $1 || 'c:' || i.id) AS v FROM i WHERE i.id IS NOT NULL),
-            r AS MATERIALIZED (SELECT r0.id, CASE WHEN jsonb_typeof(r0.v) = 'string' THEN (r0.v #>> '{}')::jsonb ELSE r0.v END AS v FROM r0)
-       SELECT r.id, r.v,
-              (SELECT jsonb_object_agg(k, chat_kv_get(key => $1 || k)) FROM (
-                  SELECT jsonb_array_elements_text(r.v -> 'bk') AS k WHERE r.v ? 'bk'
-                  UNION ALL
-                  SELECT 'b:' || (e.value #>> '{}') || ':' || e.key FROM jsonb_each(r.v #> '{cp,j,channel_versions}') AS e
-                   WHERE NOT r.v ? 'bk' AND jsonb_typeof(r.v #> '{cp,j,channel_versions}') = 'object'
-                  UNION ALL
-                  SELECT 'b:' || (r.v -> 'vs' ->> (e.value #>> '{}')::int) || ':' || e.key FROM jsonb_each(r.v -> 'c') AS e
-                   WHERE NOT r.v ? 'bk' AND r.v ->> 'v' = '2' AND jsonb_typeof(r.v -> 'c') = 'object'
-                     AND NOT coalesce(r.v -> 'i', '{}') ? e.key) AS b) AS blobs,
-              (SELECT jsonb_agg(w.value) FROM chat_kv_list(prefix => $1 || 'w:' || r.id || ':', max_keys => NULL) AS w) AS writes
-         FROM r WHERE r.v IS NOT NULL`, [base, cpIdIn]);
+    const r = cpIdIn ? await this.db.query({ name: 'chatstore_lg_get', text: GET_ONE_SQL, values: [chatThread, cpIdIn] })
+      : await this.db.query({ name: 'chatstore_lg_latest', text: GET_LATEST_SQL, values: [chatThread] });
     const row = r.rows[0];
     if (!row) return undefined;
-    const blobs = Object.fromEntries(Object.entries(row.blobs ?? {}).map(([k, v]) => [k, decV<ChannelBlob | null>(v)]));
-    return this.#tuple(threadId, ns, row.id, row.v, blobs, (row.writes ?? []).flatMap(writeRecords));
+    return this.#tuple(threadId, ns, row);
   }
 
   async #recCheckpoint(rec: AnyRecord, cpId: string): Promise<Checkpoint> {
@@ -478,40 +442,34 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return (await this.#load(isC(rec) ? (rec.md ?? { t: 'json', j: rec.m }) : rec.md)) as CheckpointMetadata;
   }
 
-  async #tuple(threadId: string, ns: string, cpId: string, rec: AnyRecord, blobsIn?: Record<string, ChannelBlob | null>, writesIn?: WriteRecord[]): Promise<CheckpointTuple> {
+  /** The tuple of a checkpoint row (ROW_SQL's columns). */
+  async #tuple(threadId: string, ns: string, row: any, recIn?: AnyRecord): Promise<CheckpointTuple> {
+    const cpId = row.id as string;
+    const rec = recIn ?? JSON.parse(row.record) as AnyRecord;
     const checkpoint = await this.#recCheckpoint(rec, cpId);
     const metadata = await this.#recMetadata(rec);
-    const parent = isC(rec) ? rec.p : rec.parent;
-    const base = this.#base(threadId, ns);
-    this.#inlSet(`${base}${cpId}`, rec);
-    const chans = Object.entries(checkpoint.channel_versions ?? {});
+    const parent = rec.p;
+    const chatThread = this.chatThreadId(threadId, ns);
+    const k = `${chatThread}\u0000${cpId}`;
+    this.#inlSet(k, rec, row.blobs);
+    const own = (row.blobs == null ? {} : JSON.parse(row.blobs)) as Record<string, ChannelBlob>;
+    const carried = (row.carried ?? {}) as Record<string, ChannelBlob | null>;
+    const inline = isC(rec) ? rec.i ?? {} : {};
     checkpoint.channel_values = {};
-    if (chans.length) {
-      const keys = chans.map(([ch, ver]) => blobKey(ch, ver));
-      let byKey: Map<string, ChannelBlob | null>;
-      if (blobsIn) {
-        byKey = new Map(Object.entries(blobsIn));
-      } else {
-        const r = await this.db.query('SELECT k, chat_kv_get(key => $2 || k) AS v FROM unnest($1::text[]) AS k', [keys, base]);
-        byKey = new Map<string, ChannelBlob | null>(r.rows.map((x) => [x.k, decV<ChannelBlob | null>(x.v)]));
-      }
-      const inline = isC(rec) ? rec.i ?? {} : {};
-      for (let i = 0; i < chans.length; i++) {
-        const blob = inline[chans[i][0]] ?? byKey.get(keys[i]);
-        if (!blob) continue;
-        if (blob.msgs) {
-          const chatThread = this.chatThreadId(threadId, ns);
-          const list = await this.#messagesAt(this.db, chatThread, blob.msgs);
-          checkpoint.channel_values[chans[i][0]] = list.objs.slice();
-          if (chans[i][0] === this.messagesChannel) this.#refSet(`${base}${cpId}`, blob.msgs);
-        } else if (blob.val) {
-          checkpoint.channel_values[chans[i][0]] = await this.#load(blob.val);
-          if (chans[i][0] === this.messagesChannel) this.#refSet(`${base}${cpId}`, 'val');
-        }
+    for (const ch of Object.keys(checkpoint.channel_versions ?? {})) {
+      const blob = inline[ch] ?? own[ch] ?? carried[ch];
+      if (!blob) continue;
+      if (blob.msgs) {
+        const list = await this.#messagesAt(this.db, chatThread, blob.msgs);
+        checkpoint.channel_values[ch] = list.objs.slice();
+        if (ch === this.messagesChannel) this.#refSet(k, blob.msgs);
+      } else if (blob.val) {
+        checkpoint.channel_values[ch] = await this.#load(blob.val);
+        if (ch === this.messagesChannel) this.#refSet(k, 'val');
       }
     }
     if (checkpoint.v < 4 && parent) {
-      const sends = (await this.#pendingWrites(threadId, ns, parent)).filter((w) => w[1] === TASKS).map((w) => w[2]);
+      const sends = (await this.#pendingWrites(chatThread, parent)).filter((w) => w[1] === TASKS).map((w) => w[2]);
       checkpoint.channel_values[TASKS] = sends;
       const vs = Object.values(checkpoint.channel_versions ?? {});
       checkpoint.channel_versions = { ...checkpoint.channel_versions, [TASKS]: vs.length ? maxChannelVersion(...vs) : this.getNextVersion(undefined) };
@@ -520,7 +478,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       config: { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: cpId } },
       checkpoint,
       metadata,
-      pendingWrites: writesIn ? await this.#loadWrites(this.chatThreadId(threadId, ns), writesIn) : await this.#pendingWrites(threadId, ns, cpId),
+      pendingWrites: await this.#loadWrites(chatThread, writeRecords(row.writes)),
     };
     if (parent) tuple.parentConfig = { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: parent } };
     return tuple;
@@ -546,9 +504,9 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     }));
   }
 
-  async #pendingWrites(threadId: string, ns: string, cpId: string): Promise<CheckpointPendingWrite[]> {
-    const r = await this.db.query('SELECT value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [`${this.#base(threadId, ns)}w:${cpId}:`]);
-    return this.#loadWrites(this.chatThreadId(threadId, ns), r.rows.flatMap((x) => writeRecords(x.value)));
+  async #pendingWrites(chatThread: string, cpId: string): Promise<CheckpointPendingWrite[]> {
+    const r = await this.db.query('SELECT writes FROM chat_checkpoints WHERE thread_id = $1 AND id = $2', [chatThread, cpId]);
+    return this.#loadWrites(chatThread, writeRecords(r.rows[0]?.writes ?? null));
   }
 
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
@@ -557,23 +515,34 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const threadId = config.configurable?.thread_id as string | undefined;
     const ns = config.configurable?.checkpoint_ns as string | undefined;
     const onlyId = config.configurable?.checkpoint_id as string | undefined;
-    const prefix = threadId === undefined ? `${this.prefix}lg:`
-      : ns === undefined ? `${this.prefix}lg:${enc(threadId)}:` : `${this.#base(threadId, ns)}c:`;
     await this.#drain();
-    const r = await this.db.query('SELECT key, value FROM chat_kv_list(prefix => $1, max_keys => NULL)', [prefix]);
-    const rows: Array<{ thread: string; ns: string; id: string; rec: AnyRecord }> = [];
+    const esc = (x: string) => x.replace(/[\\%_]/g, (c) => `\\${c}`);
+    let r;
+    if (threadId !== undefined && ns !== undefined) {
+      r = await this.db.query(ROW_SQL('c.thread_id = $1'), [this.chatThreadId(threadId, ns)]);
+    } else if (threadId !== undefined) {
+      const root = this.chatThreadId(threadId);
+      r = await this.db.query(ROW_SQL(`(c.thread_id = $1 OR c.thread_id LIKE $2)`), [root, `${esc(root)}|%`]);
+    } else {
+      r = await this.db.query(ROW_SQL(`c.thread_id LIKE $1`), [`${esc(this.prefix)}%`]);
+    }
+    const rows: Array<{ thread: string; ns: string; row: any; rec: AnyRecord }> = [];
     for (const row of r.rows) {
-      const rest = (row.key as string).slice(this.prefix.length + 3).split(':');
-      if (rest.length !== 4 || rest[2] !== 'c') continue;
-      rows.push({ thread: decodeURIComponent(rest[0]), ns: decodeURIComponent(rest[1]), id: rest[3], rec: decV<AnyRecord>(row.value) });
+      const rowNs = row.ns as string;
+      const t = row.thread_id as string;
+      const cut = rowNs ? rowNs.length + 1 : 0;
+      const thread = t.slice(this.prefix.length, t.length - cut);
+      if (this.chatThreadId(thread, rowNs) !== t) continue;     // another thread's id that looks alike
+      if (threadId !== undefined && thread !== threadId) continue;
+      rows.push({ thread, ns: rowNs, row, rec: JSON.parse(row.record) as AnyRecord });
     }
     rows.sort((a, b) => (a.thread < b.thread ? -1 : a.thread > b.thread ? 1
-      : a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      : a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : a.row.id < b.row.id ? 1 : a.row.id > b.row.id ? -1 : 0));
     const beforeId = before?.configurable?.checkpoint_id as string | undefined;
     for (const x of rows) {
       if (ns !== undefined && x.ns !== ns) continue;
-      if (onlyId && x.id !== onlyId) continue;
-      if (beforeId && x.id >= beforeId) continue;
+      if (onlyId && x.row.id !== onlyId) continue;
+      if (beforeId && x.row.id >= beforeId) continue;
       if (filter) {
         const md = (await this.#recMetadata(x.rec)) as Record<string, unknown>;
         if (!Object.entries(filter).every(([k, v]) => canon(md?.[k]) === canon(v))) continue;
@@ -582,7 +551,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         if (limit <= 0) break;
         limit -= 1;
       }
-      yield await this.#tuple(x.thread, x.ns, x.id, x.rec);
+      yield await this.#tuple(x.thread, x.ns, x.row, x.rec);
     }
   }
 
@@ -595,48 +564,30 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (threadId === undefined) throw new Error('Failed to put checkpoint: the config has no "thread_id" in "configurable"');
     const ns = (config.configurable?.checkpoint_ns as string | undefined) ?? '';
     const parentId = (config.configurable?.checkpoint_id as string | undefined) ?? null;
-    const base = this.#base(threadId, ns);
     const chatThread = this.chatThreadId(threadId, ns);
     const msgs = checkpoint.channel_values?.[this.messagesChannel];
     const md = await this.#dump(metadata);
     const mc = this.messagesChannel;
-
-    // everything a put writes, in one statement: the new messages (when the save does not return
-    // exactly the expected ids, 1/0 aborts the statement: not an append), the record, latest, blobs
-    const SQL = `WITH s AS (SELECT saved_ids FROM chat_save_messages(thread_id => $1, messages => $2::jsonb, user_id => $3) WHERE $2::jsonb IS NOT NULL)
-      SELECT 1 / (CASE WHEN $2::jsonb IS NULL OR (SELECT coalesce(saved_ids, '{}') FROM s) = $4::text[] THEN 1 ELSE 0 END) AS ok,
-             chat_kv_set(key => $5, value => $6::jsonb),
-             (SELECT chat_kv_set(key => $7, value => to_jsonb($8::text))
-               WHERE coalesce(chat_kv_get(key => $7) #>> '{}', '') COLLATE "C" < $8::text COLLATE "C"),
-             (SELECT count(chat_kv_set(key => k, value => v)) FROM unnest($9::text[], $10::jsonb[]) AS x(k, v)),
-             (SELECT jsonb_object_agg(w.k, w.had) FILTER (WHERE w.s IS NOT DISTINCT FROM w.s) FROM (${WRITES_SQL(11)}) AS w) AS wk,
-             (SELECT count(chat_kv_set(key => x.k, value => to_jsonb(jsonb_set(o.v, '{w}', (o.v -> 'w') || x.patch)::text)))
-                FROM unnest($16::text[], $17::jsonb[]) AS x(k, patch)
-                CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(g.v) = 'string' THEN (g.v #>> '{}')::jsonb ELSE g.v END AS v
-                                      FROM (SELECT chat_kv_get(key => x.k) AS v) AS g) AS o
-               WHERE jsonb_typeof(o.v -> 'w') = 'object') AS patched`;
     // the putWrites calls queued until now (see putWrites): sent in this statement
     let items: QueuedWrites[] = [];
     let release: (() => void) | null = null;
     let solo = false;     // true: this put sends no queued writes
 
     const write = async (useRef: boolean) => {
-      const cp = copyCheckpoint(checkpoint);
-      const blobKeys: string[] = [];
-      const blobVals: string[] = [];
-      const chBlobs: Array<[string, unknown, ChannelBlob]> = [];
-      const patches = new Map<string, Record<string, WriteEntry>>();   // pending-writes key -> entries rewritten as ids
+      const values = (checkpoint.channel_values ?? {}) as Record<string, unknown>;
+      const chBlobs: Array<[string, ChannelBlob]> = [];
+      const patches = new Map<string, Patch>();   // the parent's pending messages writes rewritten as ids, by task
       let list: MsgList | null = null;
       let batch: string | null = null;
-      let expect: string[] = [];
+      let expect: string[] | null = null;
       let newRoot = false;
       let mref: MsgRef | null | 'val' | undefined;
       let rewrote: string | null = null;
       if (useRef && mc in newVersions && this.#eligible(msgs)) {
         let prevRef: MsgRef | null = null;
         if (parentId) {
-          let pr = this.#refs.get(`${base}${parentId}`);
-          if (pr === undefined) pr = await this.#readRef(base, parentId);
+          let pr = this.#refs.get(`${chatThread}\u0000${parentId}`);
+          if (pr === undefined) pr = await this.#readRef(chatThread, parentId);
           if (pr === 'val') throw new NotAnAppend();      // the parent's messages were a stored value
           prevRef = pr;
         }
@@ -664,7 +615,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         }
         list = { ref, ids, objs: msgs.slice(), hashes };
         // the parent's pending messages writes whose messages are now saved: stored again as ids
-        const pw = parentId ? this.#msgWrites.get(`${base}${parentId}`) : undefined;
+        const pw = parentId ? this.#msgWrites.get(`${chatThread}\u0000${parentId}`) : undefined;
         if (pw && batch) {
           const pos = new Map<string, number>();
           for (let i = k; i < ids.length; i++) pos.set(ids[i], i);
@@ -675,50 +626,51 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
             });
             if (!ok) continue;
             const e: WriteEntry = { c: w.rec.ch, m: w.objs.map((m) => m.id as string), ...(w.one ? { o: 1 as const } : {}) };
-            patches.set(w.key, { ...(patches.get(w.key) ?? {}), [String(w.rec.idx)]: e });
+            const pt = patches.get(w.key) ?? { thread_id: chatThread, checkpoint_id: parentId as string, task: w.rec.task, w: {} };
+            pt.w[String(w.rec.idx)] = e;
+            patches.set(w.key, pt);
           }
-          rewrote = `${base}${parentId}`;
+          rewrote = `${chatThread}\u0000${parentId}`;
         }
         mref = ref;
-        chBlobs.push([mc, newVersions[mc], { msgs: ref ?? undefined }]);
+        chBlobs.push([mc, { msgs: ref ?? undefined }]);
       }
-      for (const [ch, ver] of Object.entries(newVersions)) {
+      for (const [ch] of Object.entries(newVersions)) {
         if (list && ch === mc) continue;
-        if (!(ch in (cp.channel_values ?? {}))) continue;
+        if (!(ch in values)) continue;
         if (ch === mc) mref = 'val';
-        chBlobs.push([ch, ver, { val: await this.#dump((cp.channel_values as Record<string, unknown>)[ch]) }]);
+        chBlobs.push([ch, { val: await this.#dump(values[ch]) }]);
       }
-      // the blobs of the channels whose version did not change, held inline by the parent's record
-      const carried: Array<[string, unknown, ChannelBlob]> = [];
-      const unchanged = Object.entries(checkpoint.channel_versions ?? {}).filter(([ch]) => !(ch in newVersions));
-      if (parentId && unchanged.length) {
-        const pin = await this.#inlineOf(base, parentId);
-        for (const [ch, ver] of unchanged) if (pin.i[ch] && pin.c[ch] === ver) carried.push([ch, ver, pin.i[ch]]);
-      }
+      const cp = copyCheckpoint(checkpoint);
       cp.channel_values = {};
       const cpBlob = await this.#dump(cp);
       const cpc = cpBlob.j !== undefined ? compact(cpBlob.j, checkpoint.id) : null;
+      const own: Record<string, ChannelBlob> = {};
+      const inl: Record<string, ChannelBlob> = {};
+      const ptr: Record<string, string> = {};
+      for (const [ch, b] of chBlobs) {
+        if (cpc && JSON.stringify(b).length <= INLINE_MAX) inl[ch] = b;
+        else own[ch] = b;
+      }
+      // the channels whose version did not change: carried from the parent (inline, or a pointer to
+      // the row that holds the value)
+      const unchanged = Object.entries(checkpoint.channel_versions ?? {}).filter(([ch]) => !(ch in newVersions));
+      if (unchanged.length && parentId) {
+        const pin = await this.#inlineOf(chatThread, parentId);
+        for (const [ch, ver] of unchanged) {
+          if (pin.c[ch] !== ver) continue;
+          if (pin.i[ch]) { if (cpc) inl[ch] = pin.i[ch]; else own[ch] = pin.i[ch]; } else if (pin.o[ch]) ptr[ch] = pin.o[ch];
+          else if (pin.b.has(ch)) ptr[ch] = parentId;
+        }
+      }
       let rec: AnyRecord;
       if (cpc) {
-        const inl: Record<string, ChannelBlob> = {};
-        for (const [ch, ver, b] of chBlobs) {
-          const text = encV(b);
-          if (text.length <= INLINE_MAX) inl[ch] = b;
-          else { blobKeys.push(base + blobKey(ch, ver)); blobVals.push(text); }
-        }
-        for (const [ch, , b] of carried) inl[ch] = b;
         rec = { ...cpc, p: parentId, ...(md.j !== undefined ? { m: md.j } : { md }) };
         if (Object.keys(inl).length) rec.i = inl;
-        if (!Object.values(checkpoint.channel_versions ?? {}).every(sqlComputable)) {
-          rec.bk = Object.entries(checkpoint.channel_versions ?? {}).filter(([ch]) => !(ch in inl)).map(([ch, ver]) => blobKey(ch, ver));
-        }
       } else {
-        // every blob a key of its own, the carried ones too (this record holds none)
-        for (const [ch, ver, b] of [...chBlobs, ...carried]) { blobKeys.push(base + blobKey(ch, ver)); blobVals.push(encV(b)); }
-        rec = { v: 1, parent: parentId, cp: cpBlob, md };
-        const bk = this.#blobKeys(checkpoint, cpBlob);
-        if (bk) rec.bk = bk;
+        rec = { v: 1, p: parentId, cp: cpBlob, md, c: { ...(checkpoint.channel_versions ?? {}) } };
       }
+      if (Object.keys(ptr).length) rec.o = ptr;
       if (this.#queue.length && !solo) {
         items.push(...this.#queue);
         this.#queue = [];
@@ -730,33 +682,37 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       }
       const rows = ChatstoreSaver.#merge(items);
       // a rewrite of a queued write (the parent's messages writes as ids): in the queued row
-      const pk: string[] = []; const pv: string[] = [];
+      const pv: Patch[] = [];
       for (const [k, patch] of patches) {
         const row = rows.get(k);
-        if (row) { for (const [idx, e] of Object.entries(patch)) if (idx in row.reg) row.reg[idx] = e; } else { pk.push(k); pv.push(JSON.stringify(patch)); }
+        if (row) { for (const [idx, e] of Object.entries(patch.w)) if (idx in row.reg) row.reg[idx] = e; } else pv.push(patch);
       }
-      const params = [chatThread, batch, this.userId, expect, `${base}c:${checkpoint.id}`, encV(rec),
-        `${base}latest`, checkpoint.id, blobKeys, blobVals, ...ChatstoreSaver.#params(rows), pk, pv];
-      let wk: Record<string, string[]> | null = null;
+      const ownText = Object.keys(own).length ? JSON.stringify(own) : null;
+      const params = [chatThread, checkpoint.id, JSON.stringify(rec), ns, ownText, batch, expect,
+        ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId];
+      let had: Record<string, string[]> | null = null;
       try {
         if (newRoot) {
+          // a thread's first messages (once per thread): the transaction locks the thread row, which a
+          // flush's rows (their foreign key) wait for: no flush runs meanwhile
+          while (this.#flushing) await this.#flushing.catch(() => undefined);
           await withTransaction(this.db, async (c) => {
             const count = await this.#ensureThread(c, chatThread);
             if (count > 0) throw new NotAnAppend();   // a new root in a thread with messages
-            wk = (await c.query(SQL, params)).rows[0]?.wk ?? null;
+            had = (await c.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
           });
         } else {
-          wk = (await this.db.query(SQL, params)).rows[0]?.wk ?? null;
+          had = (await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
         }
       } catch (e) {
-        if ((e as { code?: string }).code === '22012') throw new NotAnAppend();   // an id stored elsewhere in the thread
+        if ((e as { code?: string }).code === 'CS003') throw new NotAnAppend();   // an id stored elsewhere in the thread
         throw e;
       }
-      if (mref === undefined && !(mc in newVersions)) mref = this.#refs.get(`${base}${parentId}`);
+      if (mref === undefined && !(mc in newVersions)) mref = this.#refs.get(`${chatThread}\u0000${parentId}`);
       if (rewrote) this.#msgWrites.delete(rewrote);
-      if (items.length) ChatstoreSaver.#settle(items, new Map(Object.entries(wk ?? {}).map(([k, v]) => [k, new Set<string>(v)])));
+      if (items.length) ChatstoreSaver.#settle(items, new Map(Object.entries(had ?? {}).map(([k, v]) => [k, new Set<string>(v)])));
       items = [];
-      this.#inlSet(`${base}${checkpoint.id}`, rec);
+      this.#inlSet(`${chatThread}\u0000${checkpoint.id}`, rec, own);
       return { list, mref };
     };
 
@@ -784,21 +740,23 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       (release as (() => void) | null)?.();
     }
     if (out.list?.ref) this.#cacheSet(`${chatThread}\u0000${out.list.ref.leaf}\u0000${out.list.ref.n}`, out.list);
-    if (out.mref !== undefined) this.#refSet(`${base}${checkpoint.id}`, out.mref);
+    if (out.mref !== undefined) this.#refSet(`${chatThread}\u0000${checkpoint.id}`, out.mref);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
   /** The messages reference of a stored checkpoint (null: none; 'val': a stored value). */
-  async #readRef(base: string, cpId: string): Promise<MsgRef | null | 'val'> {
-    const r = await this.db.query(
-      'SELECT chat_kv_get(key => $1 || \'c:\' || $2) AS rec', [base, cpId]);
-    const rec = decV<AnyRecord | null>(r.rows[0]?.rec ?? null);
-    if (!rec) return null;
-    const pver = isC(rec) ? (rec.c[this.messagesChannel] === undefined ? undefined : rec.vs[rec.c[this.messagesChannel]])
-      : ((await this.#load(rec.cp)) as Checkpoint).channel_versions?.[this.messagesChannel];
-    if (pver === undefined) return null;
-    const pbRaw = isC(rec) && rec.i?.[this.messagesChannel] ? rec.i[this.messagesChannel] : (await this.db.query('SELECT chat_kv_get(key => $1) AS v', [base + blobKey(this.messagesChannel, pver)])).rows[0]?.v;
-    const pb = decV<ChannelBlob | null>(pbRaw ?? null);
+  async #readRef(chatThread: string, cpId: string): Promise<MsgRef | null | 'val'> {
+    const row = await this.#row(chatThread, cpId);
+    if (!row) return null;
+    const { rec } = row;
+    const mc = this.messagesChannel;
+    const own = (row.blobs == null ? {} : JSON.parse(row.blobs as string)) as Record<string, ChannelBlob>;
+    if (isC(rec) && rec.c[mc] === undefined) return null;
+    let pb: ChannelBlob | null | undefined = (isC(rec) ? rec.i?.[mc] : undefined) ?? own[mc];
+    if (!pb && rec.o?.[mc]) {
+      const r = await this.db.query('SELECT blobs::jsonb -> $3 AS b FROM chat_checkpoints WHERE thread_id = $1 AND id = $2', [chatThread, rec.o[mc], mc]);
+      pb = r.rows[0]?.b ?? null;
+    }
     if (pb && !pb.msgs) return 'val';
     return pb?.msgs ?? null;
   }
@@ -809,7 +767,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const cpId = config.configurable?.checkpoint_id as string | undefined;
     if (threadId === undefined) throw new Error('Failed to put writes: the config has no "thread_id" in "configurable"');
     if (cpId === undefined) throw new Error('Failed to put writes: the config has no "checkpoint_id" in "configurable"');
-    const key = `${this.#base(threadId, ns)}w:${cpId}:${enc(taskId)}`;
+    const chatThread = this.chatThreadId(threadId, ns);
+    const key = JSON.stringify([chatThread, cpId, taskId]);
     const reg: Record<string, WriteEntry> = {};
     const spec: Record<string, WriteEntry> = {};
     const mw = new Map<number, MsgWrite>();
@@ -828,7 +787,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (writes.length === 0) return;
     // remembered before the statement: a put that runs concurrently (LangGraph does not wait for
     // putWrites before the next put) finds them; dropped again when the idx was already stored
-    const mk = `${this.#base(threadId, ns)}${cpId}`;
+    const mk = `${chatThread}\u0000${cpId}`;
     const mine = [...mw.values()];
     if (mine.length) {
       const all = [...(this.#msgWrites.get(mk) ?? []).filter((w) => !(w.key === key && mw.has(w.rec.idx))), ...mine];
@@ -839,7 +798,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     // queued: sent in the statement of the put that follows (LangGraph puts the next checkpoint
     // after a step's writes), else by a flush of its own; resolved once stored
     await new Promise<void>((resolve, reject) => {
-      this.#queue.push({ rows: [{ k: key, t: taskId, p: taskPath ?? '', reg, spec }], done: (had, err) => {
+      this.#queue.push({ rows: [{ k: key, th: chatThread, ns, cp: cpId, task: taskId, p: taskPath ?? '', reg, spec }], done: (had, err) => {
         if (!had) { reject(err); return; }
         const was = had.get(key);
         const cur = this.#msgWrites.get(mk);
@@ -853,20 +812,19 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   }
 
   async deleteThread(threadId: string): Promise<void> {
-    const prefix = `${this.prefix}lg:${enc(threadId)}:`;
+    const root = this.chatThreadId(threadId);
     await this.#drain();
     await withTransaction(this.db, async (c) => {
-      const r = await c.query('SELECT key FROM chat_kv_list(prefix => $1, max_keys => NULL)', [prefix]);
-      const nss = new Set<string>(['']);
-      for (const row of r.rows) nss.add(decodeURIComponent((row.key as string).slice(prefix.length).split(':')[0]));
-      await c.query('SELECT count(chat_kv_delete(key => k)) FROM unnest($1::text[]) AS k', [r.rows.map((x) => x.key)]);
-      for (const ns of nss) {
-        await c.query('SELECT chat_delete_thread(thread_id => $1, user_id => $2)', [this.chatThreadId(threadId, ns), this.userId]);
+      const esc = root.replace(/[\\%_]/g, (x) => `\\${x}`);
+      const r = await c.query('SELECT DISTINCT thread_id, ns FROM chat_checkpoints WHERE thread_id = $1 OR thread_id LIKE $2', [root, `${esc}|%`]);
+      const threads = new Set<string>([root]);
+      for (const row of r.rows) if (this.chatThreadId(threadId, row.ns) === row.thread_id) threads.add(row.thread_id);
+      for (const t of threads) {
+        await c.query('SELECT chat_delete_thread(thread_id => $1, user_id => $2)', [t, this.userId]);
       }
     });
-    for (const k of [...this.#cache.keys()]) if (k.startsWith(this.chatThreadId(threadId))) this.#cache.delete(k);
-    for (const m of [this.#inl, this.#refs, this.#msgWrites] as Array<Map<string, unknown>>) {
-      for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
+    for (const m of [this.#cache, this.#inl, this.#refs, this.#msgWrites] as Array<Map<string, unknown>>) {
+      for (const k of [...m.keys()]) if (k === root || k.startsWith(`${root}\u0000`) || k.startsWith(`${root}|`)) m.delete(k);
     }
   }
 }
