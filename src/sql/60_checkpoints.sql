@@ -15,24 +15,44 @@ CREATE TABLE @extschema@.chat_checkpoints (
     thread_id  text NOT NULL,
     id         text COLLATE "C" NOT NULL,
     ns         text NOT NULL DEFAULT '',
-    -- NULL while only pending writes of the checkpoint were stored
-    record     text,
-    blobs      text,
-    writes     text,
+    record     bytea NOT NULL,
+    blobs      bytea,
+    -- the channels whose values another checkpoint's blobs hold: {channel: checkpoint id}
+    refs       jsonb,
     CONSTRAINT chat_checkpoints_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_checkpoints_thread_fkey FOREIGN KEY (thread_id)
         REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
     CONSTRAINT chat_checkpoints_id_check CHECK (id OPERATOR(pg_catalog.<>) ''),
-    CONSTRAINT chat_checkpoints_writes_check
-        CHECK (writes IS NULL OR pg_catalog.jsonb_typeof(writes::pg_catalog.jsonb) OPERATOR(pg_catalog.=) 'object')
+    CONSTRAINT chat_checkpoints_refs_check
+        CHECK (refs IS NULL OR pg_catalog.jsonb_typeof(refs) OPERATOR(pg_catalog.=) 'object')
 );
 
 COMMENT ON TABLE @extschema@.chat_checkpoints IS
     'chatstore: checkpoints of an agent framework (LangGraph), one row per checkpoint of a thread: the client''s record, larger channel values and pending writes (chat_checkpoint_put)';
 COMMENT ON COLUMN @extschema@.chat_checkpoints.record IS
-    'the client''s record of the checkpoint (JSON text); NULL while only pending writes were stored';
-COMMENT ON COLUMN @extschema@.chat_checkpoints.writes IS
-    'pending writes by task: a JSON object {task: {"p": path, "w": {idx: write}}} (merged by chat_checkpoint_put)';
+    'the client''s record of the checkpoint (its own encoding)';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.blobs IS
+    'the channel values the checkpoint wrote and its record does not hold (the client''s encoding)';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.refs IS
+    'the channels whose values the blobs of an earlier checkpoint of the thread hold: {channel: checkpoint id}';
+
+-- The pending writes of a checkpoint's tasks: one row per task, the writes by
+-- idx (a row of their own: the checkpoint's row is written once).
+CREATE TABLE @extschema@.chat_checkpoint_writes (
+    thread_id     text NOT NULL,
+    checkpoint_id text COLLATE "C" NOT NULL,
+    task          text COLLATE "C" NOT NULL,
+    path          text NOT NULL DEFAULT '',
+    writes        jsonb NOT NULL,
+    CONSTRAINT chat_checkpoint_writes_pkey PRIMARY KEY (thread_id, checkpoint_id, task),
+    CONSTRAINT chat_checkpoint_writes_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_checkpoint_writes_writes_check
+        CHECK (pg_catalog.jsonb_typeof(writes) OPERATOR(pg_catalog.=) 'object')
+);
+
+COMMENT ON TABLE @extschema@.chat_checkpoint_writes IS
+    'chatstore: the pending writes of a checkpoint''s task (chat_checkpoint_put): {idx: write}, the client''s JSON';
 
 -- The thread a checkpoint call writes to: made when it does not exist (as
 -- chat_create_thread does, for user_id), else checked: another user's or
@@ -92,9 +112,10 @@ COMMENT ON FUNCTION @extschema@._chat_checkpoint_thread(text, text) IS
 CREATE FUNCTION @extschema@.chat_checkpoint_put(
     thread_id     text,
     checkpoint_id text  DEFAULT NULL,
-    record        text  DEFAULT NULL,
+    record        bytea DEFAULT NULL,
     ns            text  DEFAULT '',
-    blobs         text  DEFAULT NULL,
+    blobs         bytea DEFAULT NULL,
+    refs          jsonb DEFAULT NULL,
     messages      jsonb DEFAULT NULL,
     message_ids   text[] DEFAULT NULL,
     writes        jsonb DEFAULT NULL,
@@ -110,6 +131,7 @@ DECLARE
     w        jsonb;
     v_had    jsonb := '{}';
     v_thread text;
+    v_t      @extschema@.chat_threads;
 BEGIN
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
         PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -128,6 +150,19 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF messages IS NOT NULL THEN
+        -- a batch that starts at a stored message of a one-line thread that is not its last: the
+        -- new messages go below it, as a branch (the thread becomes a tree, as chat_edit_message
+        -- makes it); a batch that starts elsewhere in a tree thread does so already
+        IF jsonb_typeof(messages) = 'array' AND jsonb_typeof(messages -> 0 -> 'id') = 'string' THEN
+            SELECT t.* INTO v_t FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
+            IF FOUND AND v_t.active_path IS NULL AND EXISTS (
+                   SELECT FROM @extschema@.chat_messages AS m
+                   WHERE m.thread_id = chat_checkpoint_put.thread_id AND m.id = messages -> 0 ->> 'id'
+                     AND m.seq < v_t.last_seq) THEN
+                v_t := @extschema@._chat_branch_thread(thread_id, user_id);
+                PERFORM @extschema@._chat_branch_start(v_t);
+            END IF;
+        END IF;
         SELECT s.saved_ids INTO v_saved
         FROM @extschema@.chat_save_messages(thread_id => chat_checkpoint_put.thread_id,
                                             messages => chat_checkpoint_put.messages,
@@ -150,11 +185,12 @@ BEGIN
         PERFORM @extschema@._chat_checkpoint_thread(v_thread, user_id);
     END LOOP;
     IF checkpoint_id IS NOT NULL THEN
-        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs)
+        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs)
         VALUES (chat_checkpoint_put.thread_id, chat_checkpoint_put.checkpoint_id,
-                coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs)
+                coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs,
+                chat_checkpoint_put.refs)
         ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
-        SET ns = excluded.ns, record = excluded.record, blobs = excluded.blobs;
+        SET ns = excluded.ns, record = excluded.record, blobs = excluded.blobs, refs = excluded.refs;
     END IF;
     FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(writes, '[]')) AS e LOOP
         v_thread := w ->> 'thread_id';
@@ -164,39 +200,32 @@ BEGIN
         END IF;
         -- one statement: the task's writes before (their idx are returned), then the merge
         WITH o AS MATERIALIZED (
-            SELECT c.writes::jsonb -> (w ->> 'task') -> 'w' AS w FROM @extschema@.chat_checkpoints AS c
-            WHERE c.thread_id = v_thread AND c.id = w ->> 'checkpoint_id' FOR UPDATE),
+            SELECT x.writes FROM @extschema@.chat_checkpoint_writes AS x
+            WHERE x.thread_id = v_thread AND x.checkpoint_id = w ->> 'checkpoint_id' AND x.task = w ->> 'task'
+            FOR UPDATE),
         u AS (
-            INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, writes)
-            VALUES (v_thread, w ->> 'checkpoint_id', coalesce(w ->> 'ns', ''),
-                    jsonb_build_object(w ->> 'task', jsonb_build_object(
-                        'p', coalesce(w ->> 'path', ''),
-                        'w', coalesce(w -> 'reg', '{}') || coalesce(w -> 'spec', '{}')))::text)
-            ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
-            SET writes = (coalesce(c.writes::jsonb, '{}') || jsonb_build_object(w ->> 'task', jsonb_build_object(
-                             'p', coalesce(w ->> 'path', ''),
-                             'w', coalesce(w -> 'reg', '{}') || coalesce(c.writes::jsonb -> (w ->> 'task') -> 'w', '{}')
-                                  || coalesce(w -> 'spec', '{}'))))::text
+            INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes)
+            VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
+                    coalesce(w -> 'reg', '{}') || coalesce(w -> 'spec', '{}'))
+            ON CONFLICT ON CONSTRAINT chat_checkpoint_writes_pkey DO UPDATE
+            SET path = excluded.path,
+                writes = coalesce(w -> 'reg', '{}') || x.writes || coalesce(w -> 'spec', '{}')
             RETURNING 1)
         SELECT v_had || jsonb_build_object(w ->> 'k',
-                   coalesce((SELECT jsonb_agg(z) FROM o, jsonb_object_keys(o.w) AS z), '[]'))
+                   coalesce((SELECT jsonb_agg(z) FROM o, jsonb_object_keys(o.writes) AS z), '[]'))
           INTO v_had
           FROM (SELECT count(*) FROM u) AS n;
     END LOOP;
     FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(patches, '[]')) AS e LOOP
-        v_thread := w ->> 'thread_id';
-        UPDATE @extschema@.chat_checkpoints AS c
-        SET writes = jsonb_set(c.writes::jsonb, ARRAY[w ->> 'task', 'w'],
-                               (c.writes::jsonb #> ARRAY[w ->> 'task', 'w'])
-                               || (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}')
-                                   FROM jsonb_each(w -> 'w') AS e
-                                   WHERE (c.writes::jsonb #> ARRAY[w ->> 'task', 'w']) ? e.key))::text
-        WHERE c.thread_id = v_thread AND c.id = w ->> 'checkpoint_id'
-          AND jsonb_typeof(c.writes::jsonb #> ARRAY[w ->> 'task', 'w']) = 'object';
+        UPDATE @extschema@.chat_checkpoint_writes AS x
+        SET writes = x.writes || (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}')
+                                  FROM jsonb_each(w -> 'w') AS e WHERE x.writes ? e.key)
+        WHERE x.thread_id = w ->> 'thread_id' AND x.checkpoint_id = w ->> 'checkpoint_id'
+          AND x.task = w ->> 'task' AND jsonb_typeof(w -> 'w') = 'object';
     END LOOP;
     RETURN v_had;
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.chat_checkpoint_put(text, text, text, text, text, jsonb, text[], jsonb, jsonb, text) IS
+COMMENT ON FUNCTION @extschema@.chat_checkpoint_put(text, text, bytea, text, bytea, jsonb, jsonb, text[], jsonb, jsonb, text) IS
     'store a checkpoint (its record and blobs), its new messages (chat_save_messages; CS003 when they are not the expected append) and pending writes, in one call';

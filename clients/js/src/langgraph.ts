@@ -39,6 +39,7 @@ import {
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { type BaseMessage, type StoredMessage, isBaseMessage, mapChatMessagesToStoredMessages, mapStoredMessagesToChatMessages } from '@langchain/core/messages';
 import type pg from 'pg';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { type Queryable, withTransaction } from './index.js';
 import { toChatstoreMessage, fromChatstoreMessage } from './langchain.js';
 
@@ -60,22 +61,20 @@ interface ChannelBlob { val?: Blob; msgs?: MsgRef }
 interface WriteRecord { task: string; ch: string; path: string; idx: number; val?: Blob; mids?: string[]; one?: boolean }
 interface MsgWrite { key: string; rec: WriteRecord; objs: BaseMessage[]; one: boolean }
 interface MsgList { ref: MsgRef | null; ids: string[]; objs: BaseMessage[]; hashes: Array<string | undefined> }
-// The pending writes of a checkpoint (its row's writes column): {task: {p: path, w: {idx: WriteEntry}}},
+// The pending writes of a checkpoint's task (a row of chat_checkpoint_writes): {idx: WriteEntry},
 // WriteEntry: c the channel, v the value, or m the message ids (o: a single message). A regular write
 // (idx >= 0) already stored is kept, a special one replaced (merged by chat_checkpoint_put).
 interface WriteEntry { c: string; v?: Blob; m?: string[]; o?: 1 }
-interface TaskWrites { p: string; w: Record<string, WriteEntry> }
 // one putWrites call's row waiting to be sent: k identifies it here (thread, checkpoint, task)
 interface QueuedRow { k: string; th: string; ns: string; cp: string; task: string; p: string; reg: Record<string, WriteEntry>; spec: Record<string, WriteEntry> }
 // done(had): per key, the idxs already stored before (null: failed)
 interface QueuedWrites { rows: QueuedRow[]; done: (had: Map<string, Set<string>> | null, err?: unknown) => void }
 interface Patch { thread_id: string; checkpoint_id: string; task: string; w: Record<string, WriteEntry> }
-/** The WriteRecords of a row's writes column (JSON text or null). */
+/** The WriteRecords of a checkpoint's rows of chat_checkpoint_writes ([task, path, {idx: WriteEntry}], or null). */
 function writeRecords(x: unknown): WriteRecord[] {
   if (x == null) return [];
-  const v = (typeof x === 'string' ? JSON.parse(x) : x) as Record<string, TaskWrites>;
-  return Object.entries(v).flatMap(([task, tw]) => Object.entries(tw.w ?? {}).map(([idx, e]) => ({ task, ch: e.c, path: tw.p ?? '', idx: Number(idx),
-    ...(e.m ? { mids: e.m, ...(e.o ? { one: true } : {}) } : { val: e.v }) })));
+  return (x as Array<[string, string, Record<string, WriteEntry>]>).flatMap(([task, path, w]) => Object.entries(w ?? {}).map(([idx, e]) => ({
+    task, ch: e.c, path: path ?? '', idx: Number(idx), ...(e.m ? { mids: e.m, ...(e.o ? { one: true } : {}) } : { val: e.v }) })));
 }
 // The record of a checkpoint (its row's record column, JSON text), when the serializer gives the
 // checkpoint and metadata as JSON (v: 3): the checkpoint's JSON without its id (the row's), its empty
@@ -98,6 +97,33 @@ const INLINE_MAX = 256;
 type AnyRecord = RecordV | RecordC;
 const isC = (r: AnyRecord): r is RecordC => r.v === 3;
 const isVer = (x: unknown) => typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
+
+// Records and blobs are stored as bytea: 0x01 and their JSON deflated (raw) with DICT as the preset
+// dictionary (LangGraph's usual record and message fields: a record of about 380 bytes of JSON takes
+// about 100), or their JSON text as it is when that is not longer. DICT is part of the format: a change
+// needs a new leading byte.
+const DICT = Buffer.from(
+  '"additional_kwargs":{},"response_metadata":{},"tool_call_id":"","tool_calls":[],"invalid_tool_calls":[],'
+  + '"usage_metadata":{"input_tokens":,"output_tokens":,"total_tokens":},"type":"tool_call","args":{},"name":"'
+  + '{"lc":1,"type":"constructor","id":["langchain_core","messages","AIMessage"],"kwargs":{"id":"","content":"'
+  + '{"lc":1,"type":"constructor","id":["langchain_core","messages","ToolMessage"],"kwargs":{"id":"","content":"'
+  + '{"val":{"t":"json","j":{"messages":[{"lc":1,"type":"constructor","id":["langchain_core","messages","HumanMessage"],"kwargs":{"id":"","content":"'
+  + '{"v":3,"cv":4,"c":{"__start__":,"messages":,"branch:to:agent":,"branch:to:tools":},'
+  + '"s":{"__input__":{},"__start__":{"__start__":},"agent":{"branch:to:agent":},"tools":{"branch:to:tools":}},'
+  + '"p":"1f1","m":{"source":"input","step":-1,"parents":{}},"m":{"source":"loop","step":,"parents":{}},'
+  + '"i":{"messages":{"msgs":{"leaf":"","n":}},"branch:to:agent":{"val":{"t":"json","j":null}},"branch:to:tools":{"val":{"t":"json","j":"agent"}}}}',
+  'utf8');
+function encB(o: unknown): Buffer {
+  const text = Buffer.from(JSON.stringify(o), 'utf8');
+  const z = deflateRawSync(text, { dictionary: DICT, level: 9 });
+  return z.length + 1 < text.length ? Buffer.concat([Buffer.from([1]), z]) : text;
+}
+function decB<T>(b: Buffer | string | null | undefined): T | null {
+  if (b == null) return null;
+  if (typeof b === 'string') return JSON.parse(b) as T;
+  if (b[0] === 1) return JSON.parse(inflateRawSync(b.subarray(1), { dictionary: DICT }).toString('utf8')) as T;
+  return JSON.parse(b.toString('utf8')) as T;
+}
 
 /** The time a uuid6 (LangGraph's checkpoint ids) was made, as an ISO string; null for another id. */
 function uuid6Time(id: string): string | null {
@@ -164,16 +190,27 @@ function toStored(m: BaseMessage): Record<string, any> {
     if (lc.type === 'ai') {
       for (const f of ['tool_calls', 'invalid_tool_calls']) if (Array.isArray(data[f]) && (data[f] as unknown[]).length === 0) delete data[f];
     }
-    out.metadata = { lg: { type: lc.type, data } };
+    // what the tool_calls and usage columns hold (u, t: revive() takes them from the row)
+    const lg: Record<string, unknown> = { type: lc.type, data };
+    if (lc.type === 'ai' && data.usage_metadata !== undefined && out.usage !== undefined && canon(data.usage_metadata) === canon(out.usage)) {
+      delete data.usage_metadata; lg.u = 1;
+    }
+    if (lc.type === 'ai' && Array.isArray(data.tool_calls) && Array.isArray(out.tool_calls) && canon(data.tool_calls) === canon(out.tool_calls)) {
+      delete data.tool_calls; lg.t = 1;
+    }
+    out.metadata = { lg };
+    return out;
   }
   return out;
 }
 
 /** The LangChain message of a stored row (toStored's inverse; other rows as langchain.ts reads them). */
 function revive(row: any): BaseMessage {
-  const lg = row?.metadata?.lg as StoredMessage | undefined;
+  const lg = row?.metadata?.lg as (StoredMessage & { u?: 1; t?: 1 }) | undefined;
   if (lg && typeof lg === 'object' && lg.type && lg.data) {
     const data: Record<string, unknown> = { ...lg.data };
+    if (lg.u && row.usage != null) data.usage_metadata = row.usage;
+    if (lg.t && row.tool_calls != null) data.tool_calls = row.tool_calls;
     if (!('content' in data)) data.content = row.content ?? '';
     if (!('id' in data)) data.id = row.id;
     if (!('name' in data) && row.name != null) data.name = row.name;
@@ -196,20 +233,29 @@ const PATH_SQL = `WITH l AS MATERIALIZED (SELECT m.seq FROM chat_messages AS m W
                                     THEN coalesce(t.active_path, '{(,)}'::int8multirange) * int8multirange(int8range(NULL, l.seq, '(]'))
                                     ELSE _chat_path_to($1, l.seq) END AS p
                           FROM chat_threads AS t, l WHERE t.id = $1)
-SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m.metadata
+SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m.usage, m.metadata
   FROM chat_messages AS m WHERE m.thread_id = $1 AND m.seq <@ (SELECT p.p FROM p) ORDER BY m.seq`;
 
 class NotAnAppend extends Error {}
 
 // a checkpoint row with the blobs its record points to (o: by primary key), for getTuple and list
-const ROW_SQL = (where: string, tail = '') => `SELECT c.thread_id, c.ns, c.id, c.record, c.blobs, c.writes,
-       (SELECT jsonb_object_agg(o.key, (SELECT b.blobs::jsonb -> o.key FROM chat_checkpoints AS b
-                                         WHERE b.thread_id = c.thread_id AND b.id = o.value))
-          FROM jsonb_each_text(c.record::jsonb -> 'o') AS o) AS carried
-  FROM chat_checkpoints AS c WHERE c.record IS NOT NULL AND ${where} ${tail}`;
+const WRITES_OF = (thread: string, cp: string) => `(SELECT jsonb_agg(jsonb_build_array(w.task, w.path, w.writes)) FROM chat_checkpoint_writes AS w
+         WHERE w.thread_id = ${thread} AND w.checkpoint_id = ${cp})`;
+const ROW_SQL = (where: string, tail = '') => `SELECT c.thread_id, c.ns, c.id, c.record, c.blobs, c.refs, ${WRITES_OF('c.thread_id', 'c.id')} AS writes,
+       CASE WHEN c.refs IS NOT NULL THEN (SELECT array_agg(b.id ORDER BY b.id) FROM chat_checkpoints AS b
+         WHERE b.thread_id = c.thread_id AND b.id IN (SELECT o.value FROM jsonb_each_text(c.refs) AS o)) END AS carried_ids,
+       CASE WHEN c.refs IS NOT NULL THEN (SELECT array_agg(b.blobs ORDER BY b.id) FROM chat_checkpoints AS b
+         WHERE b.thread_id = c.thread_id AND b.id IN (SELECT o.value FROM jsonb_each_text(c.refs) AS o)) END AS carried
+  FROM chat_checkpoints AS c WHERE ${where} ${tail}`;
+/** A row's record (refs: its o). */
+function rowRecord(row: { record: Buffer; refs?: Record<string, string> | null }): AnyRecord {
+  const rec = decB<AnyRecord>(row.record) as AnyRecord;
+  if (row.refs) rec.o = row.refs;
+  return rec;
+}
 const GET_ONE_SQL = ROW_SQL('c.thread_id = $1 AND c.id = $2');
 const GET_LATEST_SQL = ROW_SQL('c.thread_id = $1', 'ORDER BY c.id DESC LIMIT 1');
-const PUT_SQL = `SELECT chat_checkpoint_put(thread_id => $1, checkpoint_id => $2, record => $3, ns => $4, blobs => $5,
+const PUT_SQL = `SELECT chat_checkpoint_put(thread_id => $1, checkpoint_id => $2, record => $3, ns => $4, blobs => $5, refs => $11::jsonb,
   messages => $6::jsonb, message_ids => $7::text[], writes => $8::jsonb, patches => $9::jsonb, user_id => $10) AS had`;
 
 export class ChatstoreSaver extends BaseCheckpointSaver {
@@ -271,7 +317,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   }
 
   #inlSet(k: string, rec: AnyRecord, blobs: unknown): Inline {
-    const own = blobs == null ? {} : (typeof blobs === 'string' ? JSON.parse(blobs) : blobs) as Record<string, unknown>;
+    const own = (Buffer.isBuffer(blobs) ? decB(blobs) : blobs ?? {}) as Record<string, unknown>;
     const v: Inline = { c: rec.c ?? {}, i: isC(rec) ? rec.i ?? {} : {}, o: rec.o ?? {}, b: new Set(Object.keys(own)) };
     this.#inl.set(k, v);
     if (this.#inl.size > 20000) this.#inl.delete(this.#inl.keys().next().value as string);
@@ -280,8 +326,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
 
   /** A checkpoint's record and own blobs column (null: not stored). */
   async #row(chatThread: string, cpId: string): Promise<{ rec: AnyRecord; blobs: unknown } | null> {
-    const r = await this.db.query('SELECT record, blobs FROM chat_checkpoints WHERE thread_id = $1 AND id = $2 AND record IS NOT NULL', [chatThread, cpId]);
-    return r.rows.length ? { rec: JSON.parse(r.rows[0].record) as AnyRecord, blobs: r.rows[0].blobs } : null;
+    const r = await this.db.query('SELECT record, blobs, refs FROM chat_checkpoints WHERE thread_id = $1 AND id = $2', [chatThread, cpId]);
+    return r.rows.length ? { rec: rowRecord(r.rows[0]), blobs: r.rows[0].blobs } : null;
   }
 
   /** What a checkpoint's children carry (from memory, else its row). */
@@ -294,14 +340,12 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
 
   // ---- messages -------------------------------------------------------------------
 
-  /** Make sure the chatstore thread exists and is a tree (a root message saved and deleted). */
+  /** Make sure the chatstore thread exists; its message count. (A fork from an older checkpoint
+   *  makes it a tree: chat_checkpoint_put.) */
   async #ensureThread(c: pg.ClientBase, chatThread: string): Promise<number> {
-    const r = await c.query('SELECT message_count, active_path IS NOT NULL AS tree FROM chat_get_thread(thread_id => $1, user_id => $2)', [chatThread, this.userId]);
-    if (r.rows.length && (Number(r.rows[0].message_count) > 0 || r.rows[0].tree)) return Number(r.rows[0].message_count);
-    if (!r.rows.length) await c.query('SELECT 1 FROM chat_create_thread(id => $1, user_id => $2)', [chatThread, this.userId]);
-    await c.query('SELECT 1 FROM chat_save_messages(thread_id => $1, messages => $2::jsonb, user_id => $3)',
-      [chatThread, JSON.stringify([{ id: ROOT_ID, role: 'system', content: '' }]), this.userId]);
-    await c.query('SELECT chat_delete_message(thread_id => $1, message_id => $2, user_id => $3)', [chatThread, ROOT_ID, this.userId]);
+    const r = await c.query('SELECT message_count FROM chat_get_thread(thread_id => $1, user_id => $2)', [chatThread, this.userId]);
+    if (r.rows.length) return Number(r.rows[0].message_count);
+    await c.query('SELECT 1 FROM chat_create_thread(id => $1, user_id => $2)', [chatThread, this.userId]);
     return 0;
   }
 
@@ -384,7 +428,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const rows = ChatstoreSaver.#merge(items);
       try {
         const r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
-          values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId] });
+          values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
         const had = (r.rows[0]?.had ?? {}) as Record<string, string[]>;
         ChatstoreSaver.#settle(items, new Map(Object.entries(had).map(([k, v]) => [k, new Set<string>(v)])));
       } catch (e) {
@@ -445,15 +489,18 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   /** The tuple of a checkpoint row (ROW_SQL's columns). */
   async #tuple(threadId: string, ns: string, row: any, recIn?: AnyRecord): Promise<CheckpointTuple> {
     const cpId = row.id as string;
-    const rec = recIn ?? JSON.parse(row.record) as AnyRecord;
+    const rec = recIn ?? rowRecord(row);
     const checkpoint = await this.#recCheckpoint(rec, cpId);
     const metadata = await this.#recMetadata(rec);
     const parent = rec.p;
     const chatThread = this.chatThreadId(threadId, ns);
     const k = `${chatThread}\u0000${cpId}`;
     this.#inlSet(k, rec, row.blobs);
-    const own = (row.blobs == null ? {} : JSON.parse(row.blobs)) as Record<string, ChannelBlob>;
-    const carried = (row.carried ?? {}) as Record<string, ChannelBlob | null>;
+    const own = (decB<Record<string, ChannelBlob>>(row.blobs) ?? {});
+    const byId = new Map<string, Record<string, ChannelBlob>>();
+    (row.carried_ids ?? []).forEach((id: string, i: number) => byId.set(id, decB<Record<string, ChannelBlob>>(row.carried[i]) ?? {}));
+    const carried: Record<string, ChannelBlob | undefined> = {};
+    for (const [ch, id] of Object.entries(rec.o ?? {})) carried[ch] = byId.get(id)?.[ch];
     const inline = isC(rec) ? rec.i ?? {} : {};
     checkpoint.channel_values = {};
     for (const ch of Object.keys(checkpoint.channel_versions ?? {})) {
@@ -489,7 +536,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const want = [...new Set(ws.flatMap((w) => w.mids ?? []))];
     const byId = new Map<string, any>();
     if (want.length) {
-      const r = await this.db.query(`SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m.metadata
+      const r = await this.db.query(`SELECT m.id, m.role, m.content, m.parts, m.name, m.tool_calls, m.tool_call_id, m.usage, m.metadata
         FROM chat_messages AS m WHERE m.thread_id = $1 AND m.id = ANY($2::text[])`, [chatThread, want]);
       for (const row of r.rows) byId.set(row.id, row);
     }
@@ -505,7 +552,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   }
 
   async #pendingWrites(chatThread: string, cpId: string): Promise<CheckpointPendingWrite[]> {
-    const r = await this.db.query('SELECT writes FROM chat_checkpoints WHERE thread_id = $1 AND id = $2', [chatThread, cpId]);
+    const r = await this.db.query(`SELECT ${WRITES_OF('$1', '$2')} AS writes`, [chatThread, cpId]);
     return this.#loadWrites(chatThread, writeRecords(r.rows[0]?.writes ?? null));
   }
 
@@ -534,7 +581,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const thread = t.slice(this.prefix.length, t.length - cut);
       if (this.chatThreadId(thread, rowNs) !== t) continue;     // another thread's id that looks alike
       if (threadId !== undefined && thread !== threadId) continue;
-      rows.push({ thread, ns: rowNs, row, rec: JSON.parse(row.record) as AnyRecord });
+      rows.push({ thread, ns: rowNs, row, rec: rowRecord(row) });
     }
     rows.sort((a, b) => (a.thread < b.thread ? -1 : a.thread > b.thread ? 1
       : a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : a.row.id < b.row.id ? 1 : a.row.id > b.row.id ? -1 : 0));
@@ -609,7 +656,11 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           ref = prev.ref;
         } else {
           newRoot = k === 0;
-          batch = JSON.stringify(msgs.slice(k > 0 ? k - 1 : 0).map(toStored));
+          // the new messages, after the parent's last one (the anchor: saved below it; by id, so only
+          // its id and role)
+          const fresh = msgs.slice(k).map(toStored);
+          const anchor = k > 0 ? [{ id: ids[k - 1], role: toStored(msgs[k - 1]).role, content: '' }] : [];
+          batch = JSON.stringify([...anchor, ...fresh]);
           expect = ids.slice(k);
           ref = { leaf: ids[ids.length - 1], n: ids.length };
         }
@@ -687,9 +738,9 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         const row = rows.get(k);
         if (row) { for (const [idx, e] of Object.entries(patch.w)) if (idx in row.reg) row.reg[idx] = e; } else pv.push(patch);
       }
-      const ownText = Object.keys(own).length ? JSON.stringify(own) : null;
-      const params = [chatThread, checkpoint.id, JSON.stringify(rec), ns, ownText, batch, expect,
-        ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId];
+      const { o: refs, ...stored } = rec;
+      const params = [chatThread, checkpoint.id, encB(stored), ns, Object.keys(own).length ? encB(own) : null, batch, expect,
+        ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId, refs ? JSON.stringify(refs) : null];
       let had: Record<string, string[]> | null = null;
       try {
         if (newRoot) {
@@ -750,12 +801,12 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (!row) return null;
     const { rec } = row;
     const mc = this.messagesChannel;
-    const own = (row.blobs == null ? {} : JSON.parse(row.blobs as string)) as Record<string, ChannelBlob>;
+    const own = decB<Record<string, ChannelBlob>>(row.blobs as Buffer | null) ?? {};
     if (isC(rec) && rec.c[mc] === undefined) return null;
     let pb: ChannelBlob | null | undefined = (isC(rec) ? rec.i?.[mc] : undefined) ?? own[mc];
     if (!pb && rec.o?.[mc]) {
-      const r = await this.db.query('SELECT blobs::jsonb -> $3 AS b FROM chat_checkpoints WHERE thread_id = $1 AND id = $2', [chatThread, rec.o[mc], mc]);
-      pb = r.rows[0]?.b ?? null;
+      const r = await this.db.query('SELECT blobs FROM chat_checkpoints WHERE thread_id = $1 AND id = $2', [chatThread, rec.o[mc]]);
+      pb = decB<Record<string, ChannelBlob>>(r.rows[0]?.blobs ?? null)?.[mc] ?? null;
     }
     if (pb && !pb.msgs) return 'val';
     return pb?.msgs ?? null;
