@@ -1,36 +1,33 @@
 // A LangGraph.js checkpointer (BaseCheckpointSaver) on chatstore.
 //
-// Storage, all through chatstore's SQL API (no tables of its own):
+// Storage (chatstore 1.6):
 //  - the `messages` channel: chatstore messages of the thread `<prefix><thread_id>` (plus
 //    `|<checkpoint_ns>` for a subgraph namespace), each written once (chat_save_messages, by id).
 //    A checkpoint holds only a reference {leaf, n}: the path of n messages from the root to the
-//    message `leaf` in chatstore's message tree. The thread is made a tree from its first save, so
-//    a run resumed from an older checkpoint (time travel, fork) saves its new messages as a chatstore
-//    branch below that checkpoint's leaf: the old checkpoints still read their own path.
-//    Each message row keeps chatstore's columns plus LangChain's serialized form in metadata.lg,
-//    without what the columns hold (content, id, name, tool_call_id) and without empty defaults.
-//  - the checkpoint (versions, metadata, parent): one chat_kv key per checkpoint
-//    `<prefix>lg:<thread>:<ns>:c:<checkpoint_id>`, a compact record when the serializer gives JSON
-//    (v: 2: no id, each distinct version once and the versions as indexes into that list, the
-//    metadata's JSON; else v: 1, the serializer's blobs); each channel version one key
-//    `<prefix>lg:<thread>:<ns>:b:<version>:<channel>`, except small blobs (a messages reference, a
-//    branch marker) that the record holds (i) and the next records carry while the version does not
-//    change; the pending writes of one putWrites call one key `<prefix>lg:<thread>:<ns>:w:<checkpoint_id>:<task_id>`
-//    (writes by idx, merged in SQL with what the key holds; keys of one write each,
-//    `...:<task_id>:<idx>`, as stored before, are read too); the newest checkpoint id in `<prefix>lg:<thread>:<ns>:latest`. Records, blobs and writes are
-//    stored as their JSON text in a jsonb string (objects, as stored before, are read too); values
-//    are the serializer's JSON or base64.
-//    A pending write of messages that the next checkpoint saved is rewritten as their ids.
-//  - cost: getTuple is one statement (record, blobs, pending writes) plus, when this saver has not
-//    cached the message path, one for the path; put is one statement (new messages, record, latest,
-//    blobs, and the putWrites calls queued since the last statement) and compares the message list
-//    with the parent's cached one by object and id (hashing only messages that are not the very
-//    objects); putWrites queues its writes and resolves once they are stored: by the statement of
-//    the next put (LangGraph puts the next checkpoint after a step's writes), else by a statement of
-//    their own once no put of this saver is in flight (reads, list and deleteThread send them first).
+//    message `leaf`. A put whose messages continue an older checkpoint (time travel, fork) makes the
+//    thread a tree (chat_checkpoint_put, once) and saves them as a chatstore branch below that
+//    checkpoint's leaf: the old checkpoints still read their own path. Each message row keeps
+//    chatstore's columns plus LangChain's serialized form in metadata.lg, without what the columns
+//    hold (content, id, name, tool_call_id, usage, tool calls) and without empty defaults.
+//  - a checkpoint: one row of chat_checkpoints (thread = the chatstore thread, id, ns, parent): the
+//    record (v: 3, the compact form of the checkpoint's JSON: no id, no ts when the uuid6 id gives it,
+//    the metadata's JSON, and the small channel values: a messages reference, a branch marker; else
+//    v: 1, the serializer's blobs) and blobs (the larger values of the channels that changed), both
+//    deflated with a preset dictionary (encB); refs names, for a channel whose version did not
+//    change, the checkpoint whose blobs hold its value.
+//  - pending writes: one row of chat_checkpoint_writes per checkpoint and task, the writes by idx
+//    (merged by chat_checkpoint_put: a regular write already stored is kept, a special one replaced).
+//    A write of messages that the next checkpoint saved is rewritten as their ids.
+//  - cost: getTuple is one statement (row, carried values, pending writes) plus, when this saver has
+//    not cached the message path, one for the path; put is one chat_checkpoint_put call (new messages,
+//    row, the putWrites calls queued since the last statement) and compares the message list with the
+//    parent's cached one by object and id (hashing only messages that are not the very objects);
+//    putWrites queues its writes and resolves once they are stored: by the statement of the next put,
+//    else by a statement of their own once no put of this saver is in flight (reads, list and
+//    deleteThread send them first).
 //  - fallback: when the messages channel is not an append to the parent checkpoint's messages
 //    (messages removed or changed, messages without ids, values that are not LangChain messages),
-//    its value is stored in the checkpoint's key like any other channel.
+//    its value is stored like any other channel.
 import {
   BaseCheckpointSaver, type Checkpoint, type CheckpointListOptions, type CheckpointMetadata,
   type CheckpointPendingWrite, type CheckpointTuple, type PendingWrite, type SerializerProtocol,
@@ -198,7 +195,7 @@ function toStored(m: BaseMessage): Record<string, any> {
     if (lc.type === 'ai' && Array.isArray(data.tool_calls) && Array.isArray(out.tool_calls) && canon(data.tool_calls) === canon(out.tool_calls)) {
       delete data.tool_calls; lg.t = 1;
     }
-    out.metadata = { lg };
+    out.metadata = { lg: Object.keys(data).length === 0 && !lg.u && !lg.t ? lc.type : lg };
     return out;
   }
   return out;
@@ -206,7 +203,9 @@ function toStored(m: BaseMessage): Record<string, any> {
 
 /** The LangChain message of a stored row (toStored's inverse; other rows as langchain.ts reads them). */
 function revive(row: any): BaseMessage {
-  const lg = row?.metadata?.lg as (StoredMessage & { u?: 1; t?: 1 }) | undefined;
+  const lgIn = row?.metadata?.lg as (StoredMessage & { u?: 1; t?: 1 }) | string | undefined;
+  // (a type alone: nothing but what the columns hold)
+  const lg = typeof lgIn === 'string' ? { type: lgIn, data: {} } as unknown as (StoredMessage & { u?: 1; t?: 1 }) : lgIn;
   if (lg && typeof lg === 'object' && lg.type && lg.data) {
     const data: Record<string, unknown> = { ...lg.data };
     if (lg.u && row.usage != null) data.usage_metadata = row.usage;
