@@ -1,15 +1,16 @@
 -- chatstore -- part 60: checkpoints of agent frameworks (LangGraph)
 --
 -- A checkpointer (clients/js ChatstoreSaver) keeps a conversation's messages
--- as chatstore messages and, per checkpoint, one row here: the thread-keyed
--- record of what the framework needs besides the messages (channel
--- versions, metadata, the parent checkpoint, small channel values, a
--- reference to the message path), the larger channel values it wrote, and
--- the pending writes of its tasks.  The record, blobs and writes are the
--- client's JSON text: chatstore stores them and never reads into them, but
--- for the pending writes, which chat_checkpoint_put merges.  A row belongs to
--- its thread: deleted with it (chat_delete_thread, retention, user-data
--- deletion), isolated with it (tenant isolation keys it on thread_id).
+-- as chatstore messages and, per checkpoint, one row of chat_checkpoints: the
+-- record of what the framework needs besides the messages (channel versions,
+-- metadata, the parent checkpoint, small channel values, a reference to the
+-- message path) and the larger channel values it wrote; the pending writes of
+-- the checkpoint's tasks are rows of chat_checkpoint_writes.  Record and blobs
+-- are the client's encoding: chatstore stores them and never reads into them;
+-- the pending writes are JSON, which chat_checkpoint_put merges.  The rows
+-- are keyed by their thread (thread_id first): deleted with it
+-- (chat_delete_thread, retention, chat_delete_user_data), isolated with it
+-- (tenant isolation keys them on thread_id).
 
 CREATE TABLE @extschema@.chat_checkpoints (
     thread_id  text NOT NULL,
@@ -28,7 +29,7 @@ CREATE TABLE @extschema@.chat_checkpoints (
 );
 
 COMMENT ON TABLE @extschema@.chat_checkpoints IS
-    'chatstore: checkpoints of an agent framework (LangGraph), one row per checkpoint of a thread: the client''s record, larger channel values and pending writes (chat_checkpoint_put)';
+    'chatstore: checkpoints of an agent framework (LangGraph), one row per checkpoint of a thread: the client''s record and larger channel values (chat_checkpoint_put)';
 COMMENT ON COLUMN @extschema@.chat_checkpoints.record IS
     'the client''s record of the checkpoint (its own encoding)';
 COMMENT ON COLUMN @extschema@.chat_checkpoints.blobs IS
@@ -74,14 +75,12 @@ BEGIN
         BEGIN
             PERFORM @extschema@.chat_create_thread(id => _chat_checkpoint_thread.thread_id,
                                                    user_id => _chat_checkpoint_thread.user_id);
+            RETURN;
         EXCEPTION WHEN unique_violation THEN
-            -- made meanwhile by another session: check it like an existing one
+            -- made meanwhile by another session: checked like an existing one
             SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
             WHERE t.id OPERATOR(pg_catalog.=) _chat_checkpoint_thread.thread_id;
         END;
-        IF NOT FOUND THEN
-            RETURN;
-        END IF;
     END IF;
     IF (v_user IS NOT NULL AND owner IS DISTINCT FROM v_user)
        OR (v_tenant IS NOT NULL AND owner IS DISTINCT FROM v_tenant) THEN
@@ -99,9 +98,13 @@ COMMENT ON FUNCTION @extschema@._chat_checkpoint_thread(text, text) IS
 --  * messages (a JSON array, as chat_save_messages takes it): saved first
 --    with chat_save_messages; when message_ids is given and the ids saved
 --    differ from it (the messages are not an append to the checkpoint's
---    path), nothing is stored: CS003.
+--    path), nothing is stored: CS003.  When the first message is a stored
+--    message of a one-line thread but not its last, the thread becomes a
+--    tree first (as chat_edit_message makes it), so the new messages are a
+--    branch below it.
 --  * checkpoint_id and record: the checkpoint's row (replaced when the id is
---    stored; its pending writes are kept), with blobs.
+--    stored; its pending writes are kept), with blobs and refs.  The thread
+--    is made (for user_id) when it does not exist.
 --  * writes: a JSON array of pending writes {"k": key, "thread_id", "ns",
 --    "checkpoint_id", "task", "path", "reg": {idx: write}, "spec": {idx:
 --    write}}: merged into the writes of that checkpoint's task (a regular
@@ -132,6 +135,7 @@ DECLARE
     v_had    jsonb := '{}';
     v_thread text;
     v_t      @extschema@.chat_threads;
+    v_old    jsonb;
 BEGIN
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
         PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -142,6 +146,10 @@ BEGIN
     END IF;
     IF checkpoint_id = '' THEN
         RAISE EXCEPTION 'checkpoint_id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF refs IS NOT NULL AND jsonb_typeof(refs) <> 'object' THEN
+        RAISE EXCEPTION 'refs must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF (writes IS NOT NULL AND jsonb_typeof(writes) <> 'array')
@@ -198,23 +206,18 @@ BEGIN
             RAISE EXCEPTION 'a pending write needs checkpoint_id and task'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        -- one statement: the task's writes before (their idx are returned), then the merge
-        WITH o AS MATERIALIZED (
-            SELECT x.writes FROM @extschema@.chat_checkpoint_writes AS x
-            WHERE x.thread_id = v_thread AND x.checkpoint_id = w ->> 'checkpoint_id' AND x.task = w ->> 'task'
-            FOR UPDATE),
-        u AS (
-            INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes)
-            VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
-                    coalesce(w -> 'reg', '{}') || coalesce(w -> 'spec', '{}'))
-            ON CONFLICT ON CONSTRAINT chat_checkpoint_writes_pkey DO UPDATE
-            SET path = excluded.path,
-                writes = coalesce(w -> 'reg', '{}') || x.writes || coalesce(w -> 'spec', '{}')
-            RETURNING 1)
-        SELECT v_had || jsonb_build_object(w ->> 'k',
-                   coalesce((SELECT jsonb_agg(z) FROM o, jsonb_object_keys(o.writes) AS z), '[]'))
-          INTO v_had
-          FROM (SELECT count(*) FROM u) AS n;
+        -- the task's writes before (their idx are returned), then the merge
+        SELECT x.writes INTO v_old FROM @extschema@.chat_checkpoint_writes AS x
+        WHERE x.thread_id = v_thread AND x.checkpoint_id = w ->> 'checkpoint_id' AND x.task = w ->> 'task'
+        FOR UPDATE;
+        v_had := v_had || jsonb_build_object(w ->> 'k',
+                     coalesce((SELECT jsonb_agg(z) FROM jsonb_object_keys(v_old) AS z), '[]'));
+        INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes)
+        VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
+                coalesce(w -> 'reg', '{}') || coalesce(v_old, '{}') || coalesce(w -> 'spec', '{}'))
+        ON CONFLICT ON CONSTRAINT chat_checkpoint_writes_pkey DO UPDATE
+        SET path = excluded.path,
+            writes = coalesce(w -> 'reg', '{}') || x.writes || coalesce(w -> 'spec', '{}');
     END LOOP;
     FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(patches, '[]')) AS e LOOP
         UPDATE @extschema@.chat_checkpoint_writes AS x
