@@ -108,7 +108,10 @@ COMMENT ON FUNCTION @extschema@._chat_checkpoint_thread(text, text) IS
 --  * writes: a JSON array of pending writes {"k": key, "thread_id", "ns",
 --    "checkpoint_id", "task", "path", "reg": {idx: write}, "spec": {idx:
 --    write}}: merged into the writes of that checkpoint's task (a regular
---    write already stored is kept, a special one replaced).
+--    write already stored is kept, a special one replaced).  A write may
+--    carry messages to save first ("save", as chat_save_messages takes them,
+--    the first one the stored message they follow; "ids", what the save must
+--    return, else CS003): its own entries then name them by id.
 --  * patches: a JSON array {"thread_id", "checkpoint_id", "task", "w": {idx:
 --    write}}: stored writes replaced (idx that are stored only).
 -- Returns {key: [idx stored before the call]} for the writes.
@@ -136,6 +139,8 @@ DECLARE
     v_thread text;
     v_t      @extschema@.chat_threads;
     v_old    jsonb;
+    v_anchor text;
+    v_seq    bigint;
 BEGIN
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
         PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -162,13 +167,15 @@ BEGIN
         -- new messages go below it, as a branch (the thread becomes a tree, as chat_edit_message
         -- makes it); a batch that starts elsewhere in a tree thread does so already
         IF jsonb_typeof(messages) = 'array' AND jsonb_typeof(messages -> 0 -> 'id') = 'string' THEN
+            v_anchor := messages -> 0 ->> 'id';
             SELECT t.* INTO v_t FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
-            IF FOUND AND v_t.active_path IS NULL AND EXISTS (
-                   SELECT FROM @extschema@.chat_messages AS m
-                   WHERE m.thread_id = chat_checkpoint_put.thread_id AND m.id = messages -> 0 ->> 'id'
-                     AND m.seq < v_t.last_seq) THEN
-                v_t := @extschema@._chat_branch_thread(thread_id, user_id);
-                PERFORM @extschema@._chat_branch_start(v_t);
+            IF FOUND AND v_t.active_path IS NULL THEN
+                SELECT m.seq INTO v_seq FROM @extschema@.chat_messages AS m
+                WHERE m.thread_id = chat_checkpoint_put.thread_id AND m.id = v_anchor;
+                IF v_seq < v_t.last_seq THEN
+                    v_t := @extschema@._chat_branch_thread(thread_id, user_id);
+                    PERFORM @extschema@._chat_branch_start(v_t);
+                END IF;
             END IF;
         END IF;
         SELECT s.saved_ids INTO v_saved
@@ -205,6 +212,31 @@ BEGIN
         IF w ->> 'checkpoint_id' IS NULL OR w ->> 'checkpoint_id' = '' OR w ->> 'task' IS NULL THEN
             RAISE EXCEPTION 'a pending write needs checkpoint_id and task'
                 USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- messages the write holds, saved first (save: as chat_save_messages takes them, the first
+        -- one the stored message they follow; ids: what the save must return, else CS003)
+        IF w ? 'save' THEN
+            IF jsonb_typeof(w -> 'save') = 'array' AND jsonb_typeof(w -> 'save' -> 0 -> 'id') = 'string' THEN
+                v_anchor := w -> 'save' -> 0 ->> 'id';
+                SELECT t.* INTO v_t FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+                IF FOUND AND v_t.active_path IS NULL THEN
+                    SELECT m.seq INTO v_seq FROM @extschema@.chat_messages AS m
+                    WHERE m.thread_id = v_thread AND m.id = v_anchor;
+                    IF v_seq < v_t.last_seq THEN
+                        v_t := @extschema@._chat_branch_thread(v_thread, user_id);
+                        PERFORM @extschema@._chat_branch_start(v_t);
+                    END IF;
+                END IF;
+            END IF;
+            SELECT s.saved_ids INTO v_saved
+            FROM @extschema@.chat_save_messages(thread_id => v_thread, messages => w -> 'save',
+                                                user_id => chat_checkpoint_put.user_id) AS s;
+            IF coalesce(v_saved, '{}') IS DISTINCT FROM
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(w -> 'ids', '[]'))) THEN
+                RAISE EXCEPTION 'the messages are not an append to the checkpoint''s messages'
+                    USING ERRCODE = 'CS003',
+                          DETAIL = format('Saved %s, expected %s.', coalesce(v_saved, '{}'), w -> 'ids');
+            END IF;
         END IF;
         -- the task's writes before (their idx are returned), then the merge
         SELECT x.writes INTO v_old FROM @extschema@.chat_checkpoint_writes AS x

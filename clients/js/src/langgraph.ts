@@ -63,7 +63,7 @@ interface MsgList { ref: MsgRef | null; ids: string[]; objs: BaseMessage[]; hash
 // (idx >= 0) already stored is kept, a special one replaced (merged by chat_checkpoint_put).
 interface WriteEntry { c: string; v?: Blob; m?: string[]; o?: 1 }
 // one putWrites call's row waiting to be sent: k identifies it here (thread, checkpoint, task)
-interface QueuedRow { k: string; th: string; ns: string; cp: string; task: string; p: string; reg: Record<string, WriteEntry>; spec: Record<string, WriteEntry> }
+interface QueuedRow { k: string; th: string; ns: string; cp: string; task: string; p: string; reg: Record<string, WriteEntry>; spec: Record<string, WriteEntry>; save?: unknown[]; ids?: string[] }
 // done(had): per key, the idxs already stored before (null: failed)
 interface QueuedWrites { rows: QueuedRow[]; done: (had: Map<string, Set<string>> | null, err?: unknown) => void }
 interface Patch { thread_id: string; checkpoint_id: string; task: string; w: Record<string, WriteEntry> }
@@ -273,6 +273,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   #flushing: Promise<void> | null = null;
   #carrying = new Set<Promise<unknown>>();     // puts whose statement carries queued writes
   #inl = new Map<string, Inline>();             // <chat thread>\0<checkpoint id> -> what its children carry
+  // <chat thread>\u0000<checkpoint id> -> its messages and those its pending writes saved (a flush)
+  #presaved = new Map<string, MsgList>();
 
   constructor(db: Queryable, opts: ChatstoreSaverOptions = {}) {
     super(opts.serde);
@@ -405,7 +407,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
 
   static #writesParam(rows: Map<string, QueuedRow>): string | null {
     if (!rows.size) return null;
-    return JSON.stringify([...rows.values()].map((r) => ({ k: r.k, thread_id: r.th, ns: r.ns, checkpoint_id: r.cp, task: r.task, path: r.p, reg: r.reg, spec: r.spec })));
+    return JSON.stringify([...rows.values()].map((r) => ({ k: r.k, thread_id: r.th, ns: r.ns, checkpoint_id: r.cp, task: r.task, path: r.p, reg: r.reg, spec: r.spec,
+      ...(r.save ? { save: r.save, ids: r.ids } : {}) })));
   }
 
   static #settle(items: QueuedWrites[], had: Map<string, Set<string>> | null, err?: unknown) {
@@ -425,15 +428,88 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const items = this.#queue;
       this.#queue = [];
       const rows = ChatstoreSaver.#merge(items);
+      const pre = await this.#presave(rows);
       try {
-        const r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
-          values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
+        let r;
+        try {
+          r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
+            values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'CS003' || !pre.length) throw e;
+          // not an append after all: the writes as values (the failed statement stored nothing)
+          for (const x of pre) x.undo();
+          pre.length = 0;
+          r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
+            values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
+        }
+        for (const x of pre) x.done();
         const had = (r.rows[0]?.had ?? {}) as Record<string, string[]>;
         ChatstoreSaver.#settle(items, new Map(Object.entries(had).map(([k, v]) => [k, new Set<string>(v)])));
       } catch (e) {
         ChatstoreSaver.#settle(items, null, e);
       }
     }
+  }
+
+  /** The queued rows whose write of messages continues its checkpoint's messages (the messages a
+   *  node returned, before the next checkpoint): the flush saves those messages first and stores the
+   *  write as their ids (no rewrite later); the next put finds them saved (#presaved). */
+  async #presave(rows: Map<string, QueuedRow>, known?: [string, MsgList], saved: string[] = []): Promise<Array<{ done: () => void; undo: () => void }>> {
+    const out: Array<{ done: () => void; undo: () => void }> = [];
+    const seen = new Set<string>();
+    const saving = new Set<string>(saved);   // saved by this statement before the writes
+    for (const row of rows.values()) {
+      const mk = `${row.th}\u0000${row.cp}`;
+      if (seen.has(mk)) continue;        // one write of messages per checkpoint and flush
+      const ws = (this.#msgWrites.get(mk) ?? []).filter((w) => w.key === row.k && String(w.rec.idx) in row.reg);
+      if (ws.length !== 1) continue;
+      const w = ws[0];
+      let base = this.#presaved.get(mk) ?? (known && known[0] === mk ? known[1] : undefined);
+      if (!base) {
+        const ref = this.#refs.get(mk);
+        if (!ref || ref === 'val') continue;
+        base = await this.#messagesAt(this.db, row.th, ref);
+      }
+      if (!base.ref) continue;
+      const ids = w.objs.map((m) => m.id as string);
+      const idx = String(w.rec.idx);
+      const before = row.reg[idx];
+      if (ids.every((id) => saving.has(id))) {
+        // messages this statement saves before (the put's own, or a write before it: LangGraph's input
+        // write and the __start__ task's): stored as ids here
+        row.reg[idx] = { c: w.rec.ch, m: ids, ...(w.one ? { o: 1 as const } : {}) };
+        out.push({
+          done: () => { const cur = this.#msgWrites.get(mk); if (cur) this.#msgWrites.set(mk, cur.filter((x) => x !== w)); },
+          undo: () => { row.reg[idx] = before; },
+        });
+        continue;
+      }
+      if (ids.some((id) => base!.ids.includes(id) || saving.has(id))) continue;
+      seen.add(mk);
+      for (const id of ids) saving.add(id);
+      const anchor = { id: base.ref.leaf, role: toStored(base.objs[base.objs.length - 1]).role, content: '' };
+      row.save = [anchor, ...w.objs.map(toStored)];
+      row.ids = ids;
+      row.reg[idx] = { c: w.rec.ch, m: ids, ...(w.one ? { o: 1 as const } : {}) };
+      const list: MsgList = { ref: { leaf: ids[ids.length - 1], n: base.ids.length + ids.length },
+        ids: [...base.ids, ...ids], objs: [...base.objs, ...w.objs], hashes: [...base.hashes, ...new Array(ids.length)] };
+      out.push({
+        done: () => {
+          this.#presavedSet(mk, list);
+          this.#cacheSet(`${row.th}\u0000${list.ref!.leaf}\u0000${list.ref!.n}`, list);
+          const cur = this.#msgWrites.get(mk);
+          if (cur) this.#msgWrites.set(mk, cur.filter((x) => x !== w));
+        },
+        undo: () => { row.reg[idx] = before; delete row.save; delete row.ids; },
+      });
+    }
+    return out;
+  }
+
+  #presavedSet(k: string, v: MsgList) {
+    this.#presaved.delete(k);
+    this.#presaved.set(k, v);
+    if (this.#presaved.size > 1000) this.#presaved.delete(this.#presaved.keys().next().value as string);
   }
 
   /** A flush once the puts in flight are done (LangGraph calls the next put as soon as the previous
@@ -637,7 +713,11 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           if (pr === 'val') throw new NotAnAppend();      // the parent's messages were a stored value
           prevRef = pr;
         }
-        const prev = await this.#messagesAt(this.db, chatThread, prevRef);
+        let prev = await this.#messagesAt(this.db, chatThread, prevRef);
+        // the parent's messages and those its pending writes saved (a flush), when this list goes on
+        // from them
+        const pre = parentId ? this.#presaved.get(`${chatThread}\u0000${parentId}`) : undefined;
+        if (pre && pre.ids.length > prev.ids.length && pre.ids.length <= msgs.length && pre.ids.every((id, i) => msgs[i].id === id)) prev = pre;
         const k = prev.ids.length;
         if (k > msgs.length) throw new NotAnAppend();
         const hashes: Array<string | undefined> = new Array(msgs.length);
@@ -738,8 +818,29 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         if (row) { for (const [idx, e] of Object.entries(patch.w)) if (idx in row.reg) row.reg[idx] = e; } else pv.push(patch);
       }
       const { o: refs, ...stored } = rec;
+      // the queued writes of messages that go on from their checkpoint's messages: saved with them
+      // (#presave); this checkpoint's messages are known here
+      let known: [string, MsgList] | undefined;
+      if (list) known = [`${chatThread}\u0000${checkpoint.id}`, list];
+      else {
+        const r0 = mref ?? (!(mc in newVersions) && parentId ? this.#refs.get(`${chatThread}\u0000${parentId}`) : undefined);
+        if (r0 && r0 !== 'val') known = [`${chatThread}\u0000${checkpoint.id}`, await this.#messagesAt(this.db, chatThread, r0)];
+      }
+      const pre = [...rows.values()].some((r) => this.#msgWrites.has(`${r.th}\u0000${r.cp}`)) ? await this.#presave(rows, known, expect ?? []) : [];
       const params = [chatThread, checkpoint.id, encB(stored), ns, Object.keys(own).length ? encB(own) : null, batch, expect,
         ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId, refs ? JSON.stringify(refs) : null];
+      const query = async (q: Queryable | pg.ClientBase) => {
+        try {
+          return (await q.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'CS003' || !pre.length || newRoot) throw e;
+          // maybe a queued write's messages: again without saving them (the statement stored nothing)
+          for (const x of pre) x.undo();
+          pre.length = 0;
+          params[7] = ChatstoreSaver.#writesParam(rows);
+          return (await q.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
+        }
+      };
       let had: Record<string, string[]> | null = null;
       try {
         if (newRoot) {
@@ -749,15 +850,17 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           await withTransaction(this.db, async (c) => {
             const count = await this.#ensureThread(c, chatThread);
             if (count > 0) throw new NotAnAppend();   // a new root in a thread with messages
-            had = (await c.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
+            had = await query(c);
           });
         } else {
-          had = (await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
+          had = await query(this.db);
         }
       } catch (e) {
+        for (const x of pre) x.undo();
         if ((e as { code?: string }).code === 'CS003') throw new NotAnAppend();   // an id stored elsewhere in the thread
         throw e;
       }
+      for (const x of pre) x.done();
       if (mref === undefined && !(mc in newVersions)) mref = this.#refs.get(`${chatThread}\u0000${parentId}`);
       if (rewrote) this.#msgWrites.delete(rewrote);
       if (items.length) ChatstoreSaver.#settle(items, new Map(Object.entries(had ?? {}).map(([k, v]) => [k, new Set<string>(v)])));
@@ -873,7 +976,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         await c.query('SELECT chat_delete_thread(thread_id => $1, user_id => $2)', [t, this.userId]);
       }
     });
-    for (const m of [this.#cache, this.#inl, this.#refs, this.#msgWrites] as Array<Map<string, unknown>>) {
+    for (const m of [this.#cache, this.#inl, this.#refs, this.#msgWrites, this.#presaved] as Array<Map<string, unknown>>) {
       for (const k of [...m.keys()]) if (k === root || k.startsWith(`${root}\u0000`) || k.startsWith(`${root}|`)) m.delete(k);
     }
   }
