@@ -1,11 +1,63 @@
 -- chatstore 1.5 -> 1.6 (ALTER EXTENSION chatstore UPDATE TO '1.6')
 --
--- (CHANGELOG.md says what changes for users.)  Every function is re-created
--- in place (new ones created), and on a database whose tables
+-- Framework checkpoints (chat_checkpoints, chat_checkpoint_writes: two new
+-- tables, empty) and Citus delegation of the saves (CHANGELOG.md says what
+-- changes for users).  No existing table changes.  Every function is
+-- re-created in place (new ones created), and on a database whose tables
 -- chat_distribute already distributed, the per-function settings it gives
 -- are given again (re-creating a function clears them).
 
 \echo Use "ALTER EXTENSION chatstore UPDATE TO '1.6'" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- framework checkpoints (part 60)
+-- ---------------------------------------------------------------------------
+CREATE TABLE @extschema@.chat_checkpoints (
+    thread_id  text NOT NULL,
+    id         text COLLATE "C" NOT NULL,
+    ns         text NOT NULL DEFAULT '',
+    record     bytea NOT NULL,
+    blobs      bytea,
+    -- the channels whose values another checkpoint's blobs hold: {channel: checkpoint id}
+    refs       jsonb,
+    CONSTRAINT chat_checkpoints_pkey PRIMARY KEY (thread_id, id),
+    CONSTRAINT chat_checkpoints_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_checkpoints_id_check CHECK (id OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT chat_checkpoints_refs_check
+        CHECK (refs IS NULL OR pg_catalog.jsonb_typeof(refs) OPERATOR(pg_catalog.=) 'object')
+);
+
+COMMENT ON TABLE @extschema@.chat_checkpoints IS
+    'chatstore: checkpoints of an agent framework (LangGraph), one row per checkpoint of a thread: the client''s record and larger channel values (chat_checkpoint_put)';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.record IS
+    'the client''s record of the checkpoint (its own encoding)';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.blobs IS
+    'the channel values the checkpoint wrote and its record does not hold (the client''s encoding)';
+COMMENT ON COLUMN @extschema@.chat_checkpoints.refs IS
+    'the channels whose values the blobs of an earlier checkpoint of the thread hold: {channel: checkpoint id}';
+
+-- The pending writes of a checkpoint's tasks: one row per task, the writes by
+-- idx (a row of their own: the checkpoint's row is written once).
+CREATE TABLE @extschema@.chat_checkpoint_writes (
+    thread_id     text NOT NULL,
+    checkpoint_id text COLLATE "C" NOT NULL,
+    task          text COLLATE "C" NOT NULL,
+    path          text NOT NULL DEFAULT '',
+    writes        jsonb NOT NULL,
+    CONSTRAINT chat_checkpoint_writes_pkey PRIMARY KEY (thread_id, checkpoint_id, task),
+    CONSTRAINT chat_checkpoint_writes_thread_fkey FOREIGN KEY (thread_id)
+        REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
+    CONSTRAINT chat_checkpoint_writes_writes_check
+        CHECK (pg_catalog.jsonb_typeof(writes) OPERATOR(pg_catalog.=) 'object')
+);
+
+COMMENT ON TABLE @extschema@.chat_checkpoint_writes IS
+    'chatstore: the pending writes of a checkpoint''s task (chat_checkpoint_put): {idx: write}, the client''s JSON';
+
+-- their rows are user data: pg_dump dumps them (as the other tables' rows)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_checkpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_checkpoint_writes', '');
 
 -- ---------------------------------------------------------------------------
 -- functions: every function of 1.6, re-created in place (new ones created)
@@ -5030,6 +5082,191 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_delete_user_data(text) IS
     'delete every thread (with its messages) and the preferences of a user; returns the counts as JSON';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_checkpoint_thread(thread_id text, user_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenant text := @extschema@._chat_write_tenant();
+    v_user   text := @extschema@._chat_user_arg(_chat_checkpoint_thread.user_id);
+    owner    text;
+BEGIN
+    PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
+    WHERE t.id OPERATOR(pg_catalog.=) _chat_checkpoint_thread.thread_id;
+    IF NOT FOUND THEN
+        BEGIN
+            PERFORM @extschema@.chat_create_thread(id => _chat_checkpoint_thread.thread_id,
+                                                   user_id => _chat_checkpoint_thread.user_id);
+            RETURN;
+        EXCEPTION WHEN unique_violation THEN
+            -- made meanwhile by another session: checked like an existing one
+            SELECT t.user_id INTO owner FROM @extschema@.chat_threads AS t
+            WHERE t.id OPERATOR(pg_catalog.=) _chat_checkpoint_thread.thread_id;
+        END;
+    END IF;
+    IF (v_user IS NOT NULL AND owner IS DISTINCT FROM v_user)
+       OR (v_tenant IS NOT NULL AND owner IS DISTINCT FROM v_tenant) THEN
+        RAISE EXCEPTION 'thread "%" does not exist', thread_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_checkpoint_thread(text, text) IS
+    'chatstore internal: make or check (owner, tenant) the thread a checkpoint call writes to';
+
+CREATE OR REPLACE FUNCTION @extschema@.chat_checkpoint_put(
+    thread_id     text,
+    checkpoint_id text  DEFAULT NULL,
+    record        bytea DEFAULT NULL,
+    ns            text  DEFAULT '',
+    blobs         bytea DEFAULT NULL,
+    refs          jsonb DEFAULT NULL,
+    messages      jsonb DEFAULT NULL,
+    message_ids   text[] DEFAULT NULL,
+    writes        jsonb DEFAULT NULL,
+    patches       jsonb DEFAULT NULL,
+    user_id       text  DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_saved  text[];
+    v_done   text[] := '{}';
+    w        jsonb;
+    v_had    jsonb := '{}';
+    v_thread text;
+    v_t      @extschema@.chat_threads;
+    v_old    jsonb;
+    v_anchor text;
+    v_seq    bigint;
+BEGIN
+    IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
+        PERFORM @extschema@._chat_required(thread_id, 'thread_id');
+    END IF;
+    IF (checkpoint_id IS NULL) <> (record IS NULL) THEN
+        RAISE EXCEPTION 'checkpoint_id and record go together'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF checkpoint_id = '' THEN
+        RAISE EXCEPTION 'checkpoint_id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF refs IS NOT NULL AND jsonb_typeof(refs) <> 'object' THEN
+        RAISE EXCEPTION 'refs must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (writes IS NOT NULL AND jsonb_typeof(writes) <> 'array')
+       OR (patches IS NOT NULL AND jsonb_typeof(patches) <> 'array') THEN
+        RAISE EXCEPTION '% must be a JSON array', CASE WHEN jsonb_typeof(writes) <> 'array' THEN 'writes' ELSE 'patches' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF messages IS NOT NULL THEN
+        -- a batch that starts at a stored message of a one-line thread that is not its last: the
+        -- new messages go below it, as a branch (the thread becomes a tree, as chat_edit_message
+        -- makes it); a batch that starts elsewhere in a tree thread does so already
+        IF jsonb_typeof(messages) = 'array' AND jsonb_typeof(messages -> 0 -> 'id') = 'string' THEN
+            v_anchor := messages -> 0 ->> 'id';
+            SELECT t.* INTO v_t FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
+            IF FOUND AND v_t.active_path IS NULL THEN
+                SELECT m.seq INTO v_seq FROM @extschema@.chat_messages AS m
+                WHERE m.thread_id = chat_checkpoint_put.thread_id AND m.id = v_anchor;
+                IF v_seq < v_t.last_seq THEN
+                    v_t := @extschema@._chat_branch_thread(thread_id, user_id);
+                    PERFORM @extschema@._chat_branch_start(v_t);
+                END IF;
+            END IF;
+        END IF;
+        SELECT s.saved_ids INTO v_saved
+        FROM @extschema@.chat_save_messages(thread_id => chat_checkpoint_put.thread_id,
+                                            messages => chat_checkpoint_put.messages,
+                                            user_id => chat_checkpoint_put.user_id) AS s;
+        IF message_ids IS NOT NULL AND coalesce(v_saved, '{}') IS DISTINCT FROM message_ids THEN
+            RAISE EXCEPTION 'the messages are not an append to the checkpoint''s messages'
+                USING ERRCODE = 'CS003',
+                      DETAIL = format('Saved %s, expected %s.', coalesce(v_saved, '{}'), message_ids);
+        END IF;
+        v_done := ARRAY[thread_id];
+    END IF;
+    -- the threads written to (chat_save_messages checked its own): made, or checked for the caller
+    FOR v_thread IN
+        SELECT DISTINCT x.t FROM (
+            SELECT chat_checkpoint_put.thread_id AS t WHERE checkpoint_id IS NOT NULL
+            UNION ALL SELECT e.value ->> 'thread_id' FROM jsonb_array_elements(coalesce(writes, '[]')) AS e
+            UNION ALL SELECT e.value ->> 'thread_id' FROM jsonb_array_elements(coalesce(patches, '[]')) AS e) AS x
+        WHERE x.t IS NULL OR NOT x.t = ANY (v_done)
+    LOOP
+        PERFORM @extschema@._chat_checkpoint_thread(v_thread, user_id);
+    END LOOP;
+    IF checkpoint_id IS NOT NULL THEN
+        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs)
+        VALUES (chat_checkpoint_put.thread_id, chat_checkpoint_put.checkpoint_id,
+                coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs,
+                chat_checkpoint_put.refs)
+        ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
+        SET ns = excluded.ns, record = excluded.record, blobs = excluded.blobs, refs = excluded.refs;
+    END IF;
+    FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(writes, '[]')) AS e LOOP
+        v_thread := w ->> 'thread_id';
+        IF w ->> 'checkpoint_id' IS NULL OR w ->> 'checkpoint_id' = '' OR w ->> 'task' IS NULL THEN
+            RAISE EXCEPTION 'a pending write needs checkpoint_id and task'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- messages the write holds, saved first (save: as chat_save_messages takes them, the first
+        -- one the stored message they follow; ids: what the save must return, else CS003)
+        IF w ? 'save' THEN
+            IF jsonb_typeof(w -> 'save') = 'array' AND jsonb_typeof(w -> 'save' -> 0 -> 'id') = 'string' THEN
+                v_anchor := w -> 'save' -> 0 ->> 'id';
+                SELECT t.* INTO v_t FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+                IF FOUND AND v_t.active_path IS NULL THEN
+                    SELECT m.seq INTO v_seq FROM @extschema@.chat_messages AS m
+                    WHERE m.thread_id = v_thread AND m.id = v_anchor;
+                    IF v_seq < v_t.last_seq THEN
+                        v_t := @extschema@._chat_branch_thread(v_thread, user_id);
+                        PERFORM @extschema@._chat_branch_start(v_t);
+                    END IF;
+                END IF;
+            END IF;
+            SELECT s.saved_ids INTO v_saved
+            FROM @extschema@.chat_save_messages(thread_id => v_thread, messages => w -> 'save',
+                                                user_id => chat_checkpoint_put.user_id) AS s;
+            IF coalesce(v_saved, '{}') IS DISTINCT FROM
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(w -> 'ids', '[]'))) THEN
+                RAISE EXCEPTION 'the messages are not an append to the checkpoint''s messages'
+                    USING ERRCODE = 'CS003',
+                          DETAIL = format('Saved %s, expected %s.', coalesce(v_saved, '{}'), w -> 'ids');
+            END IF;
+        END IF;
+        -- the task's writes before (their idx are returned), then the merge
+        SELECT x.writes INTO v_old FROM @extschema@.chat_checkpoint_writes AS x
+        WHERE x.thread_id = v_thread AND x.checkpoint_id = w ->> 'checkpoint_id' AND x.task = w ->> 'task'
+        FOR UPDATE;
+        v_had := v_had || jsonb_build_object(w ->> 'k',
+                     coalesce((SELECT jsonb_agg(z) FROM jsonb_object_keys(v_old) AS z), '[]'));
+        INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes)
+        VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
+                coalesce(w -> 'reg', '{}') || coalesce(v_old, '{}') || coalesce(w -> 'spec', '{}'))
+        ON CONFLICT ON CONSTRAINT chat_checkpoint_writes_pkey DO UPDATE
+        SET path = excluded.path,
+            writes = coalesce(w -> 'reg', '{}') || x.writes || coalesce(w -> 'spec', '{}');
+    END LOOP;
+    FOR w IN SELECT e.value FROM jsonb_array_elements(coalesce(patches, '[]')) AS e LOOP
+        UPDATE @extschema@.chat_checkpoint_writes AS x
+        SET writes = x.writes || (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}')
+                                  FROM jsonb_each(w -> 'w') AS e WHERE x.writes ? e.key)
+        WHERE x.thread_id = w ->> 'thread_id' AND x.checkpoint_id = w ->> 'checkpoint_id'
+          AND x.task = w ->> 'task' AND jsonb_typeof(w -> 'w') = 'object';
+    END LOOP;
+    RETURN v_had;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.chat_checkpoint_put(text, text, bytea, text, bytea, jsonb, jsonb, text[], jsonb, jsonb, text) IS
+    'store a checkpoint (its record and blobs), its new messages (chat_save_messages; CS003 when they are not the expected append) and pending writes, in one call';
+
 CREATE OR REPLACE FUNCTION @extschema@._chat_data_relations()
 RETURNS TABLE (rel regclass, relname name, relkind "char")
 LANGUAGE sql STABLE
@@ -5329,6 +5566,8 @@ BEGIN ATOMIC
         ('chat_stream_deltas', 'thread_id', 'chat_threads'),
         ('chat_summaries', 'thread_id', 'chat_threads'),
         ('chat_feedback', 'thread_id', 'chat_threads'),
+        ('chat_checkpoints', 'thread_id', 'chat_threads'),
+        ('chat_checkpoint_writes', 'thread_id', 'chat_threads'),
         -- per user and per session: spread over the same shards
         ('chat_user_preferences', 'user_id', 'chat_threads'),
         ('chat_agent_states', 'session_id', 'chat_threads'),
@@ -5618,6 +5857,48 @@ BEGIN
     END IF;
 END
 $delegate$;
+
+-- ---------------------------------------------------------------------------
+-- privileges, as part 90 and chat_grant_app_role leave them: no function is
+-- executable by PUBLIC; roles that were given the application grants read
+-- the new tables and execute the application functions; tenant isolation,
+-- when on, covers the new tables
+-- ---------------------------------------------------------------------------
+DO $privileges$
+DECLARE
+    f pg_catalog.regprocedure;
+    r record;
+BEGIN
+    FOR f IN
+        SELECT d.objid::pg_catalog.regprocedure
+        FROM pg_catalog.pg_depend AS d
+        JOIN pg_catalog.pg_extension AS e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+          AND d.deptype OPERATOR(pg_catalog.=) 'e'
+          AND e.extname OPERATOR(pg_catalog.=) 'chatstore'
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+    FOR r IN
+        -- roles granted SELECT on chat_messages directly (chat_grant_app_role)
+        SELECT DISTINCT a.grantee::pg_catalog.regrole AS role
+        FROM pg_catalog.pg_class AS c,
+             pg_catalog.aclexplode(c.relacl) AS a
+        JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+        WHERE c.oid OPERATOR(pg_catalog.=) '@extschema@.chat_messages'::pg_catalog.regclass
+          AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
+          AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+          AND NOT g.rolsuper
+    LOOP
+        PERFORM @extschema@.chat_grant_app_role(r.role);
+    END LOOP;
+    IF EXISTS (SELECT FROM @extschema@.chat_tenant_isolation_config) THEN
+        PERFORM @extschema@._chat_tenant_isolation_apply(
+            (SELECT c.force FROM @extschema@.chat_tenant_isolation_config AS c));
+    END IF;
+END
+$privileges$;
 
 -- ---------------------------------------------------------------------------
 -- privileges and owners, as part 90 leaves them

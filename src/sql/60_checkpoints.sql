@@ -55,6 +55,10 @@ CREATE TABLE @extschema@.chat_checkpoint_writes (
 COMMENT ON TABLE @extschema@.chat_checkpoint_writes IS
     'chatstore: the pending writes of a checkpoint''s task (chat_checkpoint_put): {idx: write}, the client''s JSON';
 
+-- their rows are user data: pg_dump dumps them (as the other tables' rows)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_checkpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_checkpoint_writes', '');
+
 -- The thread a checkpoint call writes to: made when it does not exist (as
 -- chat_create_thread does, for user_id), else checked: another user's or
 -- tenant's thread does not exist for the caller (P0002).  Internal.

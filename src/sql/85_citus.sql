@@ -40,6 +40,8 @@ BEGIN ATOMIC
         ('chat_stream_deltas', 'thread_id', 'chat_threads'),
         ('chat_summaries', 'thread_id', 'chat_threads'),
         ('chat_feedback', 'thread_id', 'chat_threads'),
+        ('chat_checkpoints', 'thread_id', 'chat_threads'),
+        ('chat_checkpoint_writes', 'thread_id', 'chat_threads'),
         -- per user and per session: spread over the same shards
         ('chat_user_preferences', 'user_id', 'chat_threads'),
         ('chat_agent_states', 'session_id', 'chat_threads'),

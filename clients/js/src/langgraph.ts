@@ -48,6 +48,12 @@ export interface ChatstoreSaverOptions {
   /** the chatstore threads' owner */
   userId?: string | null;
   serde?: SerializerProtocol;
+  /**
+   * named prepared statements for put and getTuple (default true: planned once per connection);
+   * false behind a pooler in transaction mode that does not keep prepared statements
+   * (PgBouncer before 1.21), where a connection may not have the statement
+   */
+  preparedStatements?: boolean;
 }
 
 interface Blob { t: string; j?: unknown; b?: string }
@@ -267,6 +273,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   #msgWrites = new Map<string, MsgWrite[]>();   // <chat thread>\0<checkpoint id> -> its pending messages writes
   // putWrites calls not yet sent: the next put sends them in its statement, else a flush does once
   // no put of this saver is in flight (see #scheduleFlush)
+  #prepared: boolean;
   #queue: QueuedWrites[] = [];
   #inflight = new Set<Promise<unknown>>();
   #flushScheduled = false;
@@ -282,6 +289,12 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     this.prefix = opts.prefix ?? '';
     this.messagesChannel = opts.messagesChannel ?? 'messages';
     this.userId = opts.userId ?? null;
+    this.#prepared = opts.preparedStatements ?? true;
+  }
+
+  /** a statement's name when statements are prepared, else none (an unnamed statement) */
+  #name(name: string): string | undefined {
+    return this.#prepared ? name : undefined;
   }
 
   /** The chatstore thread that holds a LangGraph thread's messages and checkpoints. */
@@ -432,14 +445,14 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       try {
         let r;
         try {
-          r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
+          r = await this.db.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL,
             values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
         } catch (e) {
           if ((e as { code?: string }).code !== 'CS003' || !pre.length) throw e;
           // not an append after all: the writes as values (the failed statement stored nothing)
           for (const x of pre) x.undo();
           pre.length = 0;
-          r = await this.db.query({ name: 'chatstore_lg_put', text: PUT_SQL,
+          r = await this.db.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL,
             values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
         }
         for (const x of pre) x.done();
@@ -546,8 +559,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     const cpIdIn = getCheckpointId(config) || null;
     if (this.#queue.length || this.#carrying.size) await this.#drain();
     // record, its blobs and its pending writes in one statement
-    const r = cpIdIn ? await this.db.query({ name: 'chatstore_lg_get', text: GET_ONE_SQL, values: [chatThread, cpIdIn] })
-      : await this.db.query({ name: 'chatstore_lg_latest', text: GET_LATEST_SQL, values: [chatThread] });
+    const r = cpIdIn ? await this.db.query({ name: this.#name('chatstore_lg_get'), text: GET_ONE_SQL, values: [chatThread, cpIdIn] })
+      : await this.db.query({ name: this.#name('chatstore_lg_latest'), text: GET_LATEST_SQL, values: [chatThread] });
     const row = r.rows[0];
     if (!row) return undefined;
     return this.#tuple(threadId, ns, row);
@@ -831,14 +844,14 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId, refs ? JSON.stringify(refs) : null];
       const query = async (q: Queryable | pg.ClientBase) => {
         try {
-          return (await q.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
+          return (await q.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL, values: params })).rows[0]?.had ?? null;
         } catch (e) {
           if ((e as { code?: string }).code !== 'CS003' || !pre.length || newRoot) throw e;
           // maybe a queued write's messages: again without saving them (the statement stored nothing)
           for (const x of pre) x.undo();
           pre.length = 0;
           params[7] = ChatstoreSaver.#writesParam(rows);
-          return (await q.query({ name: 'chatstore_lg_put', text: PUT_SQL, values: params })).rows[0]?.had ?? null;
+          return (await q.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL, values: params })).rows[0]?.had ?? null;
         }
       };
       let had: Record<string, string[]> | null = null;
