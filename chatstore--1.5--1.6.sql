@@ -5607,11 +5607,22 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    f     pg_catalog.regprocedure;
-    r     record;
-    v_ddl text;
+    f       pg_catalog.regprocedure;
+    r       record;
+    v_ddl   text;
+    v_group integer;
 BEGIN
-    IF NOT @extschema@._chat_is_distributed() THEN
+    -- on the coordinator of a distributed database, and on every worker
+    -- (group > 0; chat_distribute runs this there before its own commit
+    -- makes the distribution visible): a statement that calls a reader and
+    -- reads a chat table is sent whole to a worker, where an inlined reader
+    -- would read the worker's empty shell table (a silently wrong result)
+    -- and its PL/pgSQL variant is refused by Citus
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO v_group;
+    IF NOT (v_group OPERATOR(pg_catalog.>) 0 OR @extschema@._chat_is_distributed()) THEN
         RETURN;
     END IF;
     -- On the coordinator only, where the calls are made: Citus would send
@@ -5818,6 +5829,18 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM @extschema@._chat_citus_functions();
+    -- and on the workers (their own connections: what this transaction
+    -- changed is not visible to them before it commits)
+    FOR r IN EXECUTE 'SELECT w.nodename, w.nodeport, w.success, w.result
+                      FROM pg_catalog.run_command_on_workers($1) AS w'
+             USING pg_catalog.format('SELECT %I._chat_citus_functions()', ext_nsp)
+    LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'chat_distribute could not set up the functions on worker %:%: %',
+                r.nodename, r.nodeport, r.result
+                USING ERRCODE = 'connection_failure';
+        END IF;
+    END LOOP;
     RETURN;
 END
 $fn$;

@@ -51,6 +51,19 @@ FROM pg_proc p JOIN pg_proc v ON v.proname = '_' || p.proname || '_routed'
 WHERE p.proname IN ('chat_history', 'chat_get_thread', 'chat_list_threads', 'chat_get_preferences', 'chat_agent_state_load')
 ORDER BY 1;
 SELECT saved_count FROM chat_save_messages('c85-list', '[{"role": "user", "content": "x"}]', 'c85-user');
+-- a statement that reads a chat table and calls a reader: on Citus it is sent
+-- whole to the thread's worker, where the reader is refused (every node has
+-- the PL/pgSQL variants: an inlined reader there would read the worker's
+-- empty shell table and give 0, a silently wrong result)
+CREATE FUNCTION pg_temp.nested() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    SELECT (SELECT count(*) FROM chat_history('c85-list')) INTO n FROM chat_threads WHERE id = 'c85-list';
+    RETURN 'messages: ' || n;
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.nested();
 PREPARE c85_list(text) AS SELECT id, message_count FROM chat_list_threads($1, 5);
 PREPARE c85_thread(text) AS SELECT id, user_id FROM chat_get_thread($1, 'c85-user');
 PREPARE c85_history(text, int) AS SELECT seq, content FROM chat_history($1, $2);
