@@ -105,9 +105,9 @@ BEGIN
     IF NOT (v_group OPERATOR(pg_catalog.>) 0 OR @extschema@._chat_is_distributed()) THEN
         RETURN;
     END IF;
-    -- On the coordinator only, where the calls are made: Citus would send
-    -- these commands to the workers too, which it refuses in a transaction
-    -- that has just distributed tables in parallel (chat_distribute)
+    -- On this node only (chat_distribute runs this on each node): Citus
+    -- would send these commands to the workers too, which it refuses in a
+    -- transaction that has just distributed tables in parallel
     v_ddl := pg_catalog.current_setting('citus.enable_ddl_propagation');
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
     -- the C functions keep generic plans (faster on one node); Citus
@@ -181,7 +181,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@._chat_citus_functions() IS
-    'chatstore internal: the function settings of a distributed database (custom plans for the C functions and chat_context)';
+    'chatstore internal: the function settings of a node of a distributed database (custom plans, delegated saves, the readers'' PL/pgSQL variants)';
 
 CREATE FUNCTION @extschema@.chat_distribute(shard_count integer DEFAULT NULL)
 RETURNS TABLE (table_name regclass, distribution_column name, colocated_with regclass, shards integer, action text)
