@@ -1451,6 +1451,10 @@ delegate_save(FunctionCallInfo fcinfo, SaveKind kind)
 	args[nargs + 5] = Int32GetDatum(chatstore_max_message_bytes);
 	nulls[nargs + 5] = ' ';
 
+	/* the result's values outlive the SPI connection: in the caller's context */
+	values = chatstore_alloc_array(sizeof(Datum), tupdesc->natts, false);
+	isnull = chatstore_alloc_array(sizeof(bool), tupdesc->natts, false);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "chatstore: SPI_connect failed");
 	plan = chatstore_plan(slot, nsp, sql, nargs + SAVE_CONTEXT_ARGS, types);
@@ -1476,8 +1480,6 @@ delegate_save(FunctionCallInfo fcinfo, SaveKind kind)
 	chatstore_spi_check(rc, SPI_OK_SELECT, "saving on the node of the thread");
 	if (SPI_processed != 1 || SPI_tuptable->tupdesc->natts != tupdesc->natts)
 		elog(ERROR, "chatstore: the delegated save returned no result");
-	values = chatstore_alloc_array(sizeof(Datum), tupdesc->natts, false);
-	isnull = chatstore_alloc_array(sizeof(bool), tupdesc->natts, false);
 	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
