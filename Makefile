@@ -18,7 +18,7 @@
 # newer compiler must not turn a new warning into a failed build.
 
 EXTENSION   = chatstore
-EXTVERSION  = 1.6
+EXTVERSION  = 1.7
 MODULE_big  = chatstore
 PGFILEDESC  = "chatstore - chat history store for LLM applications"
 
