@@ -1,11 +1,51 @@
 -- chatstore 1.6 -> 1.7 (ALTER EXTENSION chatstore UPDATE TO '1.7')
 --
--- CHANGELOG.md says what changes for users.  Every function is re-created
+-- CHANGELOG.md says what changes for users.  The rows of a thread get the
+-- column thread_user_id (filled from their threads), which tenant isolation
+-- keys them on, and a trigger keeps it on one node.  Every function is re-created
 -- in place (new ones created), and on a database whose tables
 -- chat_distribute already distributed, the per-function settings it gives
 -- are given again (re-creating a function clears them).
 
 \echo Use "ALTER EXTENSION chatstore UPDATE TO '1.7'" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- thread_user_id: the thread's user_id on every row of a thread, written by
+-- the functions with the row; tenant isolation keys the rows on it (a
+-- policy with no subquery, which Citus can run).  IF NOT EXISTS: on a
+-- distributed database Citus has already added the column on the workers
+-- when their own run of this script comes.
+-- ---------------------------------------------------------------------------
+ALTER TABLE @extschema@.chat_messages ADD COLUMN IF NOT EXISTS thread_user_id text;
+ALTER TABLE @extschema@.chat_message_tombstones ADD COLUMN IF NOT EXISTS thread_user_id text;
+ALTER TABLE @extschema@.chat_summaries ADD COLUMN IF NOT EXISTS thread_user_id text;
+ALTER TABLE @extschema@.chat_feedback ADD COLUMN IF NOT EXISTS thread_user_id text;
+ALTER TABLE @extschema@.chat_checkpoints ADD COLUMN IF NOT EXISTS thread_user_id text;
+ALTER TABLE @extschema@.chat_checkpoint_writes ADD COLUMN IF NOT EXISTS thread_user_id text;
+COMMENT ON COLUMN @extschema@.chat_messages.thread_user_id IS
+    'chatstore: the user_id of the message''s thread, written with the row (tenant isolation keys the row on it)';
+
+-- the rows saved before: their thread's user_id (once, on the coordinator of
+-- a distributed database: a worker's copy of the tables is not the data)
+DO $owners$
+DECLARE
+    coordinator boolean := true;
+    t text;
+BEGIN
+    IF @extschema@._chat_is_distributed() THEN
+        EXECUTE 'SELECT groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group' INTO coordinator;
+    END IF;
+    IF coordinator THEN
+        FOREACH t IN ARRAY ARRAY['chat_messages', 'chat_message_tombstones', 'chat_summaries', 'chat_feedback',
+                                 'chat_checkpoints', 'chat_checkpoint_writes']
+        LOOP
+            EXECUTE pg_catalog.format(
+                'UPDATE @extschema@.%I AS x SET thread_user_id = t.user_id FROM @extschema@.chat_threads AS t '
+                'WHERE t.id OPERATOR(pg_catalog.=) x.thread_id AND t.user_id IS NOT NULL', t);
+        END LOOP;
+    END IF;
+END
+$owners$;
 
 -- ---------------------------------------------------------------------------
 -- functions: every function of 1.7, re-created in place (new ones created)
@@ -57,6 +97,14 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION @extschema@._chat_tenant() IS
     'chatstore internal: the tenant the calling role is confined to, or NULL when it is not confined';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_policy_tenant()
+RETURNS text
+AS 'MODULE_PATHNAME', 'chat_policy_tenant'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@._chat_policy_tenant() IS
+    'chatstore internal: chatstore.tenant on this node for the tenant policies of a distributed database, 42501 when unset';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_item(m @extschema@.chat_messages)
 RETURNS jsonb
@@ -958,11 +1006,13 @@ BEGIN
     INSERT INTO @extschema@.chat_messages
         (thread_id, id, seq, role, content, parts, name, model, tool_calls,
          tool_call_id, metadata, usage, token_count, parent_id, user_id,
-         created_at, fingerprint, fingerprint_version, item, status, finish_reason)
+         created_at, fingerprint, fingerprint_version, item, status, finish_reason,
+         thread_user_id)
     SELECT newid, m.id, row_number() OVER (ORDER BY m.seq), m.role, m.content,
            m.parts, m.name, m.model, m.tool_calls, m.tool_call_id, m.metadata,
            m.usage, m.token_count, m.parent_id, m.user_id, m.created_at,
-           m.fingerprint, m.fingerprint_version, m.item, m.status, m.finish_reason
+           m.fingerprint, m.fingerprint_version, m.item, m.status, m.finish_reason,
+           coalesce(v_user, src.user_id)
     FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = chat_fork_thread.thread_id
       AND (up_to_seq IS NULL OR m.seq <= up_to_seq)
@@ -1413,15 +1463,15 @@ BEGIN
         DELETE FROM @extschema@.chat_messages AS m
         WHERE m.thread_id = _chat_delete_messages.thread_id AND m.seq = ANY (seqs)
         RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
-                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
+                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq, m.thread_user_id),
     tomb AS (
         INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq,
-                                                              replies_moved_up)
+                                                              replies_moved_up, thread_user_id)
         SELECT _chat_delete_messages.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
                                                        d.tool_call_id, d.tool_calls) END,
-               d.parent_seq, _chat_delete_messages.replies_moved_up
+               d.parent_seq, _chat_delete_messages.replies_moved_up, d.thread_user_id
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -2295,8 +2345,8 @@ BEGIN
     END IF;
     SELECT coalesce(max(x.id), 0) + 1 INTO v_id
     FROM @extschema@.chat_summaries AS x WHERE x.thread_id = t.id;
-    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count)
-    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count);
+    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count, thread_user_id)
+    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count, t.user_id);
     RETURN v_id;
 END
 $fn$;
@@ -2406,6 +2456,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_rater text;
+    v_owner text;
     f       @extschema@.chat_feedback;
 BEGIN
     IF rating IS NULL THEN
@@ -2429,9 +2480,12 @@ BEGIN
                   DETAIL = 'The limits are 64 bytes for a tag and 10,000 bytes for a comment.';
     END IF;
     v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
-    INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment)
+    SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_set_feedback.thread_id;
+    INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment,
+                                                thread_user_id)
     VALUES (chat_set_feedback.thread_id, chat_set_feedback.message_id, v_rater,
-            chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment)
+            chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment,
+            v_owner)
     ON CONFLICT ON CONSTRAINT chat_feedback_pkey DO UPDATE
     SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = excluded.updated_at
     RETURNING x.* INTO f;
@@ -3418,6 +3472,8 @@ BEGIN ATOMIC
     SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.-) 'fingerprint'::pg_catalog.text
                                   OPERATOR(pg_catalog.-) 'fingerprint_version'::pg_catalog.text
                                   OPERATOR(pg_catalog.-) 'thread_id'::pg_catalog.text
+                                  -- (its thread's user_id, for tenant isolation)
+                                  OPERATOR(pg_catalog.-) 'thread_user_id'::pg_catalog.text
            -- the item a message was saved as, whole (null for a chat message)
            OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('item', @extschema@._chat_item(m));
 END;
@@ -5091,6 +5147,7 @@ DECLARE
     v_old    jsonb;
     v_anchor text;
     v_seq    bigint;
+    v_owner  text;
 BEGIN
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
         PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -5150,10 +5207,11 @@ BEGIN
         PERFORM @extschema@._chat_checkpoint_thread(v_thread, user_id);
     END LOOP;
     IF checkpoint_id IS NOT NULL THEN
-        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs)
+        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
+        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs, thread_user_id)
         VALUES (chat_checkpoint_put.thread_id, chat_checkpoint_put.checkpoint_id,
                 coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs,
-                chat_checkpoint_put.refs)
+                chat_checkpoint_put.refs, v_owner)
         ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
         SET ns = excluded.ns, record = excluded.record, blobs = excluded.blobs, refs = excluded.refs;
     END IF;
@@ -5194,9 +5252,11 @@ BEGIN
         FOR UPDATE;
         v_had := v_had || jsonb_build_object(w ->> 'k',
                      coalesce((SELECT jsonb_agg(z) FROM jsonb_object_keys(v_old) AS z), '[]'));
-        INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes)
+        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+        INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes,
+                                                             thread_user_id)
         VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
-                coalesce(w -> 'reg', '{}') || coalesce(v_old, '{}') || coalesce(w -> 'spec', '{}'))
+                coalesce(w -> 'reg', '{}') || coalesce(v_old, '{}') || coalesce(w -> 'spec', '{}'), v_owner)
         ON CONFLICT ON CONSTRAINT chat_checkpoint_writes_pkey DO UPDATE
         SET path = excluded.path,
             writes = coalesce(w -> 'reg', '{}') || x.writes || coalesce(w -> 'spec', '{}');
@@ -5243,87 +5303,55 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    ext_nsp   oid;
-    threads   regclass;
     tenant    text := 'COALESCE(pg_catalog.current_setting(''chatstore.tenant'', true), '''')';
-    has_tenant boolean := false;
-    r         record;
     cond      text;
+    r         record;
+    col       text;
 BEGIN
-    -- Citus refuses a policy with a subquery (the thread-keyed tables'),
-    -- and would evaluate the setting on the workers: not on a distributed
-    -- database (README.md#scaling-out)
     IF @extschema@._chat_is_distributed() THEN
-        RAISE EXCEPTION 'tenant isolation by row-level security is not available on a distributed database'
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Citus refuses the policies of the thread-keyed tables (they look up the thread''s owner).',
-                  HINT = 'The functions confine writes by chatstore.tenant; see README.md#scaling-out.';
+        -- read on the node that holds the rows; unset there: 42501
+        tenant := '@extschema@._chat_policy_tenant()';
+        cond := 'true';
+    ELSE
+        -- the setting must be non-empty; the comparisons below are never true for NULL
+        cond := tenant || ' OPERATOR(pg_catalog.<>) ''''';
     END IF;
-    SELECT e.extnamespace INTO ext_nsp FROM pg_catalog.pg_extension AS e
-    WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore';
-    SELECT c.oid::regclass INTO threads FROM pg_catalog.pg_class AS c
-    WHERE c.relnamespace OPERATOR(pg_catalog.=) ext_nsp AND c.relname OPERATOR(pg_catalog.=) 'chat_threads';
-    -- the setting must be non-empty; the comparisons below are never true for NULL
-    cond := tenant || ' OPERATOR(pg_catalog.<>) ''''';
 
     FOR r IN
         SELECT c.oid::regclass AS rel, c.relname,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'tenant'
-                         AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_tenant,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS k
-                       JOIN pg_catalog.pg_attribute AS a
-                         ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
-                        AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
-                       WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
-                         AND k.confrelid OPERATOR(pg_catalog.=) threads
-                         AND pg_catalog.array_length(k.conkey, 1) OPERATOR(pg_catalog.=) 1
-                         AND a.attname OPERATOR(pg_catalog.=) 'thread_id' AND a.attnotnull) AS by_thread,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'user_id'
-                         AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_user
+               (SELECT a.attname FROM pg_catalog.pg_attribute AS a
+                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid
+                  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['tenant', 'thread_user_id', 'user_id']::pg_catalog.name[])
+                  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                ORDER BY pg_catalog.array_position(ARRAY['tenant', 'thread_user_id', 'user_id']::pg_catalog.name[], a.attname)
+                LIMIT 1) AS key
         FROM @extschema@._chat_data_relations() AS t
         JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.rel
         WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
         ORDER BY c.relname
     LOOP
-        IF r.by_tenant THEN
-            keyed_on := 'tenant';
-            has_tenant := true;
-            EXECUTE pg_catalog.format(
-                'CREATE POLICY chatstore_tenant_isolation_new ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                'USING (tenant OPERATOR(pg_catalog.=) %s AND %s) '
-                'WITH CHECK (tenant OPERATOR(pg_catalog.=) %s AND %s)',
-                r.rel, tenant, cond, tenant, cond);
-        ELSIF r.by_thread THEN
-            keyed_on := 'thread_id -> chat_threads.user_id';
-            EXECUTE pg_catalog.format(
-                'CREATE POLICY chatstore_tenant_isolation_new ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
-                'USING (EXISTS (SELECT 1 FROM %2$s AS cs_t WHERE cs_t.id OPERATOR(pg_catalog.=) %3$s.thread_id '
-                '  AND cs_t.user_id OPERATOR(pg_catalog.=) %4$s AND %5$s)) '
-                'WITH CHECK (EXISTS (SELECT 1 FROM %2$s AS cs_t WHERE cs_t.id OPERATOR(pg_catalog.=) %3$s.thread_id '
-                '  AND cs_t.user_id OPERATOR(pg_catalog.=) %4$s AND %5$s))',
-                r.rel, threads, pg_catalog.quote_ident(r.relname), tenant, cond);
-        ELSIF r.by_user THEN
-            keyed_on := 'user_id';
-            EXECUTE pg_catalog.format(
-                'CREATE POLICY chatstore_tenant_isolation_new ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                'USING (user_id OPERATOR(pg_catalog.=) %s AND %s) '
-                'WITH CHECK (user_id OPERATOR(pg_catalog.=) %s AND %s)',
-                r.rel, tenant, cond, tenant, cond);
-        ELSE
+        IF r.key IS NULL THEN
             RAISE EXCEPTION 'table % has no tenant key', r.rel
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'Tenant isolation keys every chatstore table on a column "tenant", a NOT NULL "thread_id" referencing chat_threads, or "user_id".',
+                      DETAIL = 'Tenant isolation keys every chatstore table on a column "tenant", "thread_user_id" (its thread''s user_id) or "user_id".',
                       HINT = 'Give the table one of those columns, or teach chat_enable_tenant_isolation how to key it.';
         END IF;
-        -- replace an earlier policy of ours atomically (idempotent re-enable)
+        keyed_on := r.key;
+        col := pg_catalog.quote_ident(r.key);
+        -- replace an earlier policy of ours (idempotent re-enable; in this
+        -- transaction, so no session sees the table without one).  IF
+        -- EXISTS: a table Citus distributed after the policy was made has
+        -- it on the coordinator only
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
                      AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation') THEN
-            EXECUTE pg_catalog.format('DROP POLICY chatstore_tenant_isolation ON %s', r.rel);
+            EXECUTE pg_catalog.format('DROP POLICY IF EXISTS chatstore_tenant_isolation ON %s', r.rel);
         END IF;
-        EXECUTE pg_catalog.format('ALTER POLICY chatstore_tenant_isolation_new ON %s RENAME TO chatstore_tenant_isolation', r.rel);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY chatstore_tenant_isolation ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
+            'USING (%2$s OPERATOR(pg_catalog.=) %3$s AND %4$s) '
+            'WITH CHECK (%2$s OPERATOR(pg_catalog.=) %3$s AND %4$s)',
+            r.rel, col, tenant, cond);
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', r.rel);
         IF force THEN
             EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', r.rel);
@@ -5390,7 +5418,7 @@ BEGIN
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
                      AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation') THEN
-            EXECUTE pg_catalog.format('DROP POLICY chatstore_tenant_isolation ON %s', r.rel);
+            EXECUTE pg_catalog.format('DROP POLICY IF EXISTS chatstore_tenant_isolation ON %s', r.rel);
         END IF;
         EXECUTE pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.rel);
         EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', r.rel);
@@ -5420,6 +5448,36 @@ END;
 
 COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_status() IS
     'every chatstore table holding tenant data, with whether row-level security is enabled and forced and whether the tenant policy is on it';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_thread_owner_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT t.rel FROM @extschema@._chat_data_relations() AS t
+        WHERE t.relkind OPERATOR(pg_catalog.=) 'r'
+          AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) t.rel AND a.attname OPERATOR(pg_catalog.=) 'thread_user_id'
+                        AND NOT a.attisdropped)
+          AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) t.rel AND a.attname OPERATOR(pg_catalog.=) 'thread_id'
+                        AND NOT a.attisdropped)
+        ORDER BY t.relname
+    LOOP
+        EXECUTE pg_catalog.format(
+            'UPDATE %s AS x SET thread_user_id = $1 WHERE x.thread_id OPERATOR(pg_catalog.=) $2', r.rel)
+            USING NEW.user_id, NEW.id;
+    END LOOP;
+    RETURN NULL;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_thread_owner_trigger() IS
+    'chatstore internal: a thread''s new user_id copied into the thread_user_id of its rows';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_grant_app_role(role_name regrole)
 RETURNS TABLE (object_name text, privileges text)
@@ -5676,14 +5734,6 @@ BEGIN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, got %', shard_count
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-               WHERE p.polrelid = '@extschema@.chat_threads'::pg_catalog.regclass
-                 AND p.polname = 'chatstore_tenant_isolation') THEN
-        RAISE EXCEPTION 'tenant isolation is on: chat_distribute cannot distribute the chat tables'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Citus refuses the row-level security policies of the thread-keyed tables.',
-                  HINT = 'SELECT chat_disable_tenant_isolation() first (README.md#scaling-out).';
-    END IF;
     n_shards := COALESCE(shard_count, pg_catalog.current_setting('citus.shard_count')::integer);
     SELECT n.nspname INTO STRICT ext_nsp
     FROM pg_catalog.pg_extension AS e
@@ -5694,6 +5744,7 @@ BEGIN
     FOREACH trg SLICE 1 IN ARRAY ARRAY[
             ['chat_threads', 'chat_threads_updated_at'],
             ['chat_threads', 'chat_threads_tombstone'],
+            ['chat_threads', 'chat_threads_owner'],
             ['chat_user_preferences', 'chat_user_preferences_updated_at'],
             ['chat_kv', 'chat_kv_updated_at'],
             ['chat_lists', 'chat_lists_updated_at'],
@@ -5789,12 +5840,35 @@ BEGIN
                 USING ERRCODE = 'connection_failure';
         END IF;
     END LOOP;
+    -- tenant isolation, when on: its policies read the tenant on the node
+    -- that holds the rows from now on (_chat_tenant_isolation_apply).  Last:
+    -- its DDL locks the workers' tables, which the workers' own connections
+    -- above would wait for
+    IF EXISTS (SELECT FROM @extschema@.chat_tenant_isolation_config) THEN
+        PERFORM @extschema@._chat_tenant_isolation_apply(
+            (SELECT c.force FROM @extschema@.chat_tenant_isolation_config AS c));
+    END IF;
     RETURN;
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_distribute(integer) IS
     'distribute the chat tables with Citus (threads and their messages by thread id, colocated); harmless to run again';
+
+-- ---------------------------------------------------------------------------
+-- a thread's user_id changed by hand moves its rows along (one node: Citus
+-- refuses triggers on distributed tables, chat_distribute drops it)
+-- ---------------------------------------------------------------------------
+DO $trigger$
+BEGIN
+    IF NOT @extschema@._chat_is_distributed() THEN
+        CREATE TRIGGER chat_threads_owner
+            AFTER UPDATE OF user_id ON @extschema@.chat_threads
+            FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id)
+            EXECUTE FUNCTION @extschema@._chat_thread_owner_trigger();
+    END IF;
+END
+$trigger$;
 
 -- ---------------------------------------------------------------------------
 -- a distributed database keeps its per-function settings
@@ -5848,7 +5922,7 @@ $privileges$;
 -- ---------------------------------------------------------------------------
 -- chatstore -- part 90: privileges
 --
--- No function of the extension is executable by PUBLIC: the owner (and
+-- No function of the extension is executable by PUBLIC (but one, below): the owner (and
 -- superusers) run everything, an application role gets EXECUTE on the
 -- application functions from chat_grant_app_role (part 80).  The writing
 -- functions are SECURITY DEFINER, so EXECUTE on them is what lets a role
@@ -5871,6 +5945,12 @@ BEGIN
     END LOOP;
 END
 $privileges$;
+
+-- The one exception: the tenant the policies of a distributed database read
+-- (part 05).  Every role subject to them runs it, on every node, and a GRANT
+-- to a role made on the coordinator does not reach the workers; it reads
+-- only the caller's own setting.
+GRANT EXECUTE ON FUNCTION @extschema@._chat_policy_tenant() TO PUBLIC;
 
 -- Owners.  chatstore is a trusted extension: a role that is not a superuser
 -- but has CREATE on the database (its owner, say) may CREATE EXTENSION

@@ -341,6 +341,29 @@ chat_tenant(PG_FUNCTION_ARGS)
 }
 
 /*
+ * _chat_policy_tenant() -> text
+ * The setting chatstore.tenant on this node, for the tenant isolation
+ * policies of a distributed database: there each node that holds rows
+ * evaluates the policy with its own settings, and a worker sees the
+ * coordinator's chatstore.tenant only when it was set for the transaction
+ * (SET LOCAL, with citus.propagate_set_commands = local).  Unset or empty it
+ * is an error (42501), so that a session-level SET fails closed and loudly
+ * instead of reading an empty table.
+ */
+PG_FUNCTION_INFO_V1(chat_policy_tenant);
+Datum
+chat_policy_tenant(PG_FUNCTION_ARGS)
+{
+	if (chatstore_tenant == NULL || chatstore_tenant[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("chatstore.tenant is not set on this node"),
+				 errdetail("Tenant isolation on a distributed database reads chatstore.tenant on the node that holds the rows; a session-level SET stays on the coordinator."),
+				 errhint("Set it for the transaction: SET LOCAL chatstore.tenant = '...', with citus.propagate_set_commands = 'local'.")));
+	PG_RETURN_TEXT_P(cstring_to_text(chatstore_tenant));
+}
+
+/*
  * _chat_required(value text, what text) -> text
  * value, or 22023 "<what> must not be null or empty".
  */

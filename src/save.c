@@ -55,6 +55,7 @@ typedef struct SaveRequest
 	int64		leaf_seq;		/* tree: the last seq of the active path */
 	int			walk_matched;	/* id-less messages aligned along the tree (0: none) */
 	int64		walk_seq;		/* the seq the walk ended at */
+	char	   *owner;			/* the thread's user_id (NULL: none), under its lock */
 	/*
 	 * What the session knows (save_context): the tenant a confined caller
 	 * is confined to (NULL: not confined), the owner of a thread the save
@@ -875,7 +876,7 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 		JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-		TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID
+		TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, TEXTOID
 	};
 	enum
 	{
@@ -891,8 +892,8 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	SPIPlanPtr	plan;
 	Datum	   *vals[NCOLS];
 	bool	   *isnull[NCOLS];
-	Datum		args[NCOLS + 2];
-	char		argnulls[NCOLS + 2];
+	Datum		args[NCOLS + 3];
+	char		argnulls[NCOLS + 3];
 	Datum		role_datum[6];
 	MemoryContext rowcxt,
 				oldcxt;
@@ -926,29 +927,41 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	"created_at, fp, parent_seq, item)"
 	bool		has_fpv = chatstore_has_fingerprint_version(req->nsp);
 	bool		has_items = chatstore_has_items(req->nsp);
+	bool		has_owner = chatstore_has_thread_owner(req->nsp);
 
 	/*
 	 * parent_seq: only a branched thread's messages have one (the active
 	 * leaf, then each the one before it); a one-line thread's stay NULL, and
 	 * its saves run the statements of chatstore 1.2
 	 */
+	/*
+	 * thread_user_id ($20, chatstore 1.7): the thread's owner, read under
+	 * its lock, copied into each row so that tenant isolation keys the row
+	 * without looking up its thread
+	 */
 	if (req->tree)
 		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES_TREE, req->nsp,
+							  has_owner ?
+							  INSERT_COLUMNS ", fingerprint_version, parent_seq, item, thread_user_id) " INSERT_VALUES
+							  ", 2::pg_catalog.int2, u.parent_seq, u.item, $20 " INSERT_FROM :
 							  has_items ?
 							  INSERT_COLUMNS ", fingerprint_version, parent_seq, item) " INSERT_VALUES
 							  ", 2::pg_catalog.int2, u.parent_seq, u.item " INSERT_FROM :
 							  INSERT_COLUMNS ", fingerprint_version, parent_seq) " INSERT_VALUES
 							  ", 2::pg_catalog.int2, u.parent_seq " INSERT_FROM,
-							  NCOLS + 2, types);
+							  NCOLS + 3, types);
 	else
 		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES, req->nsp,
+							  has_owner ?
+							  INSERT_COLUMNS ", fingerprint_version, item, thread_user_id) " INSERT_VALUES
+							  ", 2::pg_catalog.int2, u.item, $20 " INSERT_FROM :
 							  has_items ?
 							  INSERT_COLUMNS ", fingerprint_version, item) " INSERT_VALUES
 							  ", 2::pg_catalog.int2, u.item " INSERT_FROM :
 							  has_fpv ?
 							  INSERT_COLUMNS ", fingerprint_version) " INSERT_VALUES ", 2::pg_catalog.int2 " INSERT_FROM :
 							  INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM,
-							  NCOLS + 2, types);
+							  NCOLS + 3, types);
 
 	/*
 	 * The per-row datums (ids, roles, JSON made from the input) live in a
@@ -1020,6 +1033,8 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 		args[c + 2] = PointerGetDatum(chatstore_array(vals[c], isnull[c], nrows, elemtypes[c]));
 		argnulls[c + 2] = ' ';
 	}
+	args[NCOLS + 2] = req->owner ? CStringGetTextDatum(req->owner) : (Datum) 0;
+	argnulls[NCOLS + 2] = req->owner ? ' ' : 'n';
 	MemoryContextDelete(rowcxt);
 	for (i = 0; i < nrows; i++)		/* their JSON was made in rowcxt */
 		rows[i]->parts = rows[i]->tool_calls = rows[i]->metadata = rows[i]->usage =
@@ -1211,6 +1226,7 @@ save_messages(SaveRequest *req, SaveResult *res)
 
 	last_seq = lock_thread(req, &owner);
 	check_owner(req, tenant, owner);
+	req->owner = owner;
 
 	skip_known_ids(req, last_seq, req->tombstones);
 	for (i = 0; i < req->nmsgs; i++)
@@ -1345,6 +1361,13 @@ save_context(FunctionCallInfo fcinfo, int nargs, SaveRequest *req)
 
 	nest = NewGUCNestLevel();
 	(void) set_config_option("TimeZone", TextDatumGetCString(PG_GETARG_DATUM(nargs + 3)),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * the session's tenant, for the row-level security policies this node
+	 * applies when tenant isolation is forced on the owner (a worker does
+	 * not see the coordinator's session settings)
+	 */
+	(void) set_config_option("chatstore.tenant", req->tenant,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	limit = PG_GETARG_INT32(nargs + 4);
 	if (limit < chatstore_max_batch_messages)

@@ -33,6 +33,8 @@ static bool kept_plans_stale = false;
 static int	kept_has_fpv = -1;	/* chatstore_has_fingerprint_version: -1 unknown */
 static int	kept_has_tombstones = -1;	/* chatstore_has_tombstones: -1 unknown */
 static int	kept_has_items = -1;	/* chatstore_has_items: -1 unknown */
+static int	kept_has_owner = -1;	/* chatstore_has_thread_owner: -1 unknown */
+static Oid	kept_messages_relid = InvalidOid;	/* chat_messages of kept_plans_nsp */
 static List *retired_plans = NIL;	/* in TopMemoryContext */
 
 /* pg_namespace changed: our schema (renamed, ...) or, hashvalue 0, any */
@@ -41,6 +43,20 @@ namespace_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	if (OidIsValid(kept_plans_nsp) &&
 		(hashvalue == 0 || hashvalue == kept_plans_nsp_hash))
+		kept_plans_stale = true;
+}
+
+/*
+ * chat_messages changed (ALTER EXTENSION chatstore UPDATE adds a column, a
+ * schema rename, ...) or, relid InvalidOid, every relation: the statements
+ * the kept plans were made from may name columns the table no longer has,
+ * or miss ones it now has
+ */
+static void
+relation_changed(Datum arg, Oid relid)
+{
+	if (OidIsValid(kept_plans_nsp) &&
+		(!OidIsValid(relid) || relid == kept_messages_relid))
 		kept_plans_stale = true;
 }
 
@@ -66,6 +82,7 @@ void
 chatstore_plans_init(void)
 {
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_changed, (Datum) 0);
+	CacheRegisterRelcacheCallback(relation_changed, (Datum) 0);
 	RegisterXactCallback(free_retired_plans, NULL);
 }
 
@@ -129,6 +146,8 @@ check_kept_plans(Oid nsp)
 	kept_has_fpv = -1;
 	kept_has_tombstones = -1;
 	kept_has_items = -1;
+	kept_has_owner = -1;
+	kept_messages_relid = get_relname_relid("chat_messages", nsp);
 }
 
 SPIPlanPtr
@@ -199,6 +218,17 @@ chatstore_has_items(Oid nsp)
 			get_attnum(relid, "item") != InvalidAttrNumber ? 1 : 0;
 	}
 	return kept_has_items == 1;
+}
+
+/* the thread-keyed tables have the column thread_user_id (chatstore 1.7 and later) */
+bool
+chatstore_has_thread_owner(Oid nsp)
+{
+	check_kept_plans(nsp);
+	if (kept_has_owner < 0)
+		kept_has_owner = OidIsValid(kept_messages_relid) &&
+			get_attnum(kept_messages_relid, "thread_user_id") != InvalidAttrNumber ? 1 : 0;
+	return kept_has_owner == 1;
 }
 
 ArrayType *

@@ -72,6 +72,7 @@ extern SPIPlanPtr chatstore_plan(ChatPlanSlot slot, Oid nsp, const char *sql,
 extern bool chatstore_has_fingerprint_version(Oid nsp);
 extern bool chatstore_has_tombstones(Oid nsp);
 extern bool chatstore_has_items(Oid nsp);	/* chat_messages.item (1.4) */
+extern bool chatstore_has_thread_owner(Oid nsp);	/* thread_user_id (1.7) */
 
 /* a one-dimensional array of elemtype from datums (nulls may be NULL) */
 extern ArrayType *chatstore_array(Datum *values, bool *nulls, int n, Oid elemtype);

@@ -85,6 +85,9 @@ CREATE TABLE @extschema@.chat_messages (
     item          jsonb,
     status        text,
     finish_reason text,
+    -- 1.7: the thread's user_id, written with the row (tenant isolation
+    -- keys the row on it without looking up the thread)
+    thread_user_id text,
     CONSTRAINT chat_messages_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_messages_thread_seq_key UNIQUE (thread_id, seq),
     CONSTRAINT chat_messages_thread_fkey FOREIGN KEY (thread_id)
@@ -118,6 +121,8 @@ COMMENT ON COLUMN @extschema@.chat_messages.fingerprint_version IS
     'chatstore internal: how fingerprint was computed: 2 = _chat_fingerprint (SHA-256 based, stable); NULL = a row written by chatstore 1.0 or 1.1, whose fingerprint is recomputed when needed';
 COMMENT ON COLUMN @extschema@.chat_messages.parent_seq IS
     'chatstore: the seq of the parent message in a branched thread (NULL for a root, and in a thread that never branched, where the parent is the message before)';
+COMMENT ON COLUMN @extschema@.chat_messages.thread_user_id IS
+    'chatstore: the user_id of the message''s thread, written with the row (tenant isolation keys the row on it)';
 COMMENT ON COLUMN @extschema@.chat_messages.edited_at IS
     'chatstore: when chat_update_message last changed the message in place (NULL: never)';
 COMMENT ON COLUMN @extschema@.chat_messages.item IS
@@ -166,6 +171,7 @@ CREATE TABLE @extschema@.chat_message_tombstones (
     -- chat_delete_message moved its replies up to its parent: it is no
     -- longer on their path, but a client may still hold it between them
     replies_moved_up    boolean     NOT NULL DEFAULT false,
+    thread_user_id      text,       -- 1.7: the thread's user_id
     CONSTRAINT chat_message_tombstones_pkey PRIMARY KEY (thread_id, seq),
     CONSTRAINT chat_message_tombstones_thread_id_key UNIQUE (thread_id, id),
     CONSTRAINT chat_message_tombstones_thread_fkey FOREIGN KEY (thread_id)
@@ -230,6 +236,7 @@ CREATE TABLE @extschema@.chat_summaries (
     summary     jsonb       NOT NULL,
     token_count integer,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    thread_user_id text,            -- 1.7: the thread's user_id
     CONSTRAINT chat_summaries_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_summaries_thread_fkey FOREIGN KEY (thread_id)
         REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
@@ -252,8 +259,8 @@ CREATE TABLE @extschema@.chat_feedback (
     comment    text,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    thread_user_id text,           -- 1.7: the thread's user_id (user_id is who rated)
     CONSTRAINT chat_feedback_pkey PRIMARY KEY (thread_id, message_id, user_id),
-    -- (tenant isolation keys a table on its thread_id -> chat_threads)
     CONSTRAINT chat_feedback_thread_fkey FOREIGN KEY (thread_id)
         REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
     CONSTRAINT chat_feedback_message_fkey FOREIGN KEY (thread_id, message_id)

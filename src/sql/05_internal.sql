@@ -69,3 +69,16 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION @extschema@._chat_tenant() IS
     'chatstore internal: the tenant the calling role is confined to, or NULL when it is not confined';
+
+-- The tenant of the row-level security policies of a distributed database
+-- (part 80): chatstore.tenant on the node evaluating the policy, or 42501
+-- when it is unset there (a session-level SET does not reach the workers:
+-- fail loudly, never read as nobody).  Executable by PUBLIC (part 90):
+-- every role the policies confine runs it, on every node.
+CREATE FUNCTION @extschema@._chat_policy_tenant()
+RETURNS text
+AS 'MODULE_PATHNAME', 'chat_policy_tenant'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@._chat_policy_tenant() IS
+    'chatstore internal: chatstore.tenant on this node for the tenant policies of a distributed database, 42501 when unset';

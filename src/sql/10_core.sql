@@ -748,11 +748,13 @@ BEGIN
     INSERT INTO @extschema@.chat_messages
         (thread_id, id, seq, role, content, parts, name, model, tool_calls,
          tool_call_id, metadata, usage, token_count, parent_id, user_id,
-         created_at, fingerprint, fingerprint_version, item, status, finish_reason)
+         created_at, fingerprint, fingerprint_version, item, status, finish_reason,
+         thread_user_id)
     SELECT newid, m.id, row_number() OVER (ORDER BY m.seq), m.role, m.content,
            m.parts, m.name, m.model, m.tool_calls, m.tool_call_id, m.metadata,
            m.usage, m.token_count, m.parent_id, m.user_id, m.created_at,
-           m.fingerprint, m.fingerprint_version, m.item, m.status, m.finish_reason
+           m.fingerprint, m.fingerprint_version, m.item, m.status, m.finish_reason,
+           coalesce(v_user, src.user_id)
     FROM @extschema@.chat_messages AS m
     WHERE m.thread_id = chat_fork_thread.thread_id
       AND (up_to_seq IS NULL OR m.seq <= up_to_seq)

@@ -29,15 +29,15 @@ BEGIN
         DELETE FROM @extschema@.chat_messages AS m
         WHERE m.thread_id = _chat_delete_messages.thread_id AND m.seq = ANY (seqs)
         RETURNING m.seq, m.id, m.usage, m.fingerprint, m.fingerprint_version, m.role, m.content,
-                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq),
+                  m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq, m.thread_user_id),
     tomb AS (
         INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq,
-                                                              replies_moved_up)
+                                                              replies_moved_up, thread_user_id)
         SELECT _chat_delete_messages.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
                                                        d.tool_call_id, d.tool_calls) END,
-               d.parent_seq, _chat_delete_messages.replies_moved_up
+               d.parent_seq, _chat_delete_messages.replies_moved_up, d.thread_user_id
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)

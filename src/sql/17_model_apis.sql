@@ -692,8 +692,8 @@ BEGIN
     END IF;
     SELECT coalesce(max(x.id), 0) + 1 INTO v_id
     FROM @extschema@.chat_summaries AS x WHERE x.thread_id = t.id;
-    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count)
-    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count);
+    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count, thread_user_id)
+    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count, t.user_id);
     RETURN v_id;
 END
 $fn$;
@@ -814,6 +814,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_rater text;
+    v_owner text;
     f       @extschema@.chat_feedback;
 BEGIN
     IF rating IS NULL THEN
@@ -837,9 +838,12 @@ BEGIN
                   DETAIL = 'The limits are 64 bytes for a tag and 10,000 bytes for a comment.';
     END IF;
     v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
-    INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment)
+    SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_set_feedback.thread_id;
+    INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment,
+                                                thread_user_id)
     VALUES (chat_set_feedback.thread_id, chat_set_feedback.message_id, v_rater,
-            chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment)
+            chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment,
+            v_owner)
     ON CONFLICT ON CONSTRAINT chat_feedback_pkey DO UPDATE
     SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = excluded.updated_at
     RETURNING x.* INTO f;

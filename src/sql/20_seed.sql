@@ -1135,6 +1135,8 @@ BEGIN ATOMIC
     SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.-) 'fingerprint'::pg_catalog.text
                                   OPERATOR(pg_catalog.-) 'fingerprint_version'::pg_catalog.text
                                   OPERATOR(pg_catalog.-) 'thread_id'::pg_catalog.text
+                                  -- (its thread's user_id, for tenant isolation)
+                                  OPERATOR(pg_catalog.-) 'thread_user_id'::pg_catalog.text
            -- the item a message was saved as, whole (null for a chat message)
            OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('item', @extschema@._chat_item(m));
 END;

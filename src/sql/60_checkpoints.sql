@@ -10,7 +10,7 @@
 -- the pending writes are JSON, which chat_checkpoint_put merges.  The rows
 -- are keyed by their thread (thread_id first): deleted with it
 -- (chat_delete_thread, retention, chat_delete_user_data), isolated with it
--- (tenant isolation keys them on thread_id).
+-- (tenant isolation keys them on thread_user_id, their thread's user_id).
 
 CREATE TABLE @extschema@.chat_checkpoints (
     thread_id  text NOT NULL,
@@ -20,6 +20,7 @@ CREATE TABLE @extschema@.chat_checkpoints (
     blobs      bytea,
     -- the channels whose values another checkpoint's blobs hold: {channel: checkpoint id}
     refs       jsonb,
+    thread_user_id text,   -- 1.7: the thread's user_id
     CONSTRAINT chat_checkpoints_pkey PRIMARY KEY (thread_id, id),
     CONSTRAINT chat_checkpoints_thread_fkey FOREIGN KEY (thread_id)
         REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
@@ -45,6 +46,7 @@ CREATE TABLE @extschema@.chat_checkpoint_writes (
     task          text COLLATE "C" NOT NULL,
     path          text NOT NULL DEFAULT '',
     writes        jsonb NOT NULL,
+    thread_user_id text,   -- 1.7: the thread's user_id
     CONSTRAINT chat_checkpoint_writes_pkey PRIMARY KEY (thread_id, checkpoint_id, task),
     CONSTRAINT chat_checkpoint_writes_thread_fkey FOREIGN KEY (thread_id)
         REFERENCES @extschema@.chat_threads (id) ON DELETE CASCADE,
@@ -145,6 +147,7 @@ DECLARE
     v_old    jsonb;
     v_anchor text;
     v_seq    bigint;
+    v_owner  text;
 BEGIN
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
         PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -204,10 +207,11 @@ BEGIN
         PERFORM @extschema@._chat_checkpoint_thread(v_thread, user_id);
     END LOOP;
     IF checkpoint_id IS NOT NULL THEN
-        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs)
+        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
+        INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs, thread_user_id)
         VALUES (chat_checkpoint_put.thread_id, chat_checkpoint_put.checkpoint_id,
                 coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs,
-                chat_checkpoint_put.refs)
+                chat_checkpoint_put.refs, v_owner)
         ON CONFLICT ON CONSTRAINT chat_checkpoints_pkey DO UPDATE
         SET ns = excluded.ns, record = excluded.record, blobs = excluded.blobs, refs = excluded.refs;
     END IF;
@@ -248,9 +252,11 @@ BEGIN
         FOR UPDATE;
         v_had := v_had || jsonb_build_object(w ->> 'k',
                      coalesce((SELECT jsonb_agg(z) FROM jsonb_object_keys(v_old) AS z), '[]'));
-        INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes)
+        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+        INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes,
+                                                             thread_user_id)
         VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
-                coalesce(w -> 'reg', '{}') || coalesce(v_old, '{}') || coalesce(w -> 'spec', '{}'))
+                coalesce(w -> 'reg', '{}') || coalesce(v_old, '{}') || coalesce(w -> 'spec', '{}'), v_owner)
         ON CONFLICT ON CONSTRAINT chat_checkpoint_writes_pkey DO UPDATE
         SET path = excluded.path,
             writes = coalesce(w -> 'reg', '{}') || x.writes || coalesce(w -> 'spec', '{}');

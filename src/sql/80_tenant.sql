@@ -7,10 +7,16 @@
 -- gap).  Each policy compares the row's tenant with the session setting
 -- chatstore.tenant; a missing or empty setting matches no row.
 --   * a table with a column "tenant"                 -> tenant = setting
---   * a table with a NOT NULL column "thread_id" that references chat_threads
---     (chat_messages)                                -> its thread's user_id = setting
+--   * a table with a column "thread_user_id" (the rows of a thread:
+--     chat_messages, ...; its thread's user_id, written with the row)
+--                                                    -> thread_user_id = setting
 --   * a table with a column "user_id" (chat_threads, preferences)
 --                                                    -> user_id = setting
+-- No policy looks up another table (Citus refuses a subquery in a policy).
+-- On a distributed database the setting is read by _chat_policy_tenant()
+-- on the node that holds the rows, where a missing setting is an error
+-- (42501), not an empty result: a worker sees only a transaction's setting
+-- (SET LOCAL with citus.propagate_set_commands = local), never a session's.
 -- The policy expressions are parsed while search_path = pg_catalog, pg_temp
 -- and name every object with its schema, so they call nothing a caller put on
 -- search_path.  Table owners (and superusers / BYPASSRLS roles) are not
@@ -75,87 +81,55 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    ext_nsp   oid;
-    threads   regclass;
     tenant    text := 'COALESCE(pg_catalog.current_setting(''chatstore.tenant'', true), '''')';
-    has_tenant boolean := false;
-    r         record;
     cond      text;
+    r         record;
+    col       text;
 BEGIN
-    -- Citus refuses a policy with a subquery (the thread-keyed tables'),
-    -- and would evaluate the setting on the workers: not on a distributed
-    -- database (README.md#scaling-out)
     IF @extschema@._chat_is_distributed() THEN
-        RAISE EXCEPTION 'tenant isolation by row-level security is not available on a distributed database'
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Citus refuses the policies of the thread-keyed tables (they look up the thread''s owner).',
-                  HINT = 'The functions confine writes by chatstore.tenant; see README.md#scaling-out.';
+        -- read on the node that holds the rows; unset there: 42501
+        tenant := '@extschema@._chat_policy_tenant()';
+        cond := 'true';
+    ELSE
+        -- the setting must be non-empty; the comparisons below are never true for NULL
+        cond := tenant || ' OPERATOR(pg_catalog.<>) ''''';
     END IF;
-    SELECT e.extnamespace INTO ext_nsp FROM pg_catalog.pg_extension AS e
-    WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore';
-    SELECT c.oid::regclass INTO threads FROM pg_catalog.pg_class AS c
-    WHERE c.relnamespace OPERATOR(pg_catalog.=) ext_nsp AND c.relname OPERATOR(pg_catalog.=) 'chat_threads';
-    -- the setting must be non-empty; the comparisons below are never true for NULL
-    cond := tenant || ' OPERATOR(pg_catalog.<>) ''''';
 
     FOR r IN
         SELECT c.oid::regclass AS rel, c.relname,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'tenant'
-                         AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_tenant,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS k
-                       JOIN pg_catalog.pg_attribute AS a
-                         ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
-                        AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
-                       WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
-                         AND k.confrelid OPERATOR(pg_catalog.=) threads
-                         AND pg_catalog.array_length(k.conkey, 1) OPERATOR(pg_catalog.=) 1
-                         AND a.attname OPERATOR(pg_catalog.=) 'thread_id' AND a.attnotnull) AS by_thread,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'user_id'
-                         AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) AS by_user
+               (SELECT a.attname FROM pg_catalog.pg_attribute AS a
+                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid
+                  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['tenant', 'thread_user_id', 'user_id']::pg_catalog.name[])
+                  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                ORDER BY pg_catalog.array_position(ARRAY['tenant', 'thread_user_id', 'user_id']::pg_catalog.name[], a.attname)
+                LIMIT 1) AS key
         FROM @extschema@._chat_data_relations() AS t
         JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.rel
         WHERE t.relkind OPERATOR(pg_catalog.<>) 'S'
         ORDER BY c.relname
     LOOP
-        IF r.by_tenant THEN
-            keyed_on := 'tenant';
-            has_tenant := true;
-            EXECUTE pg_catalog.format(
-                'CREATE POLICY chatstore_tenant_isolation_new ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                'USING (tenant OPERATOR(pg_catalog.=) %s AND %s) '
-                'WITH CHECK (tenant OPERATOR(pg_catalog.=) %s AND %s)',
-                r.rel, tenant, cond, tenant, cond);
-        ELSIF r.by_thread THEN
-            keyed_on := 'thread_id -> chat_threads.user_id';
-            EXECUTE pg_catalog.format(
-                'CREATE POLICY chatstore_tenant_isolation_new ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
-                'USING (EXISTS (SELECT 1 FROM %2$s AS cs_t WHERE cs_t.id OPERATOR(pg_catalog.=) %3$s.thread_id '
-                '  AND cs_t.user_id OPERATOR(pg_catalog.=) %4$s AND %5$s)) '
-                'WITH CHECK (EXISTS (SELECT 1 FROM %2$s AS cs_t WHERE cs_t.id OPERATOR(pg_catalog.=) %3$s.thread_id '
-                '  AND cs_t.user_id OPERATOR(pg_catalog.=) %4$s AND %5$s))',
-                r.rel, threads, pg_catalog.quote_ident(r.relname), tenant, cond);
-        ELSIF r.by_user THEN
-            keyed_on := 'user_id';
-            EXECUTE pg_catalog.format(
-                'CREATE POLICY chatstore_tenant_isolation_new ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                'USING (user_id OPERATOR(pg_catalog.=) %s AND %s) '
-                'WITH CHECK (user_id OPERATOR(pg_catalog.=) %s AND %s)',
-                r.rel, tenant, cond, tenant, cond);
-        ELSE
+        IF r.key IS NULL THEN
             RAISE EXCEPTION 'table % has no tenant key', r.rel
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'Tenant isolation keys every chatstore table on a column "tenant", a NOT NULL "thread_id" referencing chat_threads, or "user_id".',
+                      DETAIL = 'Tenant isolation keys every chatstore table on a column "tenant", "thread_user_id" (its thread''s user_id) or "user_id".',
                       HINT = 'Give the table one of those columns, or teach chat_enable_tenant_isolation how to key it.';
         END IF;
-        -- replace an earlier policy of ours atomically (idempotent re-enable)
+        keyed_on := r.key;
+        col := pg_catalog.quote_ident(r.key);
+        -- replace an earlier policy of ours (idempotent re-enable; in this
+        -- transaction, so no session sees the table without one).  IF
+        -- EXISTS: a table Citus distributed after the policy was made has
+        -- it on the coordinator only
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
                      AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation') THEN
-            EXECUTE pg_catalog.format('DROP POLICY chatstore_tenant_isolation ON %s', r.rel);
+            EXECUTE pg_catalog.format('DROP POLICY IF EXISTS chatstore_tenant_isolation ON %s', r.rel);
         END IF;
-        EXECUTE pg_catalog.format('ALTER POLICY chatstore_tenant_isolation_new ON %s RENAME TO chatstore_tenant_isolation', r.rel);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY chatstore_tenant_isolation ON %1$s AS PERMISSIVE FOR ALL TO PUBLIC '
+            'USING (%2$s OPERATOR(pg_catalog.=) %3$s AND %4$s) '
+            'WITH CHECK (%2$s OPERATOR(pg_catalog.=) %3$s AND %4$s)',
+            r.rel, col, tenant, cond);
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', r.rel);
         IF force THEN
             EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', r.rel);
@@ -227,7 +201,7 @@ BEGIN
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
                    WHERE p.polrelid OPERATOR(pg_catalog.=) r.rel
                      AND p.polname OPERATOR(pg_catalog.=) 'chatstore_tenant_isolation') THEN
-            EXECUTE pg_catalog.format('DROP POLICY chatstore_tenant_isolation ON %s', r.rel);
+            EXECUTE pg_catalog.format('DROP POLICY IF EXISTS chatstore_tenant_isolation ON %s', r.rel);
         END IF;
         EXECUTE pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.rel);
         EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', r.rel);
@@ -258,6 +232,48 @@ END;
 
 COMMENT ON FUNCTION @extschema@.chat_tenant_isolation_status() IS
     'every chatstore table holding tenant data, with whether row-level security is enabled and forced and whether the tenant policy is on it';
+
+-- A thread's user_id is copied into its rows (thread_user_id, which tenant
+-- isolation keys them on).  The functions never change a thread's user_id;
+-- when the owner changes it by hand, this trigger moves the thread's rows
+-- along (every table of the extension with the columns thread_id and
+-- thread_user_id).  On a distributed database chat_distribute drops it
+-- (Citus refuses triggers on distributed tables): there such an UPDATE must
+-- change the rows' thread_user_id too (README.md#scaling-out).
+CREATE FUNCTION @extschema@._chat_thread_owner_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT t.rel FROM @extschema@._chat_data_relations() AS t
+        WHERE t.relkind OPERATOR(pg_catalog.=) 'r'
+          AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) t.rel AND a.attname OPERATOR(pg_catalog.=) 'thread_user_id'
+                        AND NOT a.attisdropped)
+          AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) t.rel AND a.attname OPERATOR(pg_catalog.=) 'thread_id'
+                        AND NOT a.attisdropped)
+        ORDER BY t.relname
+    LOOP
+        EXECUTE pg_catalog.format(
+            'UPDATE %s AS x SET thread_user_id = $1 WHERE x.thread_id OPERATOR(pg_catalog.=) $2', r.rel)
+            USING NEW.user_id, NEW.id;
+    END LOOP;
+    RETURN NULL;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_thread_owner_trigger() IS
+    'chatstore internal: a thread''s new user_id copied into the thread_user_id of its rows';
+
+CREATE TRIGGER chat_threads_owner
+    AFTER UPDATE OF user_id ON @extschema@.chat_threads
+    FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id)
+    EXECUTE FUNCTION @extschema@._chat_thread_owner_trigger();
 
 -- The grants an application role needs to use chatstore (see the
 -- documentation, Tenants and security): USAGE on the extension schema,

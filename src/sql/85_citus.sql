@@ -17,6 +17,9 @@
 --   - a foreign key from chat_user_preferences.active_thread_id (by user)
 --     to chat_threads (by thread): dropped; chat_get_preferences does not
 --     return an active thread that no longer exists;
+--   - the trigger that copies a thread's new user_id into its rows'
+--     thread_user_id: dropped (no function changes a thread's user_id;
+--     README.md#scaling-out says what a hand-written change must do);
 --   - the generic plans of the C functions' kept statements: those
 --     functions get plan_cache_mode = force_custom_plan (on one node they
 --     keep their generic plans, which are faster there).
@@ -208,14 +211,6 @@ BEGIN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, got %', shard_count
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-               WHERE p.polrelid = '@extschema@.chat_threads'::pg_catalog.regclass
-                 AND p.polname = 'chatstore_tenant_isolation') THEN
-        RAISE EXCEPTION 'tenant isolation is on: chat_distribute cannot distribute the chat tables'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Citus refuses the row-level security policies of the thread-keyed tables.',
-                  HINT = 'SELECT chat_disable_tenant_isolation() first (README.md#scaling-out).';
-    END IF;
     n_shards := COALESCE(shard_count, pg_catalog.current_setting('citus.shard_count')::integer);
     SELECT n.nspname INTO STRICT ext_nsp
     FROM pg_catalog.pg_extension AS e
@@ -226,6 +221,7 @@ BEGIN
     FOREACH trg SLICE 1 IN ARRAY ARRAY[
             ['chat_threads', 'chat_threads_updated_at'],
             ['chat_threads', 'chat_threads_tombstone'],
+            ['chat_threads', 'chat_threads_owner'],
             ['chat_user_preferences', 'chat_user_preferences_updated_at'],
             ['chat_kv', 'chat_kv_updated_at'],
             ['chat_lists', 'chat_lists_updated_at'],
@@ -321,6 +317,14 @@ BEGIN
                 USING ERRCODE = 'connection_failure';
         END IF;
     END LOOP;
+    -- tenant isolation, when on: its policies read the tenant on the node
+    -- that holds the rows from now on (_chat_tenant_isolation_apply).  Last:
+    -- its DDL locks the workers' tables, which the workers' own connections
+    -- above would wait for
+    IF EXISTS (SELECT FROM @extschema@.chat_tenant_isolation_config) THEN
+        PERFORM @extschema@._chat_tenant_isolation_apply(
+            (SELECT c.force FROM @extschema@.chat_tenant_isolation_config AS c));
+    END IF;
     RETURN;
 END
 $fn$;

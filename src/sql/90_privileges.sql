@@ -1,6 +1,6 @@
 -- chatstore -- part 90: privileges
 --
--- No function of the extension is executable by PUBLIC: the owner (and
+-- No function of the extension is executable by PUBLIC (but one, below): the owner (and
 -- superusers) run everything, an application role gets EXECUTE on the
 -- application functions from chat_grant_app_role (part 80).  The writing
 -- functions are SECURITY DEFINER, so EXECUTE on them is what lets a role
@@ -23,6 +23,12 @@ BEGIN
     END LOOP;
 END
 $privileges$;
+
+-- The one exception: the tenant the policies of a distributed database read
+-- (part 05).  Every role subject to them runs it, on every node, and a GRANT
+-- to a role made on the coordinator does not reach the workers; it reads
+-- only the caller's own setting.
+GRANT EXECUTE ON FUNCTION @extschema@._chat_policy_tenant() TO PUBLIC;
 
 -- Owners.  chatstore is a trusted extension: a role that is not a superuser
 -- but has CREATE on the database (its owner, say) may CREATE EXTENSION

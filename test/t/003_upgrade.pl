@@ -220,6 +220,22 @@ for my $p (grep { / \Q$default\E / } @paths)
 	like($err, qr/thread "tomb" was deleted/, "$source -> $default: a save into the deleted thread is refused");
 }
 
+# thread_user_id (1.7): the rows saved before the update get their thread's
+# owner; a session that saved before the update and saves again after it in
+# the same connection writes the new column too (its kept plans of the C
+# save are made again when chat_messages changes)
+for my $p (grep { / \Q$default\E / } @paths)
+{
+	my ($source) = split / /, $p;
+	my $db = fresh_db($source);
+	is(($node->safe_psql($db, qq{
+		SELECT chat_save_messages('owned', '[{"id": "before", "role": "user", "content": "x"}]', 'u');
+		ALTER EXTENSION chatstore UPDATE TO '$default';
+		SELECT chat_save_messages('owned', '[{"id": "after", "role": "user", "content": "y"}]', 'u');
+		SELECT string_agg(id || '=' || coalesce(thread_user_id, '-'), ' ' ORDER BY seq) FROM chat_messages WHERE thread_id = 'owned'}) =~ s/^.*\n//sr),
+		'before=u after=u', "$source -> $default: rows keyed on their thread's owner, also by a session's kept plans");
+}
+
 # every update script is on some path
 for my $u (@updates)
 {
