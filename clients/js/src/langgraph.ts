@@ -467,7 +467,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   /** The queued rows whose write of messages continues its checkpoint's messages (the messages a
    *  node returned, before the next checkpoint): the flush saves those messages first and stores the
    *  write as their ids (no rewrite later); the next put finds them saved (#presaved). */
-  async #presave(rows: Map<string, QueuedRow>, known?: [string, MsgList], saved: string[] = []): Promise<Array<{ done: () => void; undo: () => void }>> {
+  async #presave(rows: Map<string, QueuedRow>, known?: [string, MsgList], saved: string[] = [],
+    append?: { msgs: unknown[]; ids: string[] }): Promise<Array<{ done: () => void; undo: () => void }>> {
     const out: Array<{ done: () => void; undo: () => void }> = [];
     const seen = new Set<string>();
     const saving = new Set<string>(saved);   // saved by this statement before the writes
@@ -500,9 +501,17 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       if (ids.some((id) => base!.ids.includes(id) || saving.has(id))) continue;
       seen.add(mk);
       for (const id of ids) saving.add(id);
-      const anchor = { id: base.ref.leaf, role: toStored(base.objs[base.objs.length - 1]).role, content: '' };
-      row.save = [anchor, ...w.objs.map(toStored)];
-      row.ids = ids;
+      // the put's own checkpoint (known), whose new messages end at base's last one: appended to its batch
+      const joined = append && known && known[0] === mk && base === known[1];
+      const at = append ? [append.msgs.length, append.ids.length] : [0, 0];
+      if (joined) {
+        append.msgs.push(...w.objs.map(toStored));
+        append.ids.push(...ids);
+      } else {
+        const anchor = { id: base.ref.leaf, role: toStored(base.objs[base.objs.length - 1]).role, content: '' };
+        row.save = [anchor, ...w.objs.map(toStored)];
+        row.ids = ids;
+      }
       row.reg[idx] = { c: w.rec.ch, m: ids, ...(w.one ? { o: 1 as const } : {}) };
       const list: MsgList = { ref: { leaf: ids[ids.length - 1], n: base.ids.length + ids.length },
         ids: [...base.ids, ...ids], objs: [...base.objs, ...w.objs], hashes: [...base.hashes, ...new Array(ids.length)] };
@@ -513,7 +522,10 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           const cur = this.#msgWrites.get(mk);
           if (cur) this.#msgWrites.set(mk, cur.filter((x) => x !== w));
         },
-        undo: () => { row.reg[idx] = before; delete row.save; delete row.ids; },
+        undo: () => {
+          row.reg[idx] = before; delete row.save; delete row.ids;
+          if (joined) { append.msgs.length = at[0]; append.ids.length = at[1]; }
+        },
       });
     }
     return out;
@@ -531,8 +543,11 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     void (async () => {
-      while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
-      await new Promise((r) => setImmediate(r));
+      // (again after that turn: LangGraph's next put, which takes the writes, may have started meanwhile)
+      do {
+        while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+        await new Promise((r) => setImmediate(r));
+      } while (this.#inflight.size);
       this.#flushScheduled = false;
       if (this.#queue.length) await this.#drain();
     })();
@@ -713,7 +728,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const chBlobs: Array<[string, ChannelBlob]> = [];
       const patches = new Map<string, Patch>();   // the parent's pending messages writes rewritten as ids, by task
       let list: MsgList | null = null;
-      let batch: string | null = null;
+      let batch: unknown[] | null = null;
       let expect: string[] | null = null;
       let newRoot = false;
       let mref: MsgRef | null | 'val' | undefined;
@@ -752,7 +767,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           // its id and role)
           const fresh = msgs.slice(k).map(toStored);
           const anchor = k > 0 ? [{ id: ids[k - 1], role: toStored(msgs[k - 1]).role, content: '' }] : [];
-          batch = JSON.stringify([...anchor, ...fresh]);
+          batch = [...anchor, ...fresh];
           expect = ids.slice(k);
           ref = { leaf: ids[ids.length - 1], n: ids.length };
         }
@@ -815,9 +830,17 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       }
       if (Object.keys(ptr).length) rec.o = ptr;
       if (this.#queue.length && !solo) {
-        items.push(...this.#queue);
-        this.#queue = [];
-        if (!release) {
+        // not the writes of a later checkpoint of this thread that this saver has not stored: LangGraph
+        // runs the next tasks before it puts their checkpoint, and that put (next in LangGraph's chain)
+        // stores them with its row, saving their messages as messages then (no value stored here and
+        // rewritten as ids later); else a flush sends them once no put is in flight
+        const later = (r: QueuedRow) => r.th === chatThread && r.cp > checkpoint.id && !this.#inl.has(`${r.th}\u0000${r.cp}`);
+        const take = this.#queue.filter((it) => !it.rows.some(later));
+        if (take.length) {
+          this.#queue = take.length === this.#queue.length ? [] : this.#queue.filter((it) => it.rows.some(later));
+          items.push(...take);
+        }
+        if (take.length && !release) {
           const carry = new Promise<void>((r) => { release = r; });
           this.#carrying.add(carry);
           void carry.then(() => this.#carrying.delete(carry));
@@ -839,8 +862,13 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         const r0 = mref ?? (!(mc in newVersions) && parentId ? this.#refs.get(`${chatThread}\u0000${parentId}`) : undefined);
         if (r0 && r0 !== 'val') known = [`${chatThread}\u0000${checkpoint.id}`, await this.#messagesAt(this.db, chatThread, r0)];
       }
-      const pre = [...rows.values()].some((r) => this.#msgWrites.has(`${r.th}\u0000${r.cp}`)) ? await this.#presave(rows, known, expect ?? []) : [];
-      const params = [chatThread, checkpoint.id, encB(stored), ns, Object.keys(own).length ? encB(own) : null, batch, expect,
+      // a queued write of this checkpoint's messages that go on from its new messages: saved in the same
+      // batch (one chat_save_messages call; not on a thread's first messages, which a CS003 retries as a value)
+      const append = batch && !newRoot ? { msgs: [] as unknown[], ids: [] as string[] } : undefined;
+      const pre = [...rows.values()].some((r) => this.#msgWrites.has(`${r.th}\u0000${r.cp}`)) ? await this.#presave(rows, known, expect ?? [], append) : [];
+      const batchParam = () => (batch ? JSON.stringify(append?.msgs.length ? [...batch, ...append.msgs] : batch) : null);
+      const expectParam = () => (expect && append?.ids.length ? [...expect, ...append.ids] : expect);
+      const params = [chatThread, checkpoint.id, encB(stored), ns, Object.keys(own).length ? encB(own) : null, batchParam(), expectParam(),
         ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId, refs ? JSON.stringify(refs) : null];
       const query = async (q: Queryable | pg.ClientBase) => {
         try {
@@ -850,6 +878,8 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           // maybe a queued write's messages: again without saving them (the statement stored nothing)
           for (const x of pre) x.undo();
           pre.length = 0;
+          params[5] = batchParam();
+          params[6] = expectParam();
           params[7] = ChatstoreSaver.#writesParam(rows);
           return (await q.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL, values: params })).rows[0]?.had ?? null;
         }
