@@ -22,9 +22,11 @@
 //    not cached the message path, one for the path; put is one chat_checkpoint_put call (new messages,
 //    row, the putWrites calls queued since the last statement) and compares the message list with the
 //    parent's cached one by object and id (hashing only messages that are not the very objects);
-//    putWrites queues its writes and resolves once they are stored: by the statement of the next put,
-//    else by a statement of their own once no put of this saver is in flight (reads, list and
-//    deleteThread send them first).
+//    putWrites queues its writes and resolves once they are stored: by the statement of the next put
+//    (the writes of a later checkpoint of the thread that this saver has not stored yet: by that
+//    checkpoint's own put, which saves their messages as messages then), else by a statement of their
+//    own once no put of this saver is in flight (reads, list and deleteThread send them first). A
+//    put's messages and the messages of its own checkpoint's queued writes are one batch.
 //  - fallback: when the messages channel is not an append to the parent checkpoint's messages
 //    (messages removed or changed, messages without ids, values that are not LangChain messages),
 //    its value is stored like any other channel.
@@ -524,7 +526,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         },
         undo: () => {
           row.reg[idx] = before; delete row.save; delete row.ids;
-          if (joined) { append.msgs.length = at[0]; append.ids.length = at[1]; }
+          if (joined) { append.msgs.length = Math.min(append.msgs.length, at[0]); append.ids.length = Math.min(append.ids.length, at[1]); }
         },
       });
     }
