@@ -5147,6 +5147,9 @@ DECLARE
     v_old    jsonb;
     v_anchor text;
     v_seq    bigint;
+    v_tenant text;
+    v_confined boolean;
+    v_owner_of text;    -- the thread v_owner is the user_id of (NULL: none read)
     v_owner  text;
 BEGIN
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
@@ -5196,7 +5199,10 @@ BEGIN
         END IF;
         v_done := ARRAY[thread_id];
     END IF;
-    -- the threads written to (chat_save_messages checked its own): made, or checked for the caller
+    -- the threads written to (chat_save_messages checked its own): made, or checked for the caller;
+    -- a thread that exists and that the caller may write to (what _chat_checkpoint_thread checks:
+    -- its owner is the user_id given, if any, and the caller's tenant, if confined) is read here
+    -- only, the others (made, refused, an error) by _chat_checkpoint_thread
     FOR v_thread IN
         SELECT DISTINCT x.t FROM (
             SELECT chat_checkpoint_put.thread_id AS t WHERE checkpoint_id IS NOT NULL
@@ -5204,10 +5210,25 @@ BEGIN
             UNION ALL SELECT e.value ->> 'thread_id' FROM jsonb_array_elements(coalesce(patches, '[]')) AS e) AS x
         WHERE x.t IS NULL OR NOT x.t = ANY (v_done)
     LOOP
+        IF v_confined IS NULL THEN
+            v_tenant := @extschema@._chat_tenant();
+            v_confined := v_tenant IS NOT NULL;
+        END IF;
+        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+        v_owner_of := CASE WHEN FOUND THEN v_thread END;
+        CONTINUE WHEN FOUND
+            AND (chat_checkpoint_put.user_id IS NULL
+                 OR (chat_checkpoint_put.user_id <> '' AND v_owner = chat_checkpoint_put.user_id))
+            AND (NOT v_confined OR (v_tenant <> '' AND v_owner = v_tenant));
         PERFORM @extschema@._chat_checkpoint_thread(v_thread, user_id);
+        v_owner_of := NULL;
     END LOOP;
     IF checkpoint_id IS NOT NULL THEN
-        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
+        -- the rows carry their thread's user_id (tenant isolation keys them on it)
+        IF v_owner_of IS DISTINCT FROM chat_checkpoint_put.thread_id THEN
+            SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_checkpoint_put.thread_id;
+            v_owner_of := chat_checkpoint_put.thread_id;
+        END IF;
         INSERT INTO @extschema@.chat_checkpoints AS c (thread_id, id, ns, record, blobs, refs, thread_user_id)
         VALUES (chat_checkpoint_put.thread_id, chat_checkpoint_put.checkpoint_id,
                 coalesce(chat_checkpoint_put.ns, ''), chat_checkpoint_put.record, chat_checkpoint_put.blobs,
@@ -5252,7 +5273,10 @@ BEGIN
         FOR UPDATE;
         v_had := v_had || jsonb_build_object(w ->> 'k',
                      coalesce((SELECT jsonb_agg(z) FROM jsonb_object_keys(v_old) AS z), '[]'));
-        SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+        IF v_owner_of IS DISTINCT FROM v_thread THEN
+            SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = v_thread;
+            v_owner_of := v_thread;
+        END IF;
         INSERT INTO @extschema@.chat_checkpoint_writes AS x (thread_id, checkpoint_id, task, path, writes,
                                                              thread_user_id)
         VALUES (v_thread, w ->> 'checkpoint_id', w ->> 'task', coalesce(w ->> 'path', ''),
