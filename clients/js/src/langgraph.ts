@@ -26,14 +26,18 @@
 //    (the writes of a later checkpoint of the thread that this saver has not stored yet: by that
 //    checkpoint's own put, which saves their messages as messages then), else by a statement of their
 //    own once no put of this saver is in flight (reads, list and deleteThread send them first). A
-//    put's messages and the messages of its own checkpoint's queued writes are one batch.
+//    put's messages and the messages of its own checkpoint's queued writes are one batch. LangGraph
+//    calls put once the previous put has resolved (puts never overlap: nothing to coalesce), so the
+//    time a put takes is on the turn's path: its JS is kept small (plain JSON values skip the
+//    serializer's text and parse, a small deflate state, a write of messages is serialized only
+//    when it is sent as a value, not as ids).
 //  - fallback: when the messages channel is not an append to the parent checkpoint's messages
 //    (messages removed or changed, messages without ids, values that are not LangChain messages),
 //    its value is stored like any other channel.
 import {
   BaseCheckpointSaver, type Checkpoint, type CheckpointListOptions, type CheckpointMetadata,
   type CheckpointPendingWrite, type CheckpointTuple, type PendingWrite, type SerializerProtocol,
-  type ChannelVersions, WRITES_IDX_MAP, TASKS, maxChannelVersion, compareWritesSortKeys, copyCheckpoint, getCheckpointId, writesSortKey,
+  type ChannelVersions, JsonPlusSerializer, WRITES_IDX_MAP, TASKS, maxChannelVersion, compareWritesSortKeys, copyCheckpoint, getCheckpointId, writesSortKey,
 } from '@langchain/langgraph-checkpoint';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { type BaseMessage, type StoredMessage, isBaseMessage, mapChatMessagesToStoredMessages, mapStoredMessagesToChatMessages } from '@langchain/core/messages';
@@ -118,9 +122,15 @@ const DICT = Buffer.from(
   + '"p":"1f1","m":{"source":"input","step":-1,"parents":{}},"m":{"source":"loop","step":,"parents":{}},'
   + '"i":{"messages":{"msgs":{"leaf":"","n":}},"branch:to:agent":{"val":{"t":"json","j":null}},"branch:to:tools":{"val":{"t":"json","j":"agent"}}}}',
   'utf8');
+// The deflate window: the smallest that holds DICT and the text (the same matches as the default
+// 32 KB window, a smaller state to set up: most records and blobs are under 1 KB), with a small hash
+// table (memLevel 2: at these sizes the same output, a quarter of the setup cost of the default).
+// Inflate reads any window up to 32 KB.
 function encB(o: unknown): Buffer {
   const text = Buffer.from(JSON.stringify(o), 'utf8');
-  const z = deflateRawSync(text, { dictionary: DICT, level: 9 });
+  let wb = 9;
+  while (wb < 15 && (1 << wb) - 262 < DICT.length + text.length) wb++;
+  const z = deflateRawSync(text, { dictionary: DICT, level: 9, windowBits: wb, memLevel: 2 });
   return z.length + 1 < text.length ? Buffer.concat([Buffer.from([1]), z]) : text;
 }
 function decB<T>(b: Buffer | string | null | undefined): T | null {
@@ -128,6 +138,40 @@ function decB<T>(b: Buffer | string | null | undefined): T | null {
   if (typeof b === 'string') return JSON.parse(b) as T;
   if (b[0] === 1) return JSON.parse(inflateRawSync(b.subarray(1), { dictionary: DICT }).toString('utf8')) as T;
   return JSON.parse(b.toString('utf8')) as T;
+}
+
+// plainCopy's answer for a value that is not plain JSON
+const NOT_PLAIN = Symbol('not plain JSON');
+/** A copy of a value that is plain JSON (null, booleans, finite numbers, strings without NUL, arrays and
+ *  plain objects of them, at most 32 deep): what JsonPlusSerializer's JSON of it parses to (its
+ *  replacer changes undefined, Send-like objects, class instances only); else NOT_PLAIN. */
+function plainCopy(v: unknown, depth: number): unknown {
+  if (v === null || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : NOT_PLAIN;
+  if (typeof v === 'string') return v.includes('\u0000') ? NOT_PLAIN : v;
+  if (typeof v !== 'object' || depth > 32) return NOT_PLAIN;
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) return NOT_PLAIN;
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = plainCopy(v[i], depth + 1);
+      if (x === NOT_PLAIN) return NOT_PLAIN;
+      out[i] = x;
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+  const o = v as Record<string, unknown>;
+  if ('toJSON' in o || o.lg_name === 'Send') return NOT_PLAIN;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    if (k === '__proto__') return NOT_PLAIN;
+    const x = plainCopy(o[k], depth + 1);
+    if (x === NOT_PLAIN) return NOT_PLAIN;
+    out[k] = x;
+  }
+  return out;
 }
 
 /** The time a uuid6 (LangGraph's checkpoint ids) was made, as an ISO string; null for another id. */
@@ -276,11 +320,14 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   // putWrites calls not yet sent: the next put sends them in its statement, else a flush does once
   // no put of this saver is in flight (see #scheduleFlush)
   #prepared: boolean;
+  // the serializer is LangGraph's JsonPlusSerializer itself: plain JSON values skip it (#dump)
+  #plainSerde: boolean;
   #queue: QueuedWrites[] = [];
   #inflight = new Set<Promise<unknown>>();
   #flushScheduled = false;
   #flushing: Promise<void> | null = null;
   #carrying = new Set<Promise<unknown>>();     // puts whose statement carries queued writes
+  #raw = new WeakMap<WriteEntry, unknown>();   // a queued write of messages not serialized yet: its value
   #inl = new Map<string, Inline>();             // <chat thread>\0<checkpoint id> -> what its children carry
   // <chat thread>\u0000<checkpoint id> -> its messages and those its pending writes saved (a flush)
   #presaved = new Map<string, MsgList>();
@@ -292,6 +339,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     this.messagesChannel = opts.messagesChannel ?? 'messages';
     this.userId = opts.userId ?? null;
     this.#prepared = opts.preparedStatements ?? true;
+    this.#plainSerde = Object.getPrototypeOf(this.serde) === JsonPlusSerializer.prototype;
   }
 
   /** a statement's name when statements are prepared, else none (an unnamed statement) */
@@ -305,6 +353,12 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
   }
 
   async #dump(v: unknown): Promise<Blob> {
+    // plain JSON (the checkpoint, its metadata, most channel values but messages) with LangGraph's
+    // own serializer: what it would give, without its text and a parse of it
+    if (this.#plainSerde) {
+      const j = plainCopy(v, 0);
+      if (j !== NOT_PLAIN) return { t: 'json', j };
+    }
     const [t, bytes] = await this.serde.dumpsTyped(v);
     const buf = Buffer.from(bytes);
     if (t === 'json') {
@@ -420,10 +474,22 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     return out;
   }
 
+  /** The queued rows' JSON (after #serialize). */
   static #writesParam(rows: Map<string, QueuedRow>): string | null {
     if (!rows.size) return null;
     return JSON.stringify([...rows.values()].map((r) => ({ k: r.k, thread_id: r.th, ns: r.ns, checkpoint_id: r.cp, task: r.task, path: r.p, reg: r.reg, spec: r.spec,
       ...(r.save ? { save: r.save, ids: r.ids } : {}) })));
+  }
+
+  /** Serializes the values of the rows' entries that putWrites left as they were (writes of messages:
+   *  most are sent as ids, #presave; the others as values, here). */
+  async #serialize(rows: Map<string, QueuedRow>): Promise<void> {
+    for (const r of rows.values()) {
+      for (const e of Object.values(r.reg)) {
+        if (e.v !== undefined || e.m !== undefined || !this.#raw.has(e)) continue;
+        e.v = await this.#dump(this.#raw.get(e));
+      }
+    }
   }
 
   static #settle(items: QueuedWrites[], had: Map<string, Set<string>> | null, err?: unknown) {
@@ -448,14 +514,14 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         let r;
         try {
           r = await this.db.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL,
-            values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
+            values: [null, null, null, null, null, null, null, (await this.#serialize(rows), ChatstoreSaver.#writesParam(rows)), null, this.userId, null] });
         } catch (e) {
           if ((e as { code?: string }).code !== 'CS003' || !pre.length) throw e;
           // not an append after all: the writes as values (the failed statement stored nothing)
           for (const x of pre) x.undo();
           pre.length = 0;
           r = await this.db.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL,
-            values: [null, null, null, null, null, null, null, ChatstoreSaver.#writesParam(rows), null, this.userId, null] });
+            values: [null, null, null, null, null, null, null, (await this.#serialize(rows), ChatstoreSaver.#writesParam(rows)), null, this.userId, null] });
         }
         for (const x of pre) x.done();
         const had = (r.rows[0]?.had ?? {}) as Record<string, string[]>;
@@ -870,6 +936,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
       const pre = [...rows.values()].some((r) => this.#msgWrites.has(`${r.th}\u0000${r.cp}`)) ? await this.#presave(rows, known, expect ?? [], append) : [];
       const batchParam = () => (batch ? JSON.stringify(append?.msgs.length ? [...batch, ...append.msgs] : batch) : null);
       const expectParam = () => (expect && append?.ids.length ? [...expect, ...append.ids] : expect);
+      await this.#serialize(rows);
       const params = [chatThread, checkpoint.id, encB(stored), ns, Object.keys(own).length ? encB(own) : null, batchParam(), expectParam(),
         ChatstoreSaver.#writesParam(rows), pv.length ? JSON.stringify(pv) : null, this.userId, refs ? JSON.stringify(refs) : null];
       const query = async (q: Queryable | pg.ClientBase) => {
@@ -882,6 +949,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           pre.length = 0;
           params[5] = batchParam();
           params[6] = expectParam();
+          await this.#serialize(rows);
           params[7] = ChatstoreSaver.#writesParam(rows);
           return (await q.query({ name: this.#name('chatstore_lg_put'), text: PUT_SQL, values: params })).rows[0]?.had ?? null;
         }
@@ -973,14 +1041,20 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
     for (let i = 0; i < writes.length; i++) {
       const [channel, value] = writes[i];
       const idx = WRITES_IDX_MAP[channel] ?? i;
-      (idx < 0 ? spec : reg)[String(idx)] = { c: channel, v: await this.#dump(value) };
       mw.delete(idx);
       if (channel === this.messagesChannel && idx >= 0) {
         const objs = Array.isArray(value) ? value : [value];
         if (objs.length > 0 && objs.every((m) => isBaseMessage(m) && typeof m.id === 'string' && m.id !== '')) {
           mw.set(idx, { key, rec: { task: taskId, ch: channel, path: taskPath ?? '', idx }, objs: objs.slice(), one: !Array.isArray(value) });
+          // serialized only if it is sent as a value (#serialize): the statement usually sends its
+          // messages' ids (#presave)
+          const e: WriteEntry = { c: channel };
+          this.#raw.set(e, Array.isArray(value) ? value.slice() : value);
+          reg[String(idx)] = e;
+          continue;
         }
       }
+      (idx < 0 ? spec : reg)[String(idx)] = { c: channel, v: await this.#dump(value) };
     }
     if (writes.length === 0) return;
     // remembered before the statement: a put that runs concurrently (LangGraph does not wait for
