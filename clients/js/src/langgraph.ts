@@ -44,7 +44,7 @@ import { type BaseMessage, type StoredMessage, isBaseMessage, mapChatMessagesToS
 import type pg from 'pg';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { type Queryable, withTransaction } from './index.js';
-import { toChatstoreMessage, fromChatstoreMessage } from './langchain.js';
+import { toChatstoreMessage, fromChatstoreMessage, chatstoreRole } from './langchain.js';
 
 export interface ChatstoreSaverOptions {
   /** prefix of every chat_kv key and chatstore thread id this saver writes (isolation, tests) */
@@ -576,7 +576,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         append.msgs.push(...w.objs.map(toStored));
         append.ids.push(...ids);
       } else {
-        const anchor = { id: base.ref.leaf, role: toStored(base.objs[base.objs.length - 1]).role, content: '' };
+        const anchor = { id: base.ref.leaf, role: chatstoreRole(base.objs[base.objs.length - 1]), content: '' };
         row.save = [anchor, ...w.objs.map(toStored)];
         row.ids = ids;
       }
@@ -834,7 +834,7 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
           // the new messages, after the parent's last one (the anchor: saved below it; by id, so only
           // its id and role)
           const fresh = msgs.slice(k).map(toStored);
-          const anchor = k > 0 ? [{ id: ids[k - 1], role: toStored(msgs[k - 1]).role, content: '' }] : [];
+          const anchor = k > 0 ? [{ id: ids[k - 1], role: chatstoreRole(msgs[k - 1]), content: '' }] : [];
           batch = [...anchor, ...fresh];
           expect = ids.slice(k);
           ref = { leaf: ids[ids.length - 1], n: ids.length };
