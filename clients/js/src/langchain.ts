@@ -30,13 +30,13 @@ export interface ChatstoreChatMessageHistoryOptions {
 
 const ROLE_OF: Record<string, string> = { human: 'user', ai: 'assistant', system: 'system', tool: 'tool', developer: 'developer', function: 'function' };
 
-/** The chatstore message JSON of a LangChain message. */
 /** The chatstore role of a LangChain message (toChatstoreMessage's). */
 export function chatstoreRole(m: BaseMessage): string {
   const type = m.getType();
   return type === 'generic' ? String((m as ChatMessage).role ?? 'user') : (ROLE_OF[type] ?? 'user');
 }
 
+/** The chatstore message JSON of a LangChain message. */
 export function toChatstoreMessage(m: BaseMessage): MessageInput {
   const [stored] = mapChatMessagesToStoredMessages([m]);
   const type = m.getType();

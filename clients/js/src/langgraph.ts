@@ -122,15 +122,15 @@ const DICT = Buffer.from(
   + '"p":"1f1","m":{"source":"input","step":-1,"parents":{}},"m":{"source":"loop","step":,"parents":{}},'
   + '"i":{"messages":{"msgs":{"leaf":"","n":}},"branch:to:agent":{"val":{"t":"json","j":null}},"branch:to:tools":{"val":{"t":"json","j":"agent"}}}}',
   'utf8');
-// The deflate window: the smallest that holds DICT and the text (the same matches as the default
-// 32 KB window, a smaller state to set up: most records and blobs are under 1 KB), with a small hash
-// table (memLevel 2: at these sizes the same output, a quarter of the setup cost of the default).
-// Inflate reads any window up to 32 KB.
+// The deflate window: the smallest that holds DICT and the text (every match the default 32 KB window
+// finds, a smaller state to set up: most records and blobs are under 1 KB), with a small hash table up
+// to a 4 KB window (memLevel 2: the same sizes on F1's records and blobs). Inflate reads any window up
+// to 32 KB: the format does not change.
 function encB(o: unknown): Buffer {
   const text = Buffer.from(JSON.stringify(o), 'utf8');
   let wb = 9;
   while (wb < 15 && (1 << wb) - 262 < DICT.length + text.length) wb++;
-  const z = deflateRawSync(text, { dictionary: DICT, level: 9, windowBits: wb, memLevel: 2 });
+  const z = deflateRawSync(text, { dictionary: DICT, level: 9, windowBits: wb, memLevel: wb <= 12 ? 2 : 8 });
   return z.length + 1 < text.length ? Buffer.concat([Buffer.from([1]), z]) : text;
 }
 function decB<T>(b: Buffer | string | null | undefined): T | null {
@@ -143,7 +143,7 @@ function decB<T>(b: Buffer | string | null | undefined): T | null {
 // plainCopy's answer for a value that is not plain JSON
 const NOT_PLAIN = Symbol('not plain JSON');
 /** A copy of a value that is plain JSON (null, booleans, finite numbers, strings without NUL, arrays and
- *  plain objects of them, at most 32 deep): what JsonPlusSerializer's JSON of it parses to (its
+ *  plain objects of them, keys without NUL, at most 32 deep): what JsonPlusSerializer's JSON of it parses to (its
  *  replacer changes undefined, Send-like objects, class instances only); else NOT_PLAIN. */
 function plainCopy(v: unknown, depth: number): unknown {
   if (v === null || typeof v === 'boolean') return v;
@@ -166,7 +166,7 @@ function plainCopy(v: unknown, depth: number): unknown {
   if ('toJSON' in o || o.lg_name === 'Send') return NOT_PLAIN;
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(o)) {
-    if (k === '__proto__') return NOT_PLAIN;
+    if (k === '__proto__' || k.includes('\u0000')) return NOT_PLAIN;
     const x = plainCopy(o[k], depth + 1);
     if (x === NOT_PLAIN) return NOT_PLAIN;
     out[k] = x;
@@ -1046,12 +1046,15 @@ export class ChatstoreSaver extends BaseCheckpointSaver {
         const objs = Array.isArray(value) ? value : [value];
         if (objs.length > 0 && objs.every((m) => isBaseMessage(m) && typeof m.id === 'string' && m.id !== '')) {
           mw.set(idx, { key, rec: { task: taskId, ch: channel, path: taskPath ?? '', idx }, objs: objs.slice(), one: !Array.isArray(value) });
-          // serialized only if it is sent as a value (#serialize): the statement usually sends its
-          // messages' ids (#presave)
-          const e: WriteEntry = { c: channel };
-          this.#raw.set(e, Array.isArray(value) ? value.slice() : value);
-          reg[String(idx)] = e;
-          continue;
+          // with LangGraph's serializer (it serializes any message), serialized only if it is sent as a
+          // value (#serialize): the statement usually sends its messages' ids (#presave); another
+          // serializer's error stays putWrites' own (below)
+          if (this.#plainSerde) {
+            const e: WriteEntry = { c: channel };
+            this.#raw.set(e, Array.isArray(value) ? value.slice() : value);
+            reg[String(idx)] = e;
+            continue;
+          }
         }
       }
       (idx < 0 ? spec : reg)[String(idx)] = { c: channel, v: await this.#dump(value) };
