@@ -103,6 +103,70 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'chat_policy_tenant'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_delegated_enter(
+    confined_tenant text, tenant text, at timestamptz, time_zone text,
+    max_batch_messages integer, max_message_bytes integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_delegated_enter'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: the calling session''s values hold on this node for a delegated call';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delegated_leave()
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_delegated_leave'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_leave() IS
+    'chatstore internal: the end of a delegated call';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delegating()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'chat_delegating'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegating() IS
+    'chatstore internal: a writing function passes its call to its _at variant (Citus)';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_now()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'chat_now'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@._chat_now() IS
+    'chatstore internal: the calling session''s transaction time (now(), or the caller''s in a delegated call)';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delegate_ctx()
+RETURNS jsonb
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT pg_catalog.jsonb_build_object(
+        'confined', @extschema@._chat_tenant(),
+        'tenant', pg_catalog.current_setting('chatstore.tenant'),
+        'at', pg_catalog.now(),
+        'time_zone', pg_catalog.current_setting('TimeZone'),
+        'max_batch_messages', pg_catalog.current_setting('chatstore.max_batch_messages')::integer,
+        'max_message_bytes', pg_catalog.pg_size_bytes(pg_catalog.current_setting('chatstore.max_message_bytes')));
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_delegate_ctx() IS
+    'chatstore internal: what a delegated call takes from the calling session';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delegated_begin(ctx jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT @extschema@._chat_delegated_enter(
+        ctx OPERATOR(pg_catalog.->>) 'confined', ctx OPERATOR(pg_catalog.->>) 'tenant',
+        (ctx OPERATOR(pg_catalog.->>) 'at')::timestamptz, ctx OPERATOR(pg_catalog.->>) 'time_zone',
+        (ctx OPERATOR(pg_catalog.->>) 'max_batch_messages')::integer,
+        (ctx OPERATOR(pg_catalog.->>) 'max_message_bytes')::integer);
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_begin(jsonb) IS
+    'chatstore internal: _chat_delegated_enter with the values of _chat_delegate_ctx()';
+
 COMMENT ON FUNCTION @extschema@._chat_policy_tenant() IS
     'chatstore internal: chatstore.tenant on this node for the tenant policies of a distributed database, 42501 when unset';
 
@@ -873,9 +937,19 @@ AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_write_tenant();
     v_user   text := @extschema@._chat_user_arg(chat_update_thread.user_id);
-    v_now    timestamptz := now();
+    v_now    timestamptz := @extschema@._chat_now();
     t        @extschema@.chat_threads;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_update_thread.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN QUERY SELECT * FROM @extschema@._chat_update_thread_at(thread_id, title, metadata, state, user_id, v_ctx);
+            RETURN;
+        END;
+    END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object'
        OR state IS NOT NULL AND jsonb_typeof(state) <> 'object' THEN
@@ -910,6 +984,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_update_thread(text, text, jsonb, jsonb, text) IS
     'set the title, merge into metadata, replace state (updated_at moves only when something changes); no row when not found or not the owner';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_update_thread_at(thread_id text, title text, metadata jsonb, state jsonb, user_id text, ctx jsonb)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    RETURN QUERY SELECT * FROM @extschema@.chat_update_thread(thread_id, title, metadata, state, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_update_thread_at(text, text, jsonb, jsonb, text, jsonb) IS
+    'chatstore internal: chat_update_thread run on the worker that holds the thread (Citus), with the calling session''s values';
+
 CREATE OR REPLACE FUNCTION @extschema@.chat_delete_thread(
     thread_id text,
     user_id   text DEFAULT NULL)
@@ -922,6 +1012,15 @@ DECLARE
     v_user   text := @extschema@._chat_user_arg(chat_delete_thread.user_id);
     v_owner  text;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_thread.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_thread_at(thread_id, user_id, v_ctx);
+        END;
+    END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     DELETE FROM @extschema@.chat_threads AS t
     WHERE t.id = chat_delete_thread.thread_id
@@ -934,8 +1033,8 @@ BEGIN
     -- its tombstone: the statement trigger writes it on one node, nothing
     -- does on Citus (chat_distribute drops the trigger), so write it here;
     -- the second write of the same row is harmless
-    INSERT INTO @extschema@.chat_thread_tombstones AS x (id, user_id)
-    VALUES (chat_delete_thread.thread_id, v_owner)
+    INSERT INTO @extschema@.chat_thread_tombstones AS x (id, user_id, deleted_at)
+    VALUES (chat_delete_thread.thread_id, v_owner, @extschema@._chat_now())
     ON CONFLICT ON CONSTRAINT chat_thread_tombstones_pkey
     DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at;
     RETURN true;
@@ -944,6 +1043,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_thread(text, text) IS
     'delete a thread and its messages (a save into it is refused from then on, CS002); false when not found or not the owner';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_thread_at(thread_id text, user_id text, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r boolean;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_thread(thread_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_thread_at(text, text, jsonb) IS
+    'chatstore internal: chat_delete_thread run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_thread_tombstone_trigger()
 RETURNS trigger
@@ -1106,7 +1223,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     path  int8multirange;
-    v_now timestamptz := now();   -- (a value: on Citus the UPDATE runs on a worker)
+    v_now timestamptz := @extschema@._chat_now();   -- (a value: on Citus the UPDATE runs on a worker)
 BEGIN
     IF t.active_path IS NOT NULL THEN
         RETURN t.active_path;
@@ -1350,11 +1467,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t      @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg    record := @extschema@._chat_branch_message(t, message_id);
+    t      @extschema@.chat_threads;
+    msg    record;
     v_path int8multirange;
-    v_now  timestamptz := now();
+    v_now  timestamptz := @extschema@._chat_now();
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_switch_branch.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            SELECT * INTO leaf_id, leaf_seq FROM @extschema@._chat_switch_branch_at(thread_id, message_id, user_id, v_ctx);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     PERFORM @extschema@._chat_branch_start(t);
     leaf_seq := @extschema@._chat_newest_leaf(t.id, msg.seq);
     v_path := @extschema@._chat_path_to(t.id, leaf_seq);
@@ -1371,6 +1500,21 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_switch_branch(text, text, text) IS
     'make the branch through a message active (down to its newest leaf); returns the new active leaf';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_switch_branch_at(thread_id text, message_id text, user_id text, ctx jsonb, OUT leaf_id text, OUT leaf_seq bigint)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO leaf_id, leaf_seq FROM @extschema@.chat_switch_branch(thread_id, message_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_switch_branch_at(text, text, text, jsonb) IS
+    'chatstore internal: chat_switch_branch run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_message_siblings(
     thread_id  text,
@@ -1457,7 +1601,7 @@ DECLARE
     nt  bigint;
     -- (a value, not now() in the statement: Citus refuses a non-immutable
     -- function inside CASE in an UPDATE of a distributed table)
-    v_now timestamptz := now();
+    v_now timestamptz := @extschema@._chat_now();
 BEGIN
     WITH d AS (
         DELETE FROM @extschema@.chat_messages AS m
@@ -1466,12 +1610,12 @@ BEGIN
                   m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq, m.thread_user_id),
     tomb AS (
         INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq,
-                                                              replies_moved_up, thread_user_id)
+                                                              replies_moved_up, thread_user_id, deleted_at)
         SELECT _chat_delete_messages.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
                                                        d.tool_call_id, d.tool_calls) END,
-               d.parent_seq, _chat_delete_messages.replies_moved_up, d.thread_user_id
+               d.parent_seq, _chat_delete_messages.replies_moved_up, d.thread_user_id, v_now
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -1569,11 +1713,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_now timestamptz := now();   -- (a value: see _chat_delete_messages)
-    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg record := @extschema@._chat_branch_message(t, message_id);
+    v_now timestamptz := @extschema@._chat_now();   -- (a value: see _chat_delete_messages)
+    t   @extschema@.chat_threads;
+    msg record;
     r   @extschema@.chat_messages;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_update_message.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN QUERY SELECT * FROM @extschema@._chat_update_message_at(thread_id, message_id, content, metadata, user_id, v_ctx);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
@@ -1615,6 +1771,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_update_message(text, text, text, jsonb, text) IS
     'change a message in place (content, metadata merged in) and set its edited_at; P0002 when not found';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_update_message_at(thread_id text, message_id text, content text, metadata jsonb, user_id text, ctx jsonb)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    RETURN QUERY SELECT * FROM @extschema@.chat_update_message(thread_id, message_id, content, metadata, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_update_message_at(text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_update_message run on the worker that holds the thread (Citus), with the calling session''s values';
+
 CREATE OR REPLACE FUNCTION @extschema@.chat_delete_message(
     thread_id    text,
     message_id   text,
@@ -1625,11 +1797,22 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg  record := @extschema@._chat_branch_message(t, message_id);
+    t    @extschema@.chat_threads;
+    msg  record;
     seqs bigint[];
     n    bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_message.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_message_at(thread_id, message_id, user_id, with_replies, v_ctx);
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     IF with_replies IS NULL THEN
         RAISE EXCEPTION 'with_replies must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -1670,6 +1853,24 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_delete_message(text, text, text, boolean) IS
     'delete one message (its replies move up to its parent, or go with it with with_replies); returns how many were deleted';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_message_at(thread_id text, message_id text, user_id text, with_replies boolean, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_message(thread_id, message_id, user_id, with_replies);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_message_at(text, text, text, boolean, jsonb) IS
+    'chatstore internal: chat_delete_message run on the worker that holds the thread (Citus), with the calling session''s values';
+
 CREATE OR REPLACE FUNCTION @extschema@.chat_delete_messages_after(
     thread_id  text,
     message_id text,
@@ -1679,11 +1880,22 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t     @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg   record := @extschema@._chat_branch_message(t, message_id);
+    t     @extschema@.chat_threads;
+    msg   record;
     child bigint;
     n     bigint := 0;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_messages_after.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_messages_after_at(thread_id, message_id, user_id, v_ctx);
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     -- a line is made a tree first (as for chat_delete_message)
     IF t.active_path IS NULL THEN
         t.active_path := @extschema@._chat_branch_start(t);
@@ -1715,6 +1927,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_messages_after(text, text, text) IS
     'delete the messages after one on the active path (with what branches below them); returns how many were deleted';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_messages_after_at(thread_id text, message_id text, user_id text, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_messages_after(thread_id, message_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_messages_after_at(text, text, text, jsonb) IS
+    'chatstore internal: chat_delete_messages_after run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_items(
     thread_id    text,
@@ -2305,6 +2535,15 @@ DECLARE
     v_sum jsonb := summary;
     v_id  bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_compact.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_compact_at(thread_id, up_to_seq, summary, user_id, token_count, v_ctx);
+        END;
+    END IF;
     IF up_to_seq IS NULL THEN
         RAISE EXCEPTION 'up_to_seq must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2345,14 +2584,33 @@ BEGIN
     END IF;
     SELECT coalesce(max(x.id), 0) + 1 INTO v_id
     FROM @extschema@.chat_summaries AS x WHERE x.thread_id = t.id;
-    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count, thread_user_id)
-    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count, t.user_id);
+    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count, thread_user_id,
+                                           created_at)
+    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count, t.user_id, @extschema@._chat_now());
     RETURN v_id;
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_compact(text, bigint, jsonb, text, integer) IS
     'store a summary (or a compaction item) standing for a thread''s messages up to a seq; chat_context starts from the latest';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_compact_at(thread_id text, up_to_seq bigint, summary jsonb, user_id text, token_count integer, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_compact(thread_id, up_to_seq, summary, user_id, token_count);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_compact_at(text, bigint, jsonb, text, integer, jsonb) IS
+    'chatstore internal: chat_compact run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_summaries(
     thread_id text,
@@ -2385,8 +2643,18 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    t @extschema@.chat_threads;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_summary.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_summary_at(thread_id, summary_id, user_id, v_ctx);
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
     DELETE FROM @extschema@.chat_summaries AS x
     WHERE x.thread_id = t.id AND x.id = summary_id;
     RETURN FOUND;
@@ -2395,6 +2663,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_summary(text, bigint, text) IS
     'delete a summary of a thread; false when it is not there';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_summary_at(thread_id text, summary_id bigint, user_id text, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r boolean;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_summary(thread_id, summary_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_summary_at(text, bigint, text, jsonb) IS
+    'chatstore internal: chat_delete_summary run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_feedback_target(thread_id text, message_id text, user_id text,
                                                   rater text)
@@ -2459,6 +2745,15 @@ DECLARE
     v_owner text;
     f       @extschema@.chat_feedback;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_set_feedback.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_set_feedback_at(thread_id, message_id, rating, tag, comment, user_id, rater, v_ctx);
+        END;
+    END IF;
     IF rating IS NULL THEN
         RAISE EXCEPTION 'rating must not be null'
             USING ERRCODE = 'invalid_parameter_value',
@@ -2482,10 +2777,10 @@ BEGIN
     v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
     SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_set_feedback.thread_id;
     INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment,
-                                                thread_user_id)
+                                                thread_user_id, created_at, updated_at)
     VALUES (chat_set_feedback.thread_id, chat_set_feedback.message_id, v_rater,
             chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment,
-            v_owner)
+            v_owner, @extschema@._chat_now(), @extschema@._chat_now())
     ON CONFLICT ON CONSTRAINT chat_feedback_pkey DO UPDATE
     SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = excluded.updated_at
     RETURNING x.* INTO f;
@@ -2495,6 +2790,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_set_feedback(text, text, integer, text, text, text, text) IS
     'rate a message (1 up, -1 down, or -10..10) with an optional tag and comment; replaces the user''s earlier feedback';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_set_feedback_at(thread_id text, message_id text, rating integer, tag text, comment text, user_id text, rater text, ctx jsonb)
+RETURNS @extschema@.chat_feedback
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r @extschema@.chat_feedback;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_set_feedback(thread_id, message_id, rating, tag, comment, user_id, rater);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_set_feedback_at(text, text, integer, text, text, text, text, jsonb) IS
+    'chatstore internal: chat_set_feedback run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_delete_feedback(
     thread_id  text,
@@ -2506,8 +2819,18 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_rater text := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
+    v_rater text;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_feedback.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_feedback_at(thread_id, message_id, user_id, rater, v_ctx);
+        END;
+    END IF;
+    v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
     DELETE FROM @extschema@.chat_feedback AS x
     WHERE x.thread_id = chat_delete_feedback.thread_id
       AND x.message_id = chat_delete_feedback.message_id
@@ -2518,6 +2841,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_feedback(text, text, text, text) IS
     'remove a user''s feedback on a message; false when there was none';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delete_feedback_at(thread_id text, message_id text, user_id text, rater text, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r boolean;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_feedback(thread_id, message_id, user_id, rater);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_feedback_at(text, text, text, text, jsonb) IS
+    'chatstore internal: chat_delete_feedback run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_list_feedback(
     thread_id text,
@@ -5687,11 +6028,23 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- and the public saves pass each call to their _at variant (src/save.c)
+    -- and the public saves pass each call to their _at variant (src/save.c),
+    -- as do the writing functions of one thread that send no NOTIFY
+    -- (_chat_delegating, part 05)
     FOREACH f IN ARRAY ARRAY[
         '@extschema@.chat_save_messages(text, jsonb, text, text[])',
         '@extschema@.chat_append_messages(text, jsonb, text)',
-        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)']::pg_catalog.regprocedure[]
+        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)',
+        '@extschema@.chat_update_thread(text, text, jsonb, jsonb, text)',
+        '@extschema@.chat_delete_thread(text, text)',
+        '@extschema@.chat_switch_branch(text, text, text)',
+        '@extschema@.chat_update_message(text, text, text, jsonb, text)',
+        '@extschema@.chat_delete_message(text, text, text, boolean)',
+        '@extschema@.chat_delete_messages_after(text, text, text)',
+        '@extschema@.chat_compact(text, bigint, jsonb, text, integer)',
+        '@extschema@.chat_delete_summary(text, bigint, text)',
+        '@extschema@.chat_set_feedback(text, text, integer, text, text, text, text)',
+        '@extschema@.chat_delete_feedback(text, text, text, text)']::pg_catalog.regprocedure[]
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET chatstore.delegate_saves = on', f);
     END LOOP;
@@ -5839,7 +6192,19 @@ BEGIN
     FOREACH f IN ARRAY ARRAY[
         '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
         '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)']::pg_catalog.regprocedure[]
+        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)',
+        -- and so do the writing functions of one thread that send no NOTIFY
+        -- (README.md#scaling-out lists them)
+        '@extschema@._chat_update_thread_at(text, text, jsonb, jsonb, text, jsonb)',
+        '@extschema@._chat_delete_thread_at(text, text, jsonb)',
+        '@extschema@._chat_switch_branch_at(text, text, text, jsonb)',
+        '@extschema@._chat_update_message_at(text, text, text, jsonb, text, jsonb)',
+        '@extschema@._chat_delete_message_at(text, text, text, boolean, jsonb)',
+        '@extschema@._chat_delete_messages_after_at(text, text, text, jsonb)',
+        '@extschema@._chat_compact_at(text, bigint, jsonb, text, integer, jsonb)',
+        '@extschema@._chat_delete_summary_at(text, bigint, text, jsonb)',
+        '@extschema@._chat_set_feedback_at(text, text, integer, text, text, text, text, jsonb)',
+        '@extschema@._chat_delete_feedback_at(text, text, text, text, jsonb)']::pg_catalog.regprocedure[]
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                 WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
@@ -5898,6 +6263,35 @@ $trigger$;
 -- a distributed database keeps its per-function settings
 -- ---------------------------------------------------------------------------
 SELECT @extschema@._chat_citus_functions();
+
+-- the writing functions of one thread of 1.7 run on the worker that holds
+-- the thread once chat_distribute has made their _at variants distributed
+-- functions, which it cannot do here (the workers get 1.7 only after this
+-- script ran on the coordinator); until then they work as in 1.6, routed
+-- statement by statement.  A WARNING (an extension script does not show
+-- NOTICEs), on the coordinator only (group 0; Citus runs this script on the
+-- workers too).
+DO $delegate$
+DECLARE
+    done boolean;
+    coordinator boolean;
+BEGIN
+    IF @extschema@._chat_is_distributed() THEN
+        EXECUTE 'SELECT groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group' INTO coordinator;
+    END IF;
+    IF coordinator THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+                                WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
+                                  AND o.objid OPERATOR(pg_catalog.=) $1
+                                  AND o.distribution_argument_index IS NOT NULL)'
+            INTO done
+            USING '@extschema@._chat_delete_message_at(text, text, text, boolean, jsonb)'::pg_catalog.regprocedure::pg_catalog.oid;
+        IF NOT done THEN
+            RAISE WARNING 'chatstore 1.7 runs the writing functions of one thread on the worker that holds it: run SELECT chat_distribute() once more on the coordinator (harmless) to switch it on';
+        END IF;
+    END IF;
+END
+$delegate$;
 
 -- ---------------------------------------------------------------------------
 -- privileges, as part 90 and chat_grant_app_role leave them: no function is

@@ -265,10 +265,10 @@ INSERT INTO argval VALUES
 CREATE TEMP TABLE nasty AS SELECT E'\'; DROP TABLE chat_threads; --\\ $$ $fn$ %s %I @S@ \x01\x1f"\t' AS val;
 
 -- the extension's functions, with three calls each.  On Citus a call of a
--- delegated save (_chat_*_at) with a NULL thread id crashes the server while
--- Citus plans it (13.2.2: its function-call delegation hashes the NULL
--- distribution argument); the public saves refuse a NULL thread id before
--- they call one, and there the NULL call passes a thread id
+-- delegated function (_chat_*_at) with a NULL thread id crashes the server
+-- while Citus plans it (13.2.2: its function-call delegation hashes the NULL
+-- distribution argument); the public functions never pass a NULL thread id
+-- to one, and there the NULL call passes a thread id
 SELECT _chat_is_distributed() AS distributed \gset
 CREATE TEMP TABLE calls AS
 SELECT p.oid::regprocedure AS fn, v.variant,

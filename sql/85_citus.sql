@@ -84,6 +84,20 @@ EXECUTE c85_thread('c85-list');
 EXECUTE c85_history('c85-list', NULL);
 DEALLOCATE ALL;
 SELECT chat_delete_thread('c85-list') AS deleted;
+-- whether a function is a Citus distributed function on its first argument,
+-- colocated with chat_threads (false on one node)
+CREATE FUNCTION pg_temp.distributed_on_thread(name text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE r boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_object') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_dist_object o JOIN pg_proc p ON p.oid = o.objid
+                                WHERE o.classid = ''pg_proc''::regclass AND p.proname = $1
+                                  AND o.distribution_argument_index = 0
+                                  AND o.colocationid = (SELECT d.colocationid FROM pg_dist_partition d
+                                                        WHERE d.logicalrelid = ''chat_threads''::regclass))' INTO r USING name;
+    END IF;
+    RETURN r;
+END $$;
 -- Saves on Citus run on the worker that holds the thread, in one round
 -- trip: chat_distribute gives the three public saves chatstore.delegate_saves
 -- = on, and each passes its call to its _at variant, a distributed function
@@ -96,6 +110,15 @@ SELECT chat_delete_thread('c85-list') AS deleted;
 SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates
 FROM pg_proc p
 WHERE p.proname IN ('chat_save_messages', 'chat_append_messages', 'chat_add_message')
+ORDER BY 1;
+-- (1.7) and so do the writing functions of one thread that send no NOTIFY,
+-- whose _at variants are distributed functions colocated with the threads
+SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates,
+       pg_temp.distributed_on_thread(('_' || p.proname || '_at')) AS at_distributed
+FROM pg_proc p
+WHERE p.proname IN ('chat_update_thread', 'chat_delete_thread', 'chat_switch_branch', 'chat_update_message',
+                    'chat_delete_message', 'chat_delete_messages_after', 'chat_compact', 'chat_delete_summary',
+                    'chat_set_feedback', 'chat_delete_feedback')
 ORDER BY 1;
 SET chatstore.delegate_saves = on;
 SET chatstore.tenant = 'c85-acme';
@@ -124,6 +147,46 @@ SET chatstore.max_message_bytes = 1024;
 SELECT regress.try($$SELECT chat_append_messages('c85-d1', jsonb_build_array(jsonb_build_object('role', 'user', 'content', repeat('x', 1025))))$$);
 RESET chatstore.max_message_bytes;
 SELECT message_count FROM chat_get_thread('c85-d1');
+-- the writing functions of one thread that send no NOTIFY (1.7) pass their
+-- call to their _at variant the same way: each gives the one-node result,
+-- at the calling transaction's time, confined as its caller is
+SELECT id AS m2 FROM chat_history('c85-d1') WHERE seq = 2 \gset
+SELECT id AS m3 FROM chat_history('c85-d1') WHERE seq = 3 \gset
+SELECT id AS m4 FROM chat_history('c85-d1') WHERE seq = 4 \gset
+BEGIN;
+SELECT now() AS t1 \gset
+SELECT title, updated_at = :'t1' AS updated_now FROM chat_update_thread('c85-d1', title => 'delegated');
+SELECT chat_compact('c85-d1', 2, '"the first two"') AS summary_id;
+SELECT rating, user_id, created_at = :'t1' AS created_now FROM chat_set_feedback('c85-d1', :'m2', 1, rater => 'c85-rater');
+SELECT content, edited_at = :'t1' AS edited_now FROM chat_update_message('c85-d1', :'m3', 'c, edited');
+SELECT leaf_seq FROM chat_switch_branch('c85-d1', :'m4');
+COMMIT;
+SELECT id, up_to_seq FROM chat_summaries('c85-d1');
+SELECT chat_delete_feedback('c85-d1', :'m2', rater => 'c85-rater') AS feedback_deleted,
+       chat_delete_summary('c85-d1', 1) AS summary_deleted;
+SELECT chat_delete_messages_after('c85-d1', :'m3') AS deleted_after;
+-- an application role confined to another tenant: as refused as without delegation
+CREATE ROLE regress_c85_app LOGIN NOSUPERUSER NOBYPASSRLS;
+SELECT count(*) > 0 AS granted FROM chat_grant_app_role('regress_c85_app');
+GRANT USAGE ON SCHEMA regress TO regress_c85_app;
+SELECT count(*) > 0 AS isolated FROM chat_enable_tenant_isolation();
+SET ROLE regress_c85_app;
+SET chatstore.tenant = 'c85-other';
+SELECT regress.try(format('SELECT chat_delete_message(%L, %L)', 'c85-d1', :'m3')) AS other_tenant_delete;
+SELECT count(*) AS other_tenant_updated FROM chat_update_thread('c85-d1', title => 'stolen');
+SELECT chat_delete_thread('c85-d1') AS other_tenant_deleted;
+RESET chatstore.tenant;
+RESET ROLE;
+SELECT count(*) > 0 AS not_isolated FROM chat_disable_tenant_isolation();
+DROP OWNED BY regress_c85_app;
+DROP ROLE regress_c85_app;
+-- the caller's confinement is what the call carries (here the owner's
+-- call, not confined itself, carrying another tenant's)
+SELECT regress.try(format('SELECT _chat_delete_message_at(%L, %L, NULL, false, %L)', 'c85-d1', :'m3',
+                          _chat_delegate_ctx() || '{"confined": "c85-other", "tenant": "c85-other"}')) AS carried_confinement;
+SELECT title, message_count FROM chat_get_thread('c85-d1');
+SELECT chat_delete_message('c85-d1', :'m3') AS deleted;
+SELECT string_agg(seq || ' ' || content, ', ' ORDER BY seq) AS history FROM chat_history('c85-d1');
 -- the _at variants are the owner's: an application role cannot pass a tenant
 SELECT count(*) AS app_role_grants FROM _chat_app_functions() AS f WHERE f.fn::text LIKE '%\_at(%';
 RESET chatstore.delegate_saves;

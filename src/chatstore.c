@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/sysattr.h"
 #include "commands/trigger.h"
 #include "common/int.h"
@@ -40,6 +41,9 @@ char	   *chatstore_tenant = NULL;
 static bool chatstore_touch_updated_at = true;
 
 void		_PG_init(void);
+static void delegated_xact_end(XactEvent event, void *arg);
+static void delegated_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
 
 void
 _PG_init(void)
@@ -106,6 +110,8 @@ _PG_init(void)
 
 	/* kept SPI plans follow renames of the extension's schema */
 	chatstore_plans_init();
+	RegisterXactCallback(delegated_xact_end, NULL);
+	RegisterSubXactCallback(delegated_subxact_end, NULL);
 }
 
 void *
@@ -301,10 +307,152 @@ chat_usage_tokens(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();			/* not reached */
 }
 
+/*
+ * A delegated call.  On a Citus cluster a writing function of the
+ * coordinator passes its call to its _at variant, which Citus runs on the
+ * worker that holds the thread (chat_distribute), with what only the calling
+ * session knows: the tenant the caller is confined to (the worker's
+ * connection is the function owner's, whose confinement is not the
+ * caller's), chatstore.tenant, the transaction's time, its TimeZone and its
+ * (lower) limits.  _chat_delegated_enter makes them hold on this node until
+ * _chat_delegated_leave, or until the (sub)transaction that entered ends by
+ * an error.
+ */
+static bool delegated_active = false;
+static char *delegated_confined = NULL; /* in TopMemoryContext; NULL: not confined */
+static TimestampTz delegated_at = 0;
+static SubTransactionId delegated_subxact = InvalidSubTransactionId;
+static int	delegated_nest = -1;
+
+static void
+delegated_reset(void)
+{
+	delegated_active = false;
+	if (delegated_confined != NULL)
+		pfree(delegated_confined);
+	delegated_confined = NULL;
+	delegated_subxact = InvalidSubTransactionId;
+	delegated_nest = -1;
+}
+
+static void
+delegated_xact_end(XactEvent event, void *arg)
+{
+	if (delegated_active &&
+		(event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		 event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		 event == XACT_EVENT_PREPARE))
+		delegated_reset();
+}
+
+static void
+delegated_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (delegated_active && event == SUBXACT_EVENT_ABORT_SUB &&
+		mySubid == delegated_subxact)
+		delegated_reset();
+}
+
+bool
+chatstore_in_delegated_call(void)
+{
+	return delegated_active;
+}
+
+TimestampTz
+chatstore_now(void)
+{
+	return delegated_active ? delegated_at : GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * _chat_delegated_enter(confined_tenant text, tenant text, at timestamptz,
+ *						 time_zone text, max_batch_messages int,
+ *						 max_message_bytes int) -> void
+ * The calling session's values hold on this node (see above): the limits
+ * only where lower than this node's (a limit is a superuser's setting).
+ */
+PG_FUNCTION_INFO_V1(chat_delegated_enter);
+Datum
+chat_delegated_enter(PG_FUNCTION_ARGS)
+{
+	int			limit;
+
+	if (delegated_active)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a delegated call is already running")));
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4) || PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("at, time_zone and the limits must not be null")));
+	delegated_nest = NewGUCNestLevel();
+	(void) set_config_option("chatstore.tenant",
+							 PG_ARGISNULL(1) ? "" : TextDatumGetCString(PG_GETARG_DATUM(1)),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("TimeZone", TextDatumGetCString(PG_GETARG_DATUM(3)),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	limit = PG_GETARG_INT32(4);
+	if (limit < chatstore_max_batch_messages)
+		(void) set_config_option("chatstore.max_batch_messages", psprintf("%d", limit),
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	limit = PG_GETARG_INT32(5);
+	if (limit < chatstore_max_message_bytes)
+		(void) set_config_option("chatstore.max_message_bytes", psprintf("%d", limit),
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	delegated_confined = PG_ARGISNULL(0) ? NULL :
+		MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(PG_GETARG_DATUM(0)));
+	delegated_at = PG_GETARG_TIMESTAMPTZ(2);
+	delegated_subxact = GetCurrentSubTransactionId();
+	delegated_active = true;
+	PG_RETURN_VOID();
+}
+
+/* _chat_delegated_leave() -> void: the end of a delegated call */
+PG_FUNCTION_INFO_V1(chat_delegated_leave);
+Datum
+chat_delegated_leave(PG_FUNCTION_ARGS)
+{
+	if (delegated_active)
+	{
+		int			nest = delegated_nest;
+
+		delegated_reset();
+		AtEOXact_GUC(true, nest);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * _chat_delegating() -> boolean: a writing function passes its call to its
+ * _at variant: chatstore.delegate_saves is on (chat_distribute sets it on
+ * the functions of the coordinator) and this is not already a delegated
+ * call
+ */
+PG_FUNCTION_INFO_V1(chat_delegating);
+Datum
+chat_delegating(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(chatstore_delegate_saves && !delegated_active);
+}
+
+/* _chat_now() -> timestamptz: the calling session's transaction time */
+PG_FUNCTION_INFO_V1(chat_now);
+Datum
+chat_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(chatstore_now());
+}
+
 const char *
 chatstore_confined_tenant(Oid nsp)
 {
-	Oid			relid = get_relname_relid("chat_threads", nsp);
+	Oid			relid;
+
+	if (delegated_active)
+		return delegated_confined;
+	relid = get_relname_relid("chat_threads", nsp);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,

@@ -14,6 +14,7 @@
 #define CHATSTORE_H
 
 #include "postgres.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 /* fixed limits (the CHECK constraints of the schema say the same) */
@@ -68,5 +69,13 @@ extern void *chatstore_alloc_array(Size elemsize, int64 n, bool zero);
  * syscache lookups, no query.
  */
 extern const char *chatstore_confined_tenant(Oid nsp);
+
+/*
+ * A delegated call (Citus, chatstore 1.7): inside one, the calling
+ * session's confined tenant and transaction time, which came with the call
+ * (chatstore.c, _chat_delegated_enter)
+ */
+extern bool chatstore_in_delegated_call(void);
+extern TimestampTz chatstore_now(void);
 
 #endif							/* CHATSTORE_H */

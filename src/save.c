@@ -1215,7 +1215,7 @@ save_messages(SaveRequest *req, SaveResult *res)
 	{
 		req->confined = chatstore_confined_tenant(req->nsp);
 		req->tenant = chatstore_tenant != NULL ? chatstore_tenant : "";
-		req->now = GetCurrentTransactionStartTimestamp();
+		req->now = chatstore_now();
 		req->notify = chatstore_notify;
 		req->has_context = true;
 	}
@@ -1465,7 +1465,7 @@ delegate_save(FunctionCallInfo fcinfo, SaveKind kind)
 	nulls[nargs] = confined != NULL ? ' ' : 'n';
 	args[nargs + 1] = CStringGetTextDatum(chatstore_tenant != NULL ? chatstore_tenant : "");
 	nulls[nargs + 1] = ' ';
-	args[nargs + 2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	args[nargs + 2] = TimestampTzGetDatum(chatstore_now());
 	nulls[nargs + 2] = ' ';
 	args[nargs + 3] = CStringGetTextDatum(GetConfigOption("TimeZone", false, false));
 	nulls[nargs + 3] = ' ';
@@ -1600,7 +1600,7 @@ chat_save_messages(PG_FUNCTION_ARGS)
 	int			nest;
 	int			i;
 
-	if (chatstore_delegate_saves && PG_NARGS() == 4)
+	if (chatstore_delegate_saves && !chatstore_in_delegated_call() && PG_NARGS() == 4)
 		PG_RETURN_DATUM(delegate_save(fcinfo, SAVE_MESSAGES));
 	memset(&req, 0, sizeof(req));
 	nest = save_context(fcinfo, 4, &req);
@@ -1643,7 +1643,7 @@ chat_append_messages(PG_FUNCTION_ARGS)
 	int			nest;
 	int			i;
 
-	if (chatstore_delegate_saves && PG_NARGS() == 3)
+	if (chatstore_delegate_saves && !chatstore_in_delegated_call() && PG_NARGS() == 3)
 		PG_RETURN_DATUM(delegate_save(fcinfo, APPEND_MESSAGES));
 	memset(&req, 0, sizeof(req));
 	nest = save_context(fcinfo, 3, &req);
@@ -1681,7 +1681,7 @@ chat_add_message(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 	int			nest;
 
-	if (chatstore_delegate_saves && PG_NARGS() == 14)
+	if (chatstore_delegate_saves && !chatstore_in_delegated_call() && PG_NARGS() == 14)
 		PG_RETURN_DATUM(delegate_save(fcinfo, ADD_MESSAGE));
 	memset(&req, 0, sizeof(req));
 	nest = save_context(fcinfo, 14, &req);

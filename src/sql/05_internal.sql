@@ -80,5 +80,78 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'chat_policy_tenant'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+-- Delegated calls (Citus, chatstore 1.7; README.md#scaling-out): a writing
+-- function of the coordinator with chatstore.delegate_saves = on
+-- (_chat_delegating()) passes its call to its _<name>_at variant, which
+-- chat_distribute makes a distributed function on the thread id: it runs on
+-- the worker that holds the thread, with the calling session's values
+-- (_chat_delegate_ctx()): the tenant the caller is confined to, its
+-- chatstore.tenant, the transaction's time (_chat_now()), TimeZone and
+-- limits, which _chat_delegated_begin makes hold there until
+-- _chat_delegated_leave.  Internal (the owner's).
+CREATE FUNCTION @extschema@._chat_delegated_enter(
+    confined_tenant text, tenant text, at timestamptz, time_zone text,
+    max_batch_messages integer, max_message_bytes integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_delegated_enter'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer) IS
+    'chatstore internal: the calling session''s values hold on this node for a delegated call';
+
+CREATE FUNCTION @extschema@._chat_delegated_leave()
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_delegated_leave'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_leave() IS
+    'chatstore internal: the end of a delegated call';
+
+CREATE FUNCTION @extschema@._chat_delegating()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'chat_delegating'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegating() IS
+    'chatstore internal: a writing function passes its call to its _at variant (Citus)';
+
+CREATE FUNCTION @extschema@._chat_now()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'chat_now'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@._chat_now() IS
+    'chatstore internal: the calling session''s transaction time (now(), or the caller''s in a delegated call)';
+
+CREATE FUNCTION @extschema@._chat_delegate_ctx()
+RETURNS jsonb
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT pg_catalog.jsonb_build_object(
+        'confined', @extschema@._chat_tenant(),
+        'tenant', pg_catalog.current_setting('chatstore.tenant'),
+        'at', pg_catalog.now(),
+        'time_zone', pg_catalog.current_setting('TimeZone'),
+        'max_batch_messages', pg_catalog.current_setting('chatstore.max_batch_messages')::integer,
+        'max_message_bytes', pg_catalog.pg_size_bytes(pg_catalog.current_setting('chatstore.max_message_bytes')));
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_delegate_ctx() IS
+    'chatstore internal: what a delegated call takes from the calling session';
+
+CREATE FUNCTION @extschema@._chat_delegated_begin(ctx jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT @extschema@._chat_delegated_enter(
+        ctx OPERATOR(pg_catalog.->>) 'confined', ctx OPERATOR(pg_catalog.->>) 'tenant',
+        (ctx OPERATOR(pg_catalog.->>) 'at')::timestamptz, ctx OPERATOR(pg_catalog.->>) 'time_zone',
+        (ctx OPERATOR(pg_catalog.->>) 'max_batch_messages')::integer,
+        (ctx OPERATOR(pg_catalog.->>) 'max_message_bytes')::integer);
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_begin(jsonb) IS
+    'chatstore internal: _chat_delegated_enter with the values of _chat_delegate_ctx()';
+
 COMMENT ON FUNCTION @extschema@._chat_policy_tenant() IS
     'chatstore internal: chatstore.tenant on this node for the tenant policies of a distributed database, 42501 when unset';

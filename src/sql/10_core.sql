@@ -604,9 +604,19 @@ AS $fn$
 DECLARE
     v_tenant text := @extschema@._chat_write_tenant();
     v_user   text := @extschema@._chat_user_arg(chat_update_thread.user_id);
-    v_now    timestamptz := now();
+    v_now    timestamptz := @extschema@._chat_now();
     t        @extschema@.chat_threads;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_update_thread.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN QUERY SELECT * FROM @extschema@._chat_update_thread_at(thread_id, title, metadata, state, user_id, v_ctx);
+            RETURN;
+        END;
+    END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object'
        OR state IS NOT NULL AND jsonb_typeof(state) <> 'object' THEN
@@ -641,6 +651,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_update_thread(text, text, jsonb, jsonb, text) IS
     'set the title, merge into metadata, replace state (updated_at moves only when something changes); no row when not found or not the owner';
 
+CREATE FUNCTION @extschema@._chat_update_thread_at(thread_id text, title text, metadata jsonb, state jsonb, user_id text, ctx jsonb)
+RETURNS SETOF @extschema@.chat_threads
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    RETURN QUERY SELECT * FROM @extschema@.chat_update_thread(thread_id, title, metadata, state, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_update_thread_at(text, text, jsonb, jsonb, text, jsonb) IS
+    'chatstore internal: chat_update_thread run on the worker that holds the thread (Citus), with the calling session''s values';
+
 CREATE FUNCTION @extschema@.chat_delete_thread(
     thread_id text,
     user_id   text DEFAULT NULL)
@@ -653,6 +679,15 @@ DECLARE
     v_user   text := @extschema@._chat_user_arg(chat_delete_thread.user_id);
     v_owner  text;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_thread.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_thread_at(thread_id, user_id, v_ctx);
+        END;
+    END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     DELETE FROM @extschema@.chat_threads AS t
     WHERE t.id = chat_delete_thread.thread_id
@@ -665,8 +700,8 @@ BEGIN
     -- its tombstone: the statement trigger writes it on one node, nothing
     -- does on Citus (chat_distribute drops the trigger), so write it here;
     -- the second write of the same row is harmless
-    INSERT INTO @extschema@.chat_thread_tombstones AS x (id, user_id)
-    VALUES (chat_delete_thread.thread_id, v_owner)
+    INSERT INTO @extschema@.chat_thread_tombstones AS x (id, user_id, deleted_at)
+    VALUES (chat_delete_thread.thread_id, v_owner, @extschema@._chat_now())
     ON CONFLICT ON CONSTRAINT chat_thread_tombstones_pkey
     DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at;
     RETURN true;
@@ -675,6 +710,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_thread(text, text) IS
     'delete a thread and its messages (a save into it is refused from then on, CS002); false when not found or not the owner';
+
+CREATE FUNCTION @extschema@._chat_delete_thread_at(thread_id text, user_id text, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r boolean;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_thread(thread_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_thread_at(text, text, jsonb) IS
+    'chatstore internal: chat_delete_thread run on the worker that holds the thread (Citus), with the calling session''s values';
 
 -- Every deleted thread leaves a tombstone (its id and owner), whatever
 -- deleted it (chat_delete_thread, retention, a DELETE by the owner): a save

@@ -83,7 +83,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     path  int8multirange;
-    v_now timestamptz := now();   -- (a value: on Citus the UPDATE runs on a worker)
+    v_now timestamptz := @extschema@._chat_now();   -- (a value: on Citus the UPDATE runs on a worker)
 BEGIN
     IF t.active_path IS NOT NULL THEN
         RETURN t.active_path;
@@ -348,11 +348,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t      @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg    record := @extschema@._chat_branch_message(t, message_id);
+    t      @extschema@.chat_threads;
+    msg    record;
     v_path int8multirange;
-    v_now  timestamptz := now();
+    v_now  timestamptz := @extschema@._chat_now();
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_switch_branch.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            SELECT * INTO leaf_id, leaf_seq FROM @extschema@._chat_switch_branch_at(thread_id, message_id, user_id, v_ctx);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     PERFORM @extschema@._chat_branch_start(t);
     leaf_seq := @extschema@._chat_newest_leaf(t.id, msg.seq);
     v_path := @extschema@._chat_path_to(t.id, leaf_seq);
@@ -369,6 +381,21 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_switch_branch(text, text, text) IS
     'make the branch through a message active (down to its newest leaf); returns the new active leaf';
+
+CREATE FUNCTION @extschema@._chat_switch_branch_at(thread_id text, message_id text, user_id text, ctx jsonb, OUT leaf_id text, OUT leaf_seq bigint)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO leaf_id, leaf_seq FROM @extschema@.chat_switch_branch(thread_id, message_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_switch_branch_at(text, text, text, jsonb) IS
+    'chatstore internal: chat_switch_branch run on the worker that holds the thread (Citus), with the calling session''s values';
 
 -- The versions of a message: it and its siblings (same parent), oldest
 -- first, with their position ("2 of 3") and which one is on the active path.

@@ -23,7 +23,7 @@ DECLARE
     nt  bigint;
     -- (a value, not now() in the statement: Citus refuses a non-immutable
     -- function inside CASE in an UPDATE of a distributed table)
-    v_now timestamptz := now();
+    v_now timestamptz := @extschema@._chat_now();
 BEGIN
     WITH d AS (
         DELETE FROM @extschema@.chat_messages AS m
@@ -32,12 +32,12 @@ BEGIN
                   m.parts, m.name, m.tool_call_id, m.tool_calls, m.parent_seq, m.thread_user_id),
     tomb AS (
         INSERT INTO @extschema@.chat_message_tombstones AS x (thread_id, seq, id, fingerprint, parent_seq,
-                                                              replies_moved_up, thread_user_id)
+                                                              replies_moved_up, thread_user_id, deleted_at)
         SELECT _chat_delete_messages.thread_id, d.seq, d.id,
                CASE WHEN d.fingerprint_version = 2 THEN d.fingerprint
                     ELSE @extschema@._chat_fingerprint(d.role, d.content, d.parts, d.name,
                                                        d.tool_call_id, d.tool_calls) END,
-               d.parent_seq, _chat_delete_messages.replies_moved_up, d.thread_user_id
+               d.parent_seq, _chat_delete_messages.replies_moved_up, d.thread_user_id, v_now
         FROM d
         ON CONFLICT DO NOTHING
         RETURNING 1)
@@ -141,11 +141,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_now timestamptz := now();   -- (a value: see _chat_delete_messages)
-    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg record := @extschema@._chat_branch_message(t, message_id);
+    v_now timestamptz := @extschema@._chat_now();   -- (a value: see _chat_delete_messages)
+    t   @extschema@.chat_threads;
+    msg record;
     r   @extschema@.chat_messages;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_update_message.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN QUERY SELECT * FROM @extschema@._chat_update_message_at(thread_id, message_id, content, metadata, user_id, v_ctx);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
@@ -187,6 +199,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_update_message(text, text, text, jsonb, text) IS
     'change a message in place (content, metadata merged in) and set its edited_at; P0002 when not found';
 
+CREATE FUNCTION @extschema@._chat_update_message_at(thread_id text, message_id text, content text, metadata jsonb, user_id text, ctx jsonb)
+RETURNS SETOF @extschema@.chat_messages
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    RETURN QUERY SELECT * FROM @extschema@.chat_update_message(thread_id, message_id, content, metadata, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_update_message_at(text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_update_message run on the worker that holds the thread (Citus), with the calling session''s values';
+
 -- Delete one message.  Its replies move up to its parent (the conversation
 -- reads on without it), or with with_replies they are deleted with it (in a
 -- one-line thread: everything after it).  Returns how many were deleted.
@@ -200,11 +228,22 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t    @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg  record := @extschema@._chat_branch_message(t, message_id);
+    t    @extschema@.chat_threads;
+    msg  record;
     seqs bigint[];
     n    bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_message.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_message_at(thread_id, message_id, user_id, with_replies, v_ctx);
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     IF with_replies IS NULL THEN
         RAISE EXCEPTION 'with_replies must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -245,6 +284,24 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_delete_message(text, text, text, boolean) IS
     'delete one message (its replies move up to its parent, or go with it with with_replies); returns how many were deleted';
 
+CREATE FUNCTION @extschema@._chat_delete_message_at(thread_id text, message_id text, user_id text, with_replies boolean, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_message(thread_id, message_id, user_id, with_replies);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_message_at(text, text, text, boolean, jsonb) IS
+    'chatstore internal: chat_delete_message run on the worker that holds the thread (Citus), with the calling session''s values';
+
 -- Delete everything after a message on the active path (regenerating
 -- without keeping a branch): the rest of the path below it, with whatever
 -- branches from there.  Other branches of the message itself stay.
@@ -257,11 +314,22 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t     @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    msg   record := @extschema@._chat_branch_message(t, message_id);
+    t     @extschema@.chat_threads;
+    msg   record;
     child bigint;
     n     bigint := 0;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_messages_after.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_messages_after_at(thread_id, message_id, user_id, v_ctx);
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    msg := @extschema@._chat_branch_message(t, message_id);
     -- a line is made a tree first (as for chat_delete_message)
     IF t.active_path IS NULL THEN
         t.active_path := @extschema@._chat_branch_start(t);
@@ -293,3 +361,21 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_messages_after(text, text, text) IS
     'delete the messages after one on the active path (with what branches below them); returns how many were deleted';
+
+CREATE FUNCTION @extschema@._chat_delete_messages_after_at(thread_id text, message_id text, user_id text, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_messages_after(thread_id, message_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_messages_after_at(text, text, text, jsonb) IS
+    'chatstore internal: chat_delete_messages_after run on the worker that holds the thread (Citus), with the calling session''s values';

@@ -652,6 +652,15 @@ DECLARE
     v_sum jsonb := summary;
     v_id  bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_compact.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_compact_at(thread_id, up_to_seq, summary, user_id, token_count, v_ctx);
+        END;
+    END IF;
     IF up_to_seq IS NULL THEN
         RAISE EXCEPTION 'up_to_seq must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -692,14 +701,33 @@ BEGIN
     END IF;
     SELECT coalesce(max(x.id), 0) + 1 INTO v_id
     FROM @extschema@.chat_summaries AS x WHERE x.thread_id = t.id;
-    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count, thread_user_id)
-    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count, t.user_id);
+    INSERT INTO @extschema@.chat_summaries (thread_id, id, up_to_seq, summary, token_count, thread_user_id,
+                                           created_at)
+    VALUES (t.id, v_id, up_to_seq, v_sum, chat_compact.token_count, t.user_id, @extschema@._chat_now());
     RETURN v_id;
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_compact(text, bigint, jsonb, text, integer) IS
     'store a summary (or a compaction item) standing for a thread''s messages up to a seq; chat_context starts from the latest';
+
+CREATE FUNCTION @extschema@._chat_compact_at(thread_id text, up_to_seq bigint, summary jsonb, user_id text, token_count integer, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_compact(thread_id, up_to_seq, summary, user_id, token_count);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_compact_at(text, bigint, jsonb, text, integer, jsonb) IS
+    'chatstore internal: chat_compact run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE FUNCTION @extschema@.chat_summaries(
     thread_id text,
@@ -732,8 +760,18 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
+    t @extschema@.chat_threads;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_summary.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_summary_at(thread_id, summary_id, user_id, v_ctx);
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
     DELETE FROM @extschema@.chat_summaries AS x
     WHERE x.thread_id = t.id AND x.id = summary_id;
     RETURN FOUND;
@@ -742,6 +780,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_summary(text, bigint, text) IS
     'delete a summary of a thread; false when it is not there';
+
+CREATE FUNCTION @extschema@._chat_delete_summary_at(thread_id text, summary_id bigint, user_id text, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r boolean;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_summary(thread_id, summary_id, user_id);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_summary_at(text, bigint, text, jsonb) IS
+    'chatstore internal: chat_delete_summary run on the worker that holds the thread (Citus), with the calling session''s values';
 
 -- ---------------------------------------------------------------------------
 -- feedback
@@ -817,6 +873,15 @@ DECLARE
     v_owner text;
     f       @extschema@.chat_feedback;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_set_feedback.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_set_feedback_at(thread_id, message_id, rating, tag, comment, user_id, rater, v_ctx);
+        END;
+    END IF;
     IF rating IS NULL THEN
         RAISE EXCEPTION 'rating must not be null'
             USING ERRCODE = 'invalid_parameter_value',
@@ -840,10 +905,10 @@ BEGIN
     v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
     SELECT t.user_id INTO v_owner FROM @extschema@.chat_threads AS t WHERE t.id = chat_set_feedback.thread_id;
     INSERT INTO @extschema@.chat_feedback AS x (thread_id, message_id, user_id, rating, tag, comment,
-                                                thread_user_id)
+                                                thread_user_id, created_at, updated_at)
     VALUES (chat_set_feedback.thread_id, chat_set_feedback.message_id, v_rater,
             chat_set_feedback.rating, chat_set_feedback.tag, chat_set_feedback.comment,
-            v_owner)
+            v_owner, @extschema@._chat_now(), @extschema@._chat_now())
     ON CONFLICT ON CONSTRAINT chat_feedback_pkey DO UPDATE
     SET rating = excluded.rating, tag = excluded.tag, comment = excluded.comment, updated_at = excluded.updated_at
     RETURNING x.* INTO f;
@@ -853,6 +918,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_set_feedback(text, text, integer, text, text, text, text) IS
     'rate a message (1 up, -1 down, or -10..10) with an optional tag and comment; replaces the user''s earlier feedback';
+
+CREATE FUNCTION @extschema@._chat_set_feedback_at(thread_id text, message_id text, rating integer, tag text, comment text, user_id text, rater text, ctx jsonb)
+RETURNS @extschema@.chat_feedback
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r @extschema@.chat_feedback;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_set_feedback(thread_id, message_id, rating, tag, comment, user_id, rater);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_set_feedback_at(text, text, integer, text, text, text, text, jsonb) IS
+    'chatstore internal: chat_set_feedback run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE FUNCTION @extschema@.chat_delete_feedback(
     thread_id  text,
@@ -864,8 +947,18 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_rater text := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
+    v_rater text;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_delete_feedback.thread_id IS NOT NULL THEN
+        -- (the session's values as a value: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+        BEGIN
+            RETURN @extschema@._chat_delete_feedback_at(thread_id, message_id, user_id, rater, v_ctx);
+        END;
+    END IF;
+    v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
     DELETE FROM @extschema@.chat_feedback AS x
     WHERE x.thread_id = chat_delete_feedback.thread_id
       AND x.message_id = chat_delete_feedback.message_id
@@ -876,6 +969,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_delete_feedback(text, text, text, text) IS
     'remove a user''s feedback on a message; false when there was none';
+
+CREATE FUNCTION @extschema@._chat_delete_feedback_at(thread_id text, message_id text, user_id text, rater text, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r boolean;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_delete_feedback(thread_id, message_id, user_id, rater);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_delete_feedback_at(text, text, text, text, jsonb) IS
+    'chatstore internal: chat_delete_feedback run on the worker that holds the thread (Citus), with the calling session''s values';
 
 -- the feedback on a thread's messages, in message order
 CREATE FUNCTION @extschema@.chat_list_feedback(

@@ -140,11 +140,23 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- and the public saves pass each call to their _at variant (src/save.c)
+    -- and the public saves pass each call to their _at variant (src/save.c),
+    -- as do the writing functions of one thread that send no NOTIFY
+    -- (_chat_delegating, part 05)
     FOREACH f IN ARRAY ARRAY[
         '@extschema@.chat_save_messages(text, jsonb, text, text[])',
         '@extschema@.chat_append_messages(text, jsonb, text)',
-        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)']::pg_catalog.regprocedure[]
+        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)',
+        '@extschema@.chat_update_thread(text, text, jsonb, jsonb, text)',
+        '@extschema@.chat_delete_thread(text, text)',
+        '@extschema@.chat_switch_branch(text, text, text)',
+        '@extschema@.chat_update_message(text, text, text, jsonb, text)',
+        '@extschema@.chat_delete_message(text, text, text, boolean)',
+        '@extschema@.chat_delete_messages_after(text, text, text)',
+        '@extschema@.chat_compact(text, bigint, jsonb, text, integer)',
+        '@extschema@.chat_delete_summary(text, bigint, text)',
+        '@extschema@.chat_set_feedback(text, text, integer, text, text, text, text)',
+        '@extschema@.chat_delete_feedback(text, text, text, text)']::pg_catalog.regprocedure[]
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET chatstore.delegate_saves = on', f);
     END LOOP;
@@ -292,7 +304,19 @@ BEGIN
     FOREACH f IN ARRAY ARRAY[
         '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
         '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)']::pg_catalog.regprocedure[]
+        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)',
+        -- and so do the writing functions of one thread that send no NOTIFY
+        -- (README.md#scaling-out lists them)
+        '@extschema@._chat_update_thread_at(text, text, jsonb, jsonb, text, jsonb)',
+        '@extschema@._chat_delete_thread_at(text, text, jsonb)',
+        '@extschema@._chat_switch_branch_at(text, text, text, jsonb)',
+        '@extschema@._chat_update_message_at(text, text, text, jsonb, text, jsonb)',
+        '@extschema@._chat_delete_message_at(text, text, text, boolean, jsonb)',
+        '@extschema@._chat_delete_messages_after_at(text, text, text, jsonb)',
+        '@extschema@._chat_compact_at(text, bigint, jsonb, text, integer, jsonb)',
+        '@extschema@._chat_delete_summary_at(text, bigint, text, jsonb)',
+        '@extschema@._chat_set_feedback_at(text, text, integer, text, text, text, text, jsonb)',
+        '@extschema@._chat_delete_feedback_at(text, text, text, text, jsonb)']::pg_catalog.regprocedure[]
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                 WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
