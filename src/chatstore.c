@@ -506,7 +506,7 @@ chat_policy_tenant(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("chatstore.tenant is not set on this node"),
-				 errdetail("Tenant isolation on a distributed database reads chatstore.tenant on the node that holds the rows; a session-level SET stays on the coordinator."),
+				 errdetail("Tenant isolation on a distributed database reads chatstore.tenant on the node that holds the rows; a session-level SET or a set_config() stays on the coordinator."),
 				 errhint("Set it for the transaction: SET LOCAL chatstore.tenant = '...', with citus.propagate_set_commands = 'local'.")));
 	PG_RETURN_TEXT_P(cstring_to_text(chatstore_tenant));
 }
