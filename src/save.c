@@ -932,12 +932,10 @@ insert_messages(SaveRequest *req, ChatMsgIn **rows, int nrows)
 	/*
 	 * parent_seq: only a branched thread's messages have one (the active
 	 * leaf, then each the one before it); a one-line thread's stay NULL, and
-	 * its saves run the statements of chatstore 1.2
-	 */
-	/*
-	 * thread_user_id ($20, chatstore 1.7): the thread's owner, read under
-	 * its lock, copied into each row so that tenant isolation keys the row
-	 * without looking up its thread
+	 * its saves run the statements of chatstore 1.2.  thread_user_id ($20,
+	 * chatstore 1.7): the thread's owner, read under its lock, copied into
+	 * each row so that tenant isolation keys the row without looking up its
+	 * thread.
 	 */
 	if (req->tree)
 		plan = chatstore_plan(CS_PLAN_INSERT_MESSAGES_TREE, req->nsp,
