@@ -63,6 +63,8 @@ CREATE PROCEDURE bench_load(prefix text, t0 int, nthreads int, per_thread int,
 LANGUAGE plpgsql AS $$
 DECLARE
   nasst int := per_thread / 2;
+  owners boolean := EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'chat_messages'::regclass
+                            AND attname = 'thread_user_id' AND NOT attisdropped);
 BEGIN
   INSERT INTO chat_threads (id, user_id, title, metadata, message_count, last_seq,
                             prompt_tokens, completion_tokens, total_tokens,
@@ -73,18 +75,23 @@ BEGIN
          now() - make_interval(secs => t), now() - make_interval(secs => 2 * t),
          now() - make_interval(secs => t)
   FROM generate_series(t0, t0 + nthreads - 1) AS t;
+  -- (1.7 and later: each row carries its thread's owner, as the saves write it)
+  EXECUTE format($q$
   INSERT INTO chat_messages (thread_id, id, seq, role, content, model, metadata, usage,
-                             token_count, created_at)
-  SELECT prefix || t, 'm' || s, s,
-         CASE WHEN s % 2 = 1 THEN 'user' ELSE 'assistant' END,
-         (SELECT x.content FROM bench_texts x WHERE x.k = (t * 1000 + s) % 4096),
-         CASE WHEN s % 2 = 0 THEN 'gpt-4o-mini' END,
+                             token_count, created_at %s)
+  SELECT $1 || t, 'm' || s, s,
+         CASE WHEN s %% 2 = 1 THEN 'user' ELSE 'assistant' END,
+         (SELECT x.content FROM bench_texts x WHERE x.k = (t * 1000 + s) %% 4096),
+         CASE WHEN s %% 2 = 0 THEN 'gpt-4o-mini' END,
          jsonb_build_object('source', 'web', 'client', 'bench-app/1.4', 'lang', 'en',
                             'request_id', md5((t::bigint * 1000 + s)::text)),
-         CASE WHEN s % 2 = 0 THEN '{"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200}'::jsonb END,
-         CASE WHEN s % 2 = 0 THEN 80 END,
-         now() - make_interval(secs => per_thread - s)
-  FROM generate_series(t0, t0 + nthreads - 1) AS t, generate_series(1, per_thread) AS s;
+         CASE WHEN s %% 2 = 0 THEN '{"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200}'::jsonb END,
+         CASE WHEN s %% 2 = 0 THEN 80 END,
+         now() - make_interval(secs => $4 - s) %s
+  FROM generate_series($2, $2 + $3 - 1) AS t, generate_series(1, $4) AS s$q$,
+    CASE WHEN owners THEN ', thread_user_id' ELSE '' END,
+    CASE WHEN owners THEN ', $5 || (t % $6)' ELSE '' END)
+  USING prefix, t0, nthreads, per_thread, user_prefix, nusers;
 END
 $$;
 
@@ -114,6 +121,11 @@ BEGIN
                             WHEN s % 4 = 3 THEN 'assistant'
                             WHEN s % 4 = 0 THEN 'tool'
                             ELSE 'assistant' END AS role) AS r;
+  -- (1.7 and later: each row carries its thread's owner, as the saves write it)
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'chat_messages'::regclass
+             AND attname = 'thread_user_id' AND NOT attisdropped) THEN
+    EXECUTE 'UPDATE chat_messages SET thread_user_id = $1 WHERE thread_id = $2' USING 'w4user', tid;
+  END IF;
 END
 $$;
 
