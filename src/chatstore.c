@@ -367,6 +367,32 @@ chatstore_now(void)
 }
 
 /*
+ * A calling session's values hold on this node until AtEOXact_GUC(true,
+ * <the returned nest level>): chatstore.tenant, TimeZone, and the limits
+ * only where they are lower than this node's (a limit is a superuser's
+ * setting; an owner calling a delegated function directly must not raise
+ * it).  For the delegated saves (save.c) and the other delegated calls.
+ */
+int
+chatstore_enter_session_values(const char *tenant, const char *time_zone,
+							   int max_batch_messages, int max_message_bytes)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("chatstore.tenant", tenant,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("TimeZone", time_zone,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (max_batch_messages < chatstore_max_batch_messages)
+		(void) set_config_option("chatstore.max_batch_messages", psprintf("%d", max_batch_messages),
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (max_message_bytes < chatstore_max_message_bytes)
+		(void) set_config_option("chatstore.max_message_bytes", psprintf("%d", max_message_bytes),
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+/*
  * _chat_delegated_enter(confined_tenant text, tenant text, at timestamptz,
  *						 time_zone text, max_batch_messages int,
  *						 max_message_bytes int) -> void
@@ -377,8 +403,6 @@ PG_FUNCTION_INFO_V1(chat_delegated_enter);
 Datum
 chat_delegated_enter(PG_FUNCTION_ARGS)
 {
-	int			limit;
-
 	if (delegated_active)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -387,20 +411,9 @@ chat_delegated_enter(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("at, time_zone and the limits must not be null")));
-	delegated_nest = NewGUCNestLevel();
-	(void) set_config_option("chatstore.tenant",
-							 PG_ARGISNULL(1) ? "" : TextDatumGetCString(PG_GETARG_DATUM(1)),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("TimeZone", TextDatumGetCString(PG_GETARG_DATUM(3)),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	limit = PG_GETARG_INT32(4);
-	if (limit < chatstore_max_batch_messages)
-		(void) set_config_option("chatstore.max_batch_messages", psprintf("%d", limit),
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	limit = PG_GETARG_INT32(5);
-	if (limit < chatstore_max_message_bytes)
-		(void) set_config_option("chatstore.max_message_bytes", psprintf("%d", limit),
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	delegated_nest = chatstore_enter_session_values(PG_ARGISNULL(1) ? "" : TextDatumGetCString(PG_GETARG_DATUM(1)),
+													TextDatumGetCString(PG_GETARG_DATUM(3)),
+													PG_GETARG_INT32(4), PG_GETARG_INT32(5));
 	delegated_confined = PG_ARGISNULL(0) ? NULL :
 		MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(PG_GETARG_DATUM(0)));
 	delegated_at = PG_GETARG_TIMESTAMPTZ(2);

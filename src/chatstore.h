@@ -77,5 +77,7 @@ extern const char *chatstore_confined_tenant(Oid nsp);
  */
 extern bool chatstore_in_delegated_call(void);
 extern TimestampTz chatstore_now(void);
+extern int	chatstore_enter_session_values(const char *tenant, const char *time_zone,
+										   int max_batch_messages, int max_message_bytes);
 
 #endif							/* CHATSTORE_H */

@@ -1341,9 +1341,6 @@ optional_user_id(FunctionCallInfo fcinfo, int argno)
 static int
 save_context(FunctionCallInfo fcinfo, int nargs, SaveRequest *req)
 {
-	int			nest;
-	int			limit;
-
 	if (PG_NARGS() != nargs + SAVE_CONTEXT_ARGS)
 		return -1;
 	if (PG_ARGISNULL(nargs + 2) || PG_ARGISNULL(nargs + 3) ||
@@ -1357,25 +1354,15 @@ save_context(FunctionCallInfo fcinfo, int nargs, SaveRequest *req)
 	req->notify = false;		/* the caller, on the coordinator, notifies */
 	req->has_context = true;
 
-	nest = NewGUCNestLevel();
-	(void) set_config_option("TimeZone", TextDatumGetCString(PG_GETARG_DATUM(nargs + 3)),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	/*
-	 * the session's tenant, for the row-level security policies this node
-	 * applies when tenant isolation is forced on the owner (a worker does
-	 * not see the coordinator's session settings)
+	 * the session's tenant also for the row-level security policies this
+	 * node applies when tenant isolation is forced on the owner (a worker
+	 * does not see the coordinator's session settings)
 	 */
-	(void) set_config_option("chatstore.tenant", req->tenant,
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	limit = PG_GETARG_INT32(nargs + 4);
-	if (limit < chatstore_max_batch_messages)
-		(void) set_config_option("chatstore.max_batch_messages", psprintf("%d", limit),
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	limit = PG_GETARG_INT32(nargs + 5);
-	if (limit < chatstore_max_message_bytes)
-		(void) set_config_option("chatstore.max_message_bytes", psprintf("%d", limit),
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	return nest;
+	return chatstore_enter_session_values(req->tenant,
+										  TextDatumGetCString(PG_GETARG_DATUM(nargs + 3)),
+										  PG_GETARG_INT32(nargs + 4),
+										  PG_GETARG_INT32(nargs + 5));
 }
 
 static void
