@@ -18,7 +18,7 @@
 # newer compiler must not turn a new warning into a failed build.
 
 EXTENSION   = chatstore
-EXTVERSION  = 1.7
+EXTVERSION  = 1.8
 MODULE_big  = chatstore
 PGFILEDESC  = "chatstore - chat history store for LLM applications"
 
