@@ -3,9 +3,14 @@
 -- CHANGELOG.md says what changes for users.  Every function is re-created
 -- in place (new ones created), and on a database whose tables
 -- chat_distribute already distributed, the per-function settings it gives
--- are given again (re-creating a function clears them).
+-- are given again (re-creating a function clears them).  Delegated calls
+-- carry chatstore.notify: _chat_delegated_enter takes it (a new signature;
+-- _chat_delegated_begin, which calls it, is made again below).
 
 \echo Use "ALTER EXTENSION chatstore UPDATE TO '1.8'" to load this file. \quit
+
+DROP FUNCTION @extschema@._chat_delegated_begin(jsonb);
+DROP FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer);
 
 -- ---------------------------------------------------------------------------
 -- functions: every function of 1.8, re-created in place (new ones created)
@@ -65,12 +70,12 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_delegated_enter(
     confined_tenant text, tenant text, at timestamptz, time_zone text,
-    max_batch_messages integer, max_message_bytes integer)
+    max_batch_messages integer, max_message_bytes integer, notify boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'chat_delegated_enter'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer) IS
+COMMENT ON FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer, boolean) IS
     'chatstore internal: the calling session''s values hold on this node for a delegated call';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_delegated_leave()
@@ -80,6 +85,30 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION @extschema@._chat_delegated_leave() IS
     'chatstore internal: the end of a delegated call';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_delegated_end()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'chat_delegated_end'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_end() IS
+    'chatstore internal: the end of a delegated call, and its notifications ([[channel, payload], ...]) for the coordinator';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_notify(channel text, payload text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_notify'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_notify(text, text) IS
+    'chatstore internal: NOTIFY on a channel of chatstore (kept for the coordinator in a delegated call)';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_notify_relayed(notifications jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_notify_relayed'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_notify_relayed(jsonb) IS
+    'chatstore internal: send the notifications a delegated call returned';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_delegating()
 RETURNS boolean
@@ -107,7 +136,8 @@ BEGIN ATOMIC
         'at', pg_catalog.now(),
         'time_zone', pg_catalog.current_setting('TimeZone'),
         'max_batch_messages', pg_catalog.current_setting('chatstore.max_batch_messages')::integer,
-        'max_message_bytes', pg_catalog.pg_size_bytes(pg_catalog.current_setting('chatstore.max_message_bytes')));
+        'max_message_bytes', pg_catalog.pg_size_bytes(pg_catalog.current_setting('chatstore.max_message_bytes')),
+        'notify', pg_catalog.current_setting('chatstore.notify')::boolean);
 END;
 
 COMMENT ON FUNCTION @extschema@._chat_delegate_ctx() IS
@@ -121,7 +151,8 @@ BEGIN ATOMIC
         ctx OPERATOR(pg_catalog.->>) 'confined', ctx OPERATOR(pg_catalog.->>) 'tenant',
         (ctx OPERATOR(pg_catalog.->>) 'at')::timestamptz, ctx OPERATOR(pg_catalog.->>) 'time_zone',
         (ctx OPERATOR(pg_catalog.->>) 'max_batch_messages')::integer,
-        (ctx OPERATOR(pg_catalog.->>) 'max_message_bytes')::integer);
+        (ctx OPERATOR(pg_catalog.->>) 'max_message_bytes')::integer,
+        COALESCE((ctx OPERATOR(pg_catalog.->>) 'notify')::boolean, false));
 END;
 
 COMMENT ON FUNCTION @extschema@._chat_delegated_begin(jsonb) IS
@@ -723,10 +754,31 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     t        @extschema@.chat_threads;
-    v_tenant text := @extschema@._chat_write_tenant();
-    v_owner  text := @extschema@._chat_user_arg(chat_create_thread.user_id);
-    v_set    text := NULLIF(current_setting('chatstore.tenant', true), '');
+    v_tenant text;
+    v_owner  text;
+    v_set    text;
+    -- (the id as a value: Citus routes a delegated call by it, and in that
+    -- call every statement must name the thread by that value)
+    v_id     text := COALESCE(chat_create_thread.id, gen_random_uuid()::text);
+    v_now    timestamptz := @extschema@._chat_now();
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating,
+    -- part 05), with its id made here (Citus routes the call by it)
+    IF @extschema@._chat_delegating() THEN
+        -- (values: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result @extschema@.chat_threads;
+        BEGIN
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_create_thread_at(v_id, user_id, title, metadata, state, v_ctx);
+            RETURN v_result;
+        END;
+    END IF;
+    v_tenant := @extschema@._chat_write_tenant();
+    v_owner := @extschema@._chat_user_arg(chat_create_thread.user_id);
+    v_set := NULLIF(current_setting('chatstore.tenant', true), '');
     IF id = '' THEN
         RAISE EXCEPTION 'id must not be empty'
             USING ERRCODE = 'invalid_parameter_value';
@@ -749,12 +801,13 @@ BEGIN
         END IF;
         v_owner := v_tenant;
     END IF;
-    INSERT INTO @extschema@.chat_threads AS c (id, user_id, title, metadata, state)
-    VALUES (COALESCE(chat_create_thread.id, gen_random_uuid()::text),
+    INSERT INTO @extschema@.chat_threads AS c (id, user_id, title, metadata, state, created_at, updated_at)
+    VALUES (v_id,
             COALESCE(v_owner, v_set),
             COALESCE(chat_create_thread.title, ''),
             COALESCE(chat_create_thread.metadata, '{}'::jsonb),
-            COALESCE(chat_create_thread.state, '{}'::jsonb))
+            COALESCE(chat_create_thread.state, '{}'::jsonb),
+            v_now, v_now)
     RETURNING c.* INTO t;
     -- asked for explicitly: a thread deleted under this id may be made again
     DELETE FROM @extschema@.chat_thread_tombstones AS x WHERE x.id = t.id;
@@ -764,6 +817,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, jsonb) IS
     'create a thread (a uuid id when none is given; also the id of a deleted thread); an existing id is an error (23505)';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_create_thread_at(id text, user_id text, title text, metadata jsonb, state jsonb, ctx jsonb)
+RETURNS @extschema@.chat_threads
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t @extschema@.chat_threads;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    t := @extschema@.chat_create_thread(id, user_id, title, metadata, state);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN t;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_create_thread_at(text, text, text, jsonb, jsonb, jsonb) IS
+    'chatstore internal: chat_create_thread run on the worker that holds the thread (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_get_thread(
     thread_id text,
@@ -977,8 +1048,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result boolean;
         BEGIN
-            RETURN @extschema@._chat_delete_thread_at(thread_id, user_id, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_thread_at(thread_id, user_id, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
@@ -1358,10 +1433,25 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    old record := @extschema@._chat_branch_message(t, message_id);
+    t   @extschema@.chat_threads;
+    old record;
     s   record;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- save's NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_edit_message.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO id, seq, v_notifies
+            FROM @extschema@._chat_edit_message_at(thread_id, message_id, content, user_id, metadata, new_message_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    old := @extschema@._chat_branch_message(t, message_id);
     IF content IS NULL THEN
         RAISE EXCEPTION 'content must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -1378,6 +1468,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_edit_message(text, text, text, text, jsonb, text) IS
     'a new version of a message (a sibling with the same role and new content) that becomes the active branch';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_edit_message_at(thread_id text, message_id text, content text, user_id text, metadata jsonb, new_message_id text, ctx jsonb,
+                                                  OUT id text, OUT seq bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO id, seq FROM @extschema@.chat_edit_message(thread_id, message_id, content, user_id, metadata, new_message_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_edit_message_at(text, text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_edit_message run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
+
 CREATE OR REPLACE FUNCTION @extschema@.chat_regenerate_message(
     thread_id  text,
     message_id text,
@@ -1390,10 +1496,25 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    old record := @extschema@._chat_branch_message(t, message_id);
+    t   @extschema@.chat_threads;
+    old record;
     s   record;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- save's NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_regenerate_message.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO id, seq, v_notifies
+            FROM @extschema@._chat_regenerate_message_at(thread_id, message_id, message, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    old := @extschema@._chat_branch_message(t, message_id);
     IF old.role <> 'assistant' THEN
         RAISE EXCEPTION 'message "%" is not an assistant reply (its role is %)', message_id, old.role
             USING ERRCODE = 'invalid_parameter_value',
@@ -1415,6 +1536,22 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_regenerate_message(text, text, jsonb, text) IS
     'another assistant reply: a sibling of an assistant message that becomes the active branch';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_regenerate_message_at(thread_id text, message_id text, message jsonb, user_id text, ctx jsonb,
+                                                        OUT id text, OUT seq bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO id, seq FROM @extschema@.chat_regenerate_message(thread_id, message_id, message, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_regenerate_message_at(text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_regenerate_message run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_switch_branch(
     thread_id  text,
@@ -1767,8 +1904,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
         BEGIN
-            RETURN @extschema@._chat_delete_message_at(thread_id, message_id, user_id, with_replies, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_message_at(thread_id, message_id, user_id, with_replies, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     t := @extschema@._chat_branch_thread(thread_id, user_id);
@@ -1850,8 +1991,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
         BEGIN
-            RETURN @extschema@._chat_delete_messages_after_at(thread_id, message_id, user_id, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_messages_after_at(thread_id, message_id, user_id, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     t := @extschema@._chat_branch_thread(thread_id, user_id);
@@ -1995,6 +2140,19 @@ DECLARE
     r     @extschema@.chat_save_result;
     m     @extschema@.chat_messages;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- save's NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_stream_start.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO id, seq, v_notifies
+            FROM @extschema@._chat_stream_start_at(thread_id, role, message_id, model, metadata, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN;
+        END;
+    END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     IF role IS NULL THEN
         RAISE EXCEPTION 'role must not be null'
@@ -2032,6 +2190,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_stream_start(text, text, text, text, jsonb, text) IS
     'start a streamed message: an empty message with status in_progress (returns its id and seq)';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_stream_start_at(thread_id text, role text, message_id text, model text, metadata jsonb, user_id text, ctx jsonb,
+                                                  OUT id text, OUT seq bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO id, seq FROM @extschema@.chat_stream_start(thread_id, role, message_id, model, metadata, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_start_at(text, text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_stream_start run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
+
 CREATE OR REPLACE FUNCTION @extschema@.chat_stream_append(
     thread_id  text,
     message_id text,
@@ -2049,6 +2223,19 @@ DECLARE
     v_bytes bigint;
     payload jsonb;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_stream_append.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO v_off, v_notifies
+            FROM @extschema@._chat_stream_append_at(thread_id, message_id, delta, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN v_off;
+        END;
+    END IF;
     IF delta IS NULL THEN
         RAISE EXCEPTION 'delta must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2076,7 +2263,7 @@ BEGIN
         IF octet_length(payload::text) > 7900 THEN
             payload := payload - 'delta' || '{"truncated": true}';
         END IF;
-        PERFORM pg_notify('chatstore_stream', payload::text);
+        PERFORM @extschema@._chat_notify('chatstore_stream', payload::text);
     END IF;
     RETURN v_off + char_length(delta);
 END
@@ -2084,6 +2271,22 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_stream_append(text, text, text, text) IS
     'append text to a message being streamed (status in_progress); returns the length of its text so far';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_stream_append_at(thread_id text, message_id text, delta text, user_id text, ctx jsonb,
+                                                   OUT end_offset bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    end_offset := @extschema@.chat_stream_append(thread_id, message_id, delta, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_append_at(text, text, text, text, jsonb) IS
+    'chatstore internal: chat_stream_append run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_stream_read(
     thread_id   text,
@@ -2145,7 +2348,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_now timestamptz := now();   -- (a value: Citus evaluates no function in a distributed UPDATE's SET)
+    v_now timestamptz := @extschema@._chat_now();   -- (a value: Citus evaluates no function in a distributed UPDATE's SET)
     t      @extschema@.chat_threads;
     m      @extschema@.chat_messages;
     v_text text;
@@ -2153,6 +2356,19 @@ DECLARE
     c      bigint;
     tot    bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_stream_finish.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            r record;
+        BEGIN
+            SELECT * INTO r
+            FROM @extschema@._chat_stream_finish_at(thread_id, message_id, status, finish_reason, usage, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(r.notifies);
+            RETURN r.message;
+        END;
+    END IF;
     IF status IS NULL OR status NOT IN ('completed', 'incomplete', 'failed') THEN
         RAISE EXCEPTION 'invalid status "%"', status
             USING ERRCODE = 'invalid_parameter_value',
@@ -2207,7 +2423,7 @@ BEGIN
         updated_at        = v_now
     WHERE x.id = t.id;
     IF current_setting('chatstore.notify')::boolean THEN
-        PERFORM pg_notify('chatstore_stream', jsonb_build_object(
+        PERFORM @extschema@._chat_notify('chatstore_stream', jsonb_build_object(
             'thread_id', m.thread_id, 'message_id', m.id, 'seq', m.seq,
             'event', 'finish', 'status', m.status)::text);
     END IF;
@@ -2217,6 +2433,22 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_stream_finish(text, text, text, text, jsonb, text) IS
     'finish a streamed message: its text becomes its content, with status, finish reason and usage';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_stream_finish_at(thread_id text, message_id text, status text, finish_reason text, usage jsonb, user_id text, ctx jsonb,
+                                                   OUT message @extschema@.chat_messages, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    message := @extschema@.chat_stream_finish(thread_id, message_id, status, finish_reason, usage, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_finish_at(text, text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_stream_finish run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_context(
     thread_id          text,
@@ -2500,8 +2732,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
         BEGIN
-            RETURN @extschema@._chat_compact_at(thread_id, up_to_seq, summary, user_id, token_count, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_compact_at(thread_id, up_to_seq, summary, user_id, token_count, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     IF up_to_seq IS NULL THEN
@@ -2610,8 +2846,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result boolean;
         BEGIN
-            RETURN @extschema@._chat_delete_summary_at(thread_id, summary_id, user_id, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_summary_at(thread_id, summary_id, user_id, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     t := @extschema@._chat_branch_thread(thread_id, user_id);
@@ -2710,8 +2950,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result @extschema@.chat_feedback;
         BEGIN
-            RETURN @extschema@._chat_set_feedback_at(thread_id, message_id, rating, tag, comment, user_id, rater, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_set_feedback_at(thread_id, message_id, rating, tag, comment, user_id, rater, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     IF rating IS NULL THEN
@@ -2786,8 +3030,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result boolean;
         BEGIN
-            RETURN @extschema@._chat_delete_feedback_at(thread_id, message_id, user_id, rater, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_feedback_at(thread_id, message_id, user_id, rater, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);
@@ -5932,6 +6180,28 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_is_distributed() IS
     'chatstore internal: whether the chat tables are distributed by Citus';
 
+CREATE OR REPLACE FUNCTION @extschema@._chat_at_functions()
+RETURNS TABLE (at_function pg_catalog.regprocedure, public_function pg_catalog.regprocedure)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT p.oid::pg_catalog.regprocedure, q.oid::pg_catalog.regprocedure
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) d.objid
+    JOIN pg_catalog.pg_proc AS q
+      ON q.pronamespace OPERATOR(pg_catalog.=) p.pronamespace
+     AND ('_' OPERATOR(pg_catalog.||) q.proname OPERATOR(pg_catalog.||) '_at') OPERATOR(pg_catalog.=) p.proname
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                             WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore')
+      AND d.deptype OPERATOR(pg_catalog.=) 'e'
+      AND p.proname OPERATOR(pg_catalog.~) '^_chat_.*_at$'
+    ORDER BY 1;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_at_functions() IS
+    'chatstore internal: the delegated variants (_chat_<name>_at) of the writing functions of one thread, and those functions';
+
 CREATE OR REPLACE FUNCTION @extschema@._chat_citus_functions()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -5988,23 +6258,9 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- and the public saves pass each call to their _at variant (src/save.c),
-    -- as do the writing functions of one thread that send no NOTIFY
-    -- (_chat_delegating, part 05)
-    FOREACH f IN ARRAY ARRAY[
-        '@extschema@.chat_save_messages(text, jsonb, text, text[])',
-        '@extschema@.chat_append_messages(text, jsonb, text)',
-        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)',
-        '@extschema@.chat_update_thread(text, text, jsonb, jsonb, text)',
-        '@extschema@.chat_delete_thread(text, text)',
-        '@extschema@.chat_switch_branch(text, text, text)',
-        '@extschema@.chat_update_message(text, text, text, jsonb, text)',
-        '@extschema@.chat_delete_message(text, text, text, boolean)',
-        '@extschema@.chat_delete_messages_after(text, text, text)',
-        '@extschema@.chat_compact(text, bigint, jsonb, text, integer)',
-        '@extschema@.chat_delete_summary(text, bigint, text)',
-        '@extschema@.chat_set_feedback(text, text, integer, text, text, text, text)',
-        '@extschema@.chat_delete_feedback(text, text, text, text)']::pg_catalog.regprocedure[]
+    -- and the writing functions of one thread (the saves: src/save.c) pass
+    -- each call to their _at variant (_chat_delegating, part 05)
+    FOR f IN SELECT a.public_function FROM @extschema@._chat_at_functions() AS a
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET chatstore.delegate_saves = on', f);
     END LOOP;
@@ -6143,28 +6399,13 @@ BEGIN
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t;
     END LOOP;
     PERFORM pg_catalog.set_config('client_min_messages', v_msgs, true);
-    -- The saves run on the worker that holds the thread: their _at variants
-    -- are distributed functions on the thread id, colocated with the
-    -- threads, delegated even inside a transaction (force_delegation: a save
-    -- called by a public save function is in one).  (Here, not in
+    -- The writing functions of one thread run on the worker that holds the
+    -- thread: their _at variants are distributed functions on the thread id,
+    -- colocated with the threads, delegated even inside a transaction
+    -- (force_delegation: a call made by a public function is in one).  (Here, not in
     -- _chat_citus_functions: an update script cannot, the workers get the
     -- new version's functions only after it ran on the coordinator.)
-    FOREACH f IN ARRAY ARRAY[
-        '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)',
-        -- and so do the writing functions of one thread that send no NOTIFY
-        -- (README.md#scaling-out lists them)
-        '@extschema@._chat_update_thread_at(text, text, jsonb, jsonb, text, jsonb)',
-        '@extschema@._chat_delete_thread_at(text, text, jsonb)',
-        '@extschema@._chat_switch_branch_at(text, text, text, jsonb)',
-        '@extschema@._chat_update_message_at(text, text, text, jsonb, text, jsonb)',
-        '@extschema@._chat_delete_message_at(text, text, text, boolean, jsonb)',
-        '@extschema@._chat_delete_messages_after_at(text, text, text, jsonb)',
-        '@extschema@._chat_compact_at(text, bigint, jsonb, text, integer, jsonb)',
-        '@extschema@._chat_delete_summary_at(text, bigint, text, jsonb)',
-        '@extschema@._chat_set_feedback_at(text, text, integer, text, text, text, text, jsonb)',
-        '@extschema@._chat_delete_feedback_at(text, text, text, text, jsonb)']::pg_catalog.regprocedure[]
+    FOR f IN SELECT a.at_function FROM @extschema@._chat_at_functions() AS a
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                 WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
@@ -6226,18 +6467,11 @@ BEGIN
         EXECUTE 'SELECT groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group' INTO coordinator;
     END IF;
     IF coordinator THEN
-        EXECUTE 'SELECT pg_catalog.string_agg(p.proname::pg_catalog.text, '', '' ORDER BY p.proname)
-                 FROM pg_catalog.pg_proc AS p
-                 JOIN pg_catalog.pg_depend AS d
-                   ON d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
-                  AND d.objid OPERATOR(pg_catalog.=) p.oid
-                  AND d.deptype OPERATOR(pg_catalog.=) ''e''
-                 JOIN pg_catalog.pg_extension AS e
-                   ON e.oid OPERATOR(pg_catalog.=) d.refobjid AND e.extname OPERATOR(pg_catalog.=) ''chatstore''
-                 WHERE p.proname OPERATOR(pg_catalog.~) ''^_chat_.*_at$''
-                   AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+        EXECUTE 'SELECT pg_catalog.string_agg(a.public_function::pg_catalog.text, '', '' ORDER BY a.public_function::pg_catalog.text)
+                 FROM @extschema@._chat_at_functions() AS a
+                 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                    WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
-                                     AND o.objid OPERATOR(pg_catalog.=) p.oid
+                                     AND o.objid OPERATOR(pg_catalog.=) a.at_function
                                      AND o.distribution_argument_index IS NOT NULL)'
             INTO missing;
         IF missing IS NOT NULL THEN

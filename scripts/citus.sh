@@ -205,11 +205,12 @@ SQL
 }
 
 # a distributed database of the previous version, updated to this one: its
-# rows kept and given their thread's owner (thread_user_id, 1.7), saves
-# delegated to the workers right after the update, the update's WARNING to
-# run chat_distribute again, which delegates the writing functions of 1.7,
-# and tenant isolation (1.7 on Citus) switched on and read with the tenant of
-# a transaction
+# rows kept with their thread's owner (thread_user_id), saves delegated to
+# the workers right after the update, the writing functions the update adds
+# delegation for working routed until chat_distribute runs again (the
+# update's WARNING names them), then delegated, their NOTIFY sent by the
+# coordinator to a listener there (1.8), and tenant isolation read with the
+# tenant of a transaction
 citus_update_check() {
     local db=cs_update n prev out
     prev=$(node_psql coord "$CITUS_DB" -Atc "SELECT max(version COLLATE \"C\") FROM pg_available_extension_versions
@@ -226,15 +227,15 @@ SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 1)));
 SELECT citus_add_node('127.0.0.1', $((CITUS_PORT + 2)));
 CREATE EXTENSION chatstore VERSION '$prev';
 SELECT count(*) FROM chat_distribute(4);
-SELECT chat_save_messages('up-1', '[{"role": "user", "content": "before the update"}]', 'u');
+SELECT chat_save_messages('up-1', '[{"id": "m1", "role": "user", "content": "before the update"}]', 'u');
 SELECT chat_save_messages('up-2', '[{"role": "user", "content": "of v"}]', 'v');
 CREATE ROLE cs_update_app LOGIN;
 SELECT count(*) FROM chat_grant_app_role('cs_update_app');
 SQL
     out=$(node_psql coord "$db" -c "ALTER EXTENSION chatstore UPDATE" 2>&1) || { echo "$out" >&2; return 1; }
     case $out in
-        *"WARNING:"*"run SELECT chat_distribute() once more"*) echo "$out" ;;
-        *) echo "the update did not say to run chat_distribute again: $out" >&2; return 1 ;;
+        *"WARNING:"*"chat_edit_message"*"chat_stream_start"*"run SELECT chat_distribute() once more"*) echo "$out" ;;
+        *) echo "the update did not say to run chat_distribute again for the new delegated functions: $out" >&2; return 1 ;;
     esac
     out=$(node_psql coord "$db" -At 2>&1 <<'SQL'
 SELECT extversion FROM pg_extension WHERE extname = 'chatstore';
@@ -242,8 +243,17 @@ SELECT 'owners ' || string_agg(thread_id || '=' || coalesce(thread_user_id, '-')
 SET client_min_messages = debug1;
 SELECT last_seq FROM chat_save_messages('up-1', '[{"role": "assistant", "content": "after the update"}]', 'u');
 RESET client_min_messages;
+SELECT 'edited ' || seq FROM chat_edit_message('up-1', 'm1', 'edited before chat_distribute', 'u');
 SELECT count(*) FROM chat_distribute();
-SELECT last_seq FROM chat_save_messages('up-1', '[{"role": "user", "content": "after chat_distribute"}]', 'u');
+SET chatstore.notify = on;
+LISTEN chatstore_stream;
+SET client_min_messages = debug1;
+SELECT 'streaming ' || seq FROM chat_stream_start('up-1', message_id => 's1', user_id => 'u');
+RESET client_min_messages;
+SELECT chat_stream_append('up-1', 's1', 'streamed', 'u');
+SELECT 'finished ' || status FROM chat_stream_finish('up-1', 's1', user_id => 'u');
+UNLISTEN *;
+RESET chatstore.notify;
 SET client_min_messages = debug1;
 SELECT 'title ' || title FROM chat_update_thread('up-1', title => 'delegated writer');
 RESET client_min_messages;
@@ -262,8 +272,8 @@ SQL
     echo "$out"
     node_psql coord "$db" -qc "DROP OWNED BY cs_update_app" >/dev/null 2>&1
     case $out in
-        *"owners up-1=u up-2=v"*"pushing down the function call"*"pushing down the function call"*"title delegated writer"*"1 before the update, 2 after the update, 3 after chat_distribute"*"u sees up-1 3"*)
-            echo "updated from $prev: rows kept with their owners, saves delegated, the writers delegated after chat_distribute, isolation keyed on the owners" ;;
+        *"owners up-1=u up-2=v"*"pushing down the function call"*"edited 3"*"pushing down the function call"*"streaming 4"*'Asynchronous notification "chatstore_stream" with payload "{"seq": 4, "delta": "streamed"'*'"event": "finish"'*"pushing down the function call"*"title delegated writer"*"3 edited before chat_distribute, 4 streamed"*"u sees up-1 4"*)
+            echo "updated from $prev: rows kept with their owners, saves delegated, the new delegated writers routed until chat_distribute, then delegated with their NOTIFY sent by the coordinator, isolation keyed on the owners" ;;
         *) echo "the update of a distributed database from $prev did not end as expected" >&2; return 1 ;;
     esac
 }

@@ -111,16 +111,17 @@ SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates
 FROM pg_proc p
 WHERE p.proname IN ('chat_save_messages', 'chat_append_messages', 'chat_add_message')
 ORDER BY 1;
--- (1.7) and so do the writing functions of one thread that send no NOTIFY,
--- whose _at variants are distributed functions colocated with the threads
+-- (1.7, 1.8) and so do the other writing functions of one thread (those that
+-- send a NOTIFY since 1.8), whose _at variants are distributed functions
+-- colocated with the threads: the functions _chat_at_functions() finds
 SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates,
-       pg_temp.distributed_on_thread(('_' || p.proname || '_at')) AS at_distributed
-FROM pg_proc p
-WHERE p.proname IN ('chat_update_thread', 'chat_delete_thread', 'chat_switch_branch', 'chat_update_message',
-                    'chat_delete_message', 'chat_delete_messages_after', 'chat_compact', 'chat_delete_summary',
-                    'chat_set_feedback', 'chat_delete_feedback')
+       pg_temp.distributed_on_thread(a.at_function::regproc::text) AS at_distributed
+FROM _chat_at_functions() AS a JOIN pg_proc p ON p.oid = a.public_function
+WHERE p.proname NOT IN ('chat_save_messages', 'chat_append_messages', 'chat_add_message')
 ORDER BY 1;
 SET chatstore.delegate_saves = on;
+-- (counts the calls of functions run on this node: below, the _at variants)
+SET track_functions = 'all';
 SET chatstore.tenant = 'c85-acme';
 SET TimeZone = 'Asia/Tokyo';
 BEGIN;
@@ -189,5 +190,117 @@ SELECT chat_delete_message('c85-d1', :'m3') AS deleted;
 SELECT string_agg(seq || ' ' || content, ', ' ORDER BY seq) AS history FROM chat_history('c85-d1');
 -- the _at variants are the owner's: an application role cannot pass a tenant
 SELECT count(*) AS app_role_grants FROM _chat_app_functions() AS f WHERE f.fn::text LIKE '%\_at(%';
+-- each call above that ended went through its _at variant: on one node
+-- run here, on Citus run on the worker that holds the thread (none here)
+RESET track_functions;
+SELECT pg_stat_force_next_flush();
+SELECT funcname, calls FROM pg_stat_user_functions WHERE funcname LIKE '\_chat\_%\_at' AND calls > 0 ORDER BY 1;
 RESET chatstore.delegate_saves;
 SELECT chat_delete_thread('c85-d1') AS deleted;
+
+-- (1.8) The writing functions of one thread that send a NOTIFY (edit,
+-- regenerate, the stream functions) pass their call too: on the worker the
+-- call keeps its notifications (_chat_notify) and returns them with its
+-- result, and the coordinator sends them (_chat_notify_relayed), where the
+-- listeners are connected: a listener on this node (a second connection)
+-- gets what a call on one node sends.  chat_create_thread makes the id
+-- here when none is given (Citus routes the call by it).
+CREATE SCHEMA c85_dblink;
+CREATE EXTENSION dblink SCHEMA c85_dblink;
+SELECT c85_dblink.dblink_connect('c85',
+    format('host=%s port=%s dbname=%s user=%s',
+           split_part(current_setting('unix_socket_directories'), ',', 1),
+           current_setting('port'), current_database(), current_user));
+SELECT c85_dblink.dblink_exec('c85', 'LISTEN chatstore_messages');
+SELECT c85_dblink.dblink_exec('c85', 'LISTEN chatstore_stream');
+-- what the listener received up to a marker sent after the action (in a
+-- statement of its own: a notification is sent when its transaction commits)
+CREATE FUNCTION pg_temp.received() RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    got text[] := '{}';
+    n record;
+    seen_marker boolean := false;
+    deadline timestamptz := clock_timestamp() + interval '10 seconds';
+BEGIN
+    WHILE NOT seen_marker AND clock_timestamp() < deadline LOOP
+        FOR n IN SELECT * FROM c85_dblink.dblink_get_notify('c85') LOOP
+            IF n.extra = 'marker' THEN
+                seen_marker := true;
+            ELSE
+                got := got || (n.notify_name || ' ' || (n.extra::jsonb)::text);
+            END IF;
+        END LOOP;
+        IF NOT seen_marker THEN PERFORM pg_sleep(0.01); END IF;
+    END LOOP;
+    IF NOT seen_marker THEN
+        RAISE EXCEPTION 'marker notification not received';
+    END IF;
+    RETURN QUERY SELECT unnest(got);
+END $$;
+SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates
+FROM pg_proc p
+WHERE p.proname IN ('chat_create_thread', 'chat_edit_message', 'chat_regenerate_message',
+                    'chat_stream_start', 'chat_stream_append', 'chat_stream_finish')
+ORDER BY 1;
+SET chatstore.delegate_saves = on;
+SET chatstore.notify = on;
+SET chatstore.tenant = 'c85-acme';
+SET track_functions = 'pl';
+BEGIN;
+SELECT now() AS t2 \gset
+SELECT id, user_id, created_at = :'t2' AS created_now, updated_at = :'t2' AS updated_now
+FROM chat_create_thread('c85-n1', title => 'delegated');
+SELECT id AS no_id FROM chat_create_thread(title => 'no id') \gset
+SELECT id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$' AS uuid_made, user_id, title,
+       created_at = :'t2' AS created_now
+FROM chat_get_thread(:'no_id');
+SELECT saved_count, first_seq FROM chat_save_messages('c85-n1', '[{"id": "q", "role": "user", "content": "question"},
+                                                                  {"id": "a", "role": "assistant", "content": "answer"}]');
+SELECT id, seq FROM chat_edit_message('c85-n1', 'q', 'question, edited', new_message_id => 'q2');
+SELECT id, seq FROM chat_regenerate_message('c85-n1', 'a', '{"id": "a2", "role": "assistant", "content": "another"}');
+SELECT id, seq FROM chat_stream_start('c85-n1', message_id => 's1');
+SELECT chat_stream_append('c85-n1', 's1', 'Hel') AS end1, chat_stream_append('c85-n1', 's1', 'lo') AS end2;
+SELECT seq, status, content, created_at = :'t2' AS created_now FROM chat_stream_finish('c85-n1', 's1');
+-- on one node each call went through its _at variant in this server; on
+-- Citus the _at variants ran on the worker (none here)
+SELECT funcname, calls FROM pg_stat_xact_user_functions
+WHERE funcname ~ '^_chat_(create_thread|edit_message|regenerate_message|stream_start|stream_append|stream_finish)_at$'
+ORDER BY 1;
+COMMIT;
+RESET track_functions;
+-- what the listener got, in order: what a call on one node sends
+NOTIFY chatstore_messages, 'marker';
+SELECT * FROM pg_temp.received();
+SELECT seq, id, parent_seq, content FROM chat_history('c85-n1');
+SELECT user_id, message_count, updated_at = :'t2' AS updated_then FROM chat_get_thread('c85-n1');
+-- errors read as on one node; a failed or rolled-back call sends nothing
+SELECT regress.try($$SELECT chat_edit_message('c85-n1', 'nope', 'x')$$);
+SELECT regress.try($$SELECT chat_stream_append('c85-n1', 's1', 'more')$$);
+SELECT regress.try($$SELECT chat_regenerate_message('c85-n1', 'q2', '{"role": "assistant", "content": "x"}')$$);
+SELECT regress.try($$SELECT chat_create_thread('c85-n1')$$);
+SELECT regress.try($$SELECT chat_create_thread('')$$);
+BEGIN;
+SELECT seq FROM chat_stream_start('c85-n1', message_id => 's2');
+ROLLBACK;
+NOTIFY chatstore_messages, 'marker';
+SELECT * FROM pg_temp.received();
+-- the worker sees the caller's chatstore.notify: off, nothing is sent
+SET chatstore.notify = off;
+SELECT seq FROM chat_edit_message('c85-n1', 'q2', 'quiet edit');
+NOTIFY chatstore_messages, 'marker';
+SELECT * FROM pg_temp.received();
+RESET chatstore.notify;
+RESET chatstore.tenant;
+RESET chatstore.delegate_saves;
+-- the relay's own checks (internal functions, the owner's)
+SELECT regress.try($$SELECT _chat_notify('elsewhere', 'x')$$);
+SELECT regress.try($$SELECT _chat_notify_relayed('{"a": 1}')$$);
+SELECT regress.try($$SELECT _chat_notify_relayed('[["chatstore_stream"]]')$$);
+SELECT regress.try($$SELECT _chat_notify_relayed('[["chatstore_stream", 1]]')$$);
+SELECT regress.try($$SELECT _chat_notify_relayed('[["elsewhere", "x"]]')$$);
+SELECT _chat_notify_relayed(NULL) AS nothing_to_send, _chat_notify_relayed('[]') AS empty;
+NOTIFY chatstore_messages, 'marker';
+SELECT * FROM pg_temp.received();
+SELECT c85_dblink.dblink_disconnect('c85');
+DROP SCHEMA c85_dblink CASCADE;
+SELECT chat_delete_thread('c85-n1') AS deleted, chat_delete_thread(:'no_id') AS deleted_no_id;

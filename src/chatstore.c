@@ -8,6 +8,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/sysattr.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/spi.h"
@@ -17,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -324,6 +326,14 @@ static TimestampTz delegated_at = 0;
 static SubTransactionId delegated_subxact = InvalidSubTransactionId;
 static int	delegated_nest = -1;
 
+/*
+ * The notifications of a delegated call (channel, payload: two strings in
+ * TopMemoryContext each), which the worker does not send: listeners are
+ * connected to the coordinator, which sends them (_chat_delegated_end,
+ * _chat_notify_relayed).
+ */
+static List *delegated_notifies = NIL;
+
 static void
 delegated_reset(void)
 {
@@ -331,6 +341,8 @@ delegated_reset(void)
 	if (delegated_confined != NULL)
 		pfree(delegated_confined);
 	delegated_confined = NULL;
+	list_free_deep(delegated_notifies);
+	delegated_notifies = NIL;
 	delegated_subxact = InvalidSubTransactionId;
 	delegated_nest = -1;
 }
@@ -368,16 +380,22 @@ chatstore_now(void)
 
 /*
  * A calling session's values hold on this node until AtEOXact_GUC(true,
- * <the returned nest level>): chatstore.tenant, TimeZone, and the limits
- * only where they are lower than this node's (a limit is a superuser's
- * setting; an owner calling a delegated function directly must not raise
- * it).  For the delegated saves (save.c) and the other delegated calls.
+ * <the returned nest level>): chatstore.tenant, TimeZone, the limits only
+ * where they are lower than this node's (a limit is a superuser's setting;
+ * an owner calling a delegated function directly must not raise it), and
+ * chatstore.notify unless notify is -1.  For the delegated saves (save.c)
+ * and the other delegated calls.
  */
 int
 chatstore_enter_session_values(const char *tenant, const char *time_zone,
-							   int max_batch_messages, int max_message_bytes)
+							   int max_batch_messages, int max_message_bytes,
+							   int notify)
 {
 	int			nest = NewGUCNestLevel();
+
+	if (notify >= 0)
+		(void) set_config_option("chatstore.notify", notify ? "on" : "off",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	(void) set_config_option("chatstore.tenant", tenant,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -395,9 +413,10 @@ chatstore_enter_session_values(const char *tenant, const char *time_zone,
 /*
  * _chat_delegated_enter(confined_tenant text, tenant text, at timestamptz,
  *						 time_zone text, max_batch_messages int,
- *						 max_message_bytes int) -> void
+ *						 max_message_bytes int, notify boolean) -> void
  * The calling session's values hold on this node (see above): the limits
  * only where lower than this node's (a limit is a superuser's setting).
+ * With notify, the call's notifications are kept for _chat_delegated_end.
  */
 PG_FUNCTION_INFO_V1(chat_delegated_enter);
 Datum
@@ -407,13 +426,14 @@ chat_delegated_enter(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("a delegated call is already running")));
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4) || PG_ARGISNULL(5))
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("at, time_zone and the limits must not be null")));
+				 errmsg("at, time_zone, the limits and notify must not be null")));
 	delegated_nest = chatstore_enter_session_values(PG_ARGISNULL(1) ? "" : TextDatumGetCString(PG_GETARG_DATUM(1)),
 													TextDatumGetCString(PG_GETARG_DATUM(3)),
-													PG_GETARG_INT32(4), PG_GETARG_INT32(5));
+													PG_GETARG_INT32(4), PG_GETARG_INT32(5),
+													PG_GETARG_BOOL(6) ? 1 : 0);
 	delegated_confined = PG_ARGISNULL(0) ? NULL :
 		MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(PG_GETARG_DATUM(0)));
 	delegated_at = PG_GETARG_TIMESTAMPTZ(2);
@@ -422,10 +442,8 @@ chat_delegated_enter(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* _chat_delegated_leave() -> void: the end of a delegated call */
-PG_FUNCTION_INFO_V1(chat_delegated_leave);
-Datum
-chat_delegated_leave(PG_FUNCTION_ARGS)
+static void
+delegated_leave(void)
 {
 	if (delegated_active)
 	{
@@ -434,7 +452,160 @@ chat_delegated_leave(PG_FUNCTION_ARGS)
 		delegated_reset();
 		AtEOXact_GUC(true, nest);
 	}
+}
+
+/*
+ * _chat_delegated_leave() -> void: the end of a delegated call that sends
+ * no notification
+ */
+PG_FUNCTION_INFO_V1(chat_delegated_leave);
+Datum
+chat_delegated_leave(PG_FUNCTION_ARGS)
+{
+	if (delegated_notifies != NIL)
+		elog(ERROR, "chatstore: a delegated call that notifies ended without returning its notifications");
+	delegated_leave();
 	PG_RETURN_VOID();
+}
+
+/*
+ * _chat_delegated_end() -> jsonb: the end of a delegated call, and its
+ * notifications for the coordinator to send: [[channel, payload], ...]
+ * in the order they were made ([] when none)
+ */
+PG_FUNCTION_INFO_V1(chat_delegated_end);
+Datum
+chat_delegated_end(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	int			i;
+	Datum		result;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (i = 0; i + 1 < list_length(delegated_notifies); i += 2)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoChar(&buf, '[');
+		escape_json(&buf, (const char *) list_nth(delegated_notifies, i));
+		appendStringInfoString(&buf, ", ");
+		escape_json(&buf, (const char *) list_nth(delegated_notifies, i + 1));
+		appendStringInfoChar(&buf, ']');
+	}
+	appendStringInfoChar(&buf, ']');
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	delegated_leave();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * A notification of chatstore (chatstore_messages, chatstore_stream): sent
+ * at commit, or in a delegated call kept for the coordinator, where the
+ * listeners are.
+ */
+void
+chatstore_send_notify(const char *channel, const char *payload)
+{
+	if (delegated_active)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		delegated_notifies = lappend(delegated_notifies, pstrdup(channel));
+		delegated_notifies = lappend(delegated_notifies, pstrdup(payload));
+		MemoryContextSwitchTo(old);
+	}
+	else
+		Async_Notify(channel, payload);
+}
+
+static void
+check_notify_channel(const char *channel)
+{
+	if (strcmp(channel, CHATSTORE_NOTIFY_CHANNEL) != 0 &&
+		strcmp(channel, CHATSTORE_STREAM_CHANNEL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a channel of chatstore", channel),
+				 errhint("The channels are %s and %s.",
+						 CHATSTORE_NOTIFY_CHANNEL, CHATSTORE_STREAM_CHANNEL)));
+}
+
+/* _chat_notify(channel text, payload text) -> void: chatstore_send_notify */
+PG_FUNCTION_INFO_V1(chat_notify);
+Datum
+chat_notify(PG_FUNCTION_ARGS)
+{
+	char	   *channel;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("channel and payload must not be null")));
+	channel = TextDatumGetCString(PG_GETARG_DATUM(0));
+	check_notify_channel(channel);
+	chatstore_send_notify(channel, TextDatumGetCString(PG_GETARG_DATUM(1)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * _chat_notify_relayed(notifications jsonb) -> void: send (or, in a
+ * delegated call, keep) the notifications a delegated call returned
+ * (_chat_delegated_end)
+ */
+PG_FUNCTION_INFO_V1(chat_notify_relayed);
+Datum
+chat_notify_relayed(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *notifies;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+	char	   *channel = NULL;
+	int			n = 0;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	notifies = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_ARRAY(notifies) || JB_ROOT_IS_SCALAR(notifies))
+		goto bad;
+	it = JsonbIteratorInit(&notifies->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+				if (++depth > 2)
+					goto bad;
+				n = 0;
+				break;
+			case WJB_END_ARRAY:
+				if (depth-- == 2 && n != 2)
+					goto bad;
+				break;
+			case WJB_ELEM:
+				if (depth != 2 || v.type != jbvString || ++n > 2)
+					goto bad;
+				if (n == 1)
+				{
+					channel = pnstrdup(v.val.string.val, v.val.string.len);
+					check_notify_channel(channel);
+				}
+				else
+					chatstore_send_notify(channel, pnstrdup(v.val.string.val, v.val.string.len));
+				break;
+			default:
+				goto bad;
+		}
+	}
+	PG_RETURN_VOID();
+
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("notifications must be a JSON array of [channel, payload] arrays")));
+	PG_RETURN_VOID();			/* not reached */
 }
 
 /*

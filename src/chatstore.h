@@ -39,6 +39,7 @@ extern bool chatstore_delegate_saves;
 extern char *chatstore_tenant;
 
 #define CHATSTORE_NOTIFY_CHANNEL "chatstore_messages"
+#define CHATSTORE_STREAM_CHANNEL "chatstore_stream"
 
 /* token sums read from a message's usage object */
 typedef struct ChatUsage
@@ -77,7 +78,9 @@ extern const char *chatstore_confined_tenant(Oid nsp);
  */
 extern bool chatstore_in_delegated_call(void);
 extern TimestampTz chatstore_now(void);
+extern void chatstore_send_notify(const char *channel, const char *payload);
 extern int	chatstore_enter_session_values(const char *tenant, const char *time_zone,
-										   int max_batch_messages, int max_message_bytes);
+										   int max_batch_messages, int max_message_bytes,
+										   int notify);
 
 #endif							/* CHATSTORE_H */

@@ -20,7 +20,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
-#include "commands/async.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -1136,7 +1135,7 @@ notify_saved(text *thread_id, SaveResult *res)
 	escape_json(&buf, text_to_cstring(thread_id));
 	appendStringInfo(&buf, ", \"first_seq\": " INT64_FORMAT ", \"last_seq\": " INT64_FORMAT
 					 ", \"saved_count\": %d}", res->first_seq, res->last_seq, res->saved);
-	Async_Notify(CHATSTORE_NOTIFY_CHANNEL, buf.data);
+	chatstore_send_notify(CHATSTORE_NOTIFY_CHANNEL, buf.data);
 }
 
 /*
@@ -1362,7 +1361,7 @@ save_context(FunctionCallInfo fcinfo, int nargs, SaveRequest *req)
 	return chatstore_enter_session_values(req->tenant,
 										  TextDatumGetCString(PG_GETARG_DATUM(nargs + 3)),
 										  PG_GETARG_INT32(nargs + 4),
-										  PG_GETARG_INT32(nargs + 5));
+										  PG_GETARG_INT32(nargs + 5), -1);
 }
 
 static void

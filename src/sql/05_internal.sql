@@ -86,17 +86,20 @@ LANGUAGE C STABLE PARALLEL SAFE;
 -- chat_distribute makes a distributed function on the thread id: it runs on
 -- the worker that holds the thread, with the calling session's values
 -- (_chat_delegate_ctx()): the tenant the caller is confined to, its
--- chatstore.tenant, the transaction's time (_chat_now()), TimeZone and
--- limits, which _chat_delegated_begin makes hold there until
--- _chat_delegated_leave.  Internal (the owner's).
+-- chatstore.tenant, the transaction's time (_chat_now()), TimeZone, limits
+-- and chatstore.notify, which _chat_delegated_begin makes hold there until
+-- _chat_delegated_leave, or _chat_delegated_end, which also returns the
+-- call's notifications: a worker keeps them (_chat_notify) for the
+-- coordinator to send (_chat_notify_relayed), where the listeners are
+-- (1.8).  Internal (the owner's).
 CREATE FUNCTION @extschema@._chat_delegated_enter(
     confined_tenant text, tenant text, at timestamptz, time_zone text,
-    max_batch_messages integer, max_message_bytes integer)
+    max_batch_messages integer, max_message_bytes integer, notify boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'chat_delegated_enter'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer) IS
+COMMENT ON FUNCTION @extschema@._chat_delegated_enter(text, text, timestamptz, text, integer, integer, boolean) IS
     'chatstore internal: the calling session''s values hold on this node for a delegated call';
 
 CREATE FUNCTION @extschema@._chat_delegated_leave()
@@ -106,6 +109,32 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION @extschema@._chat_delegated_leave() IS
     'chatstore internal: the end of a delegated call';
+
+CREATE FUNCTION @extschema@._chat_delegated_end()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'chat_delegated_end'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_delegated_end() IS
+    'chatstore internal: the end of a delegated call, and its notifications ([[channel, payload], ...]) for the coordinator';
+
+-- A notification on a channel of chatstore (chatstore_messages,
+-- chatstore_stream): sent at commit, or kept in a delegated call.
+CREATE FUNCTION @extschema@._chat_notify(channel text, payload text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_notify'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_notify(text, text) IS
+    'chatstore internal: NOTIFY on a channel of chatstore (kept for the coordinator in a delegated call)';
+
+CREATE FUNCTION @extschema@._chat_notify_relayed(notifications jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'chat_notify_relayed'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._chat_notify_relayed(jsonb) IS
+    'chatstore internal: send the notifications a delegated call returned';
 
 CREATE FUNCTION @extschema@._chat_delegating()
 RETURNS boolean
@@ -133,7 +162,8 @@ BEGIN ATOMIC
         'at', pg_catalog.now(),
         'time_zone', pg_catalog.current_setting('TimeZone'),
         'max_batch_messages', pg_catalog.current_setting('chatstore.max_batch_messages')::integer,
-        'max_message_bytes', pg_catalog.pg_size_bytes(pg_catalog.current_setting('chatstore.max_message_bytes')));
+        'max_message_bytes', pg_catalog.pg_size_bytes(pg_catalog.current_setting('chatstore.max_message_bytes')),
+        'notify', pg_catalog.current_setting('chatstore.notify')::boolean);
 END;
 
 COMMENT ON FUNCTION @extschema@._chat_delegate_ctx() IS
@@ -147,7 +177,8 @@ BEGIN ATOMIC
         ctx OPERATOR(pg_catalog.->>) 'confined', ctx OPERATOR(pg_catalog.->>) 'tenant',
         (ctx OPERATOR(pg_catalog.->>) 'at')::timestamptz, ctx OPERATOR(pg_catalog.->>) 'time_zone',
         (ctx OPERATOR(pg_catalog.->>) 'max_batch_messages')::integer,
-        (ctx OPERATOR(pg_catalog.->>) 'max_message_bytes')::integer);
+        (ctx OPERATOR(pg_catalog.->>) 'max_message_bytes')::integer,
+        COALESCE((ctx OPERATOR(pg_catalog.->>) 'notify')::boolean, false));
 END;
 
 COMMENT ON FUNCTION @extschema@._chat_delegated_begin(jsonb) IS

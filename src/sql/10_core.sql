@@ -405,10 +405,31 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     t        @extschema@.chat_threads;
-    v_tenant text := @extschema@._chat_write_tenant();
-    v_owner  text := @extschema@._chat_user_arg(chat_create_thread.user_id);
-    v_set    text := NULLIF(current_setting('chatstore.tenant', true), '');
+    v_tenant text;
+    v_owner  text;
+    v_set    text;
+    -- (the id as a value: Citus routes a delegated call by it, and in that
+    -- call every statement must name the thread by that value)
+    v_id     text := COALESCE(chat_create_thread.id, gen_random_uuid()::text);
+    v_now    timestamptz := @extschema@._chat_now();
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating,
+    -- part 05), with its id made here (Citus routes the call by it)
+    IF @extschema@._chat_delegating() THEN
+        -- (values: an expression would be evaluated on the worker)
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result @extschema@.chat_threads;
+        BEGIN
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_create_thread_at(v_id, user_id, title, metadata, state, v_ctx);
+            RETURN v_result;
+        END;
+    END IF;
+    v_tenant := @extschema@._chat_write_tenant();
+    v_owner := @extschema@._chat_user_arg(chat_create_thread.user_id);
+    v_set := NULLIF(current_setting('chatstore.tenant', true), '');
     IF id = '' THEN
         RAISE EXCEPTION 'id must not be empty'
             USING ERRCODE = 'invalid_parameter_value';
@@ -431,12 +452,13 @@ BEGIN
         END IF;
         v_owner := v_tenant;
     END IF;
-    INSERT INTO @extschema@.chat_threads AS c (id, user_id, title, metadata, state)
-    VALUES (COALESCE(chat_create_thread.id, gen_random_uuid()::text),
+    INSERT INTO @extschema@.chat_threads AS c (id, user_id, title, metadata, state, created_at, updated_at)
+    VALUES (v_id,
             COALESCE(v_owner, v_set),
             COALESCE(chat_create_thread.title, ''),
             COALESCE(chat_create_thread.metadata, '{}'::jsonb),
-            COALESCE(chat_create_thread.state, '{}'::jsonb))
+            COALESCE(chat_create_thread.state, '{}'::jsonb),
+            v_now, v_now)
     RETURNING c.* INTO t;
     -- asked for explicitly: a thread deleted under this id may be made again
     DELETE FROM @extschema@.chat_thread_tombstones AS x WHERE x.id = t.id;
@@ -446,6 +468,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_create_thread(text, text, text, jsonb, jsonb) IS
     'create a thread (a uuid id when none is given; also the id of a deleted thread); an existing id is an error (23505)';
+
+CREATE FUNCTION @extschema@._chat_create_thread_at(id text, user_id text, title text, metadata jsonb, state jsonb, ctx jsonb)
+RETURNS @extschema@.chat_threads
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t @extschema@.chat_threads;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    t := @extschema@.chat_create_thread(id, user_id, title, metadata, state);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN t;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_create_thread_at(text, text, text, jsonb, jsonb, jsonb) IS
+    'chatstore internal: chat_create_thread run on the worker that holds the thread (Citus), with the calling session''s values';
 
 -- Owners.  A call that names a user reaches only that user's threads; a
 -- thread without an owner (user_id NULL) is reached only by calls that name
@@ -684,8 +724,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result boolean;
         BEGIN
-            RETURN @extschema@._chat_delete_thread_at(thread_id, user_id, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_thread_at(thread_id, user_id, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');

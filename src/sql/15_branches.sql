@@ -277,10 +277,25 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    old record := @extschema@._chat_branch_message(t, message_id);
+    t   @extschema@.chat_threads;
+    old record;
     s   record;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- save's NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_edit_message.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO id, seq, v_notifies
+            FROM @extschema@._chat_edit_message_at(thread_id, message_id, content, user_id, metadata, new_message_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    old := @extschema@._chat_branch_message(t, message_id);
     IF content IS NULL THEN
         RAISE EXCEPTION 'content must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -297,6 +312,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_edit_message(text, text, text, text, jsonb, text) IS
     'a new version of a message (a sibling with the same role and new content) that becomes the active branch';
 
+CREATE FUNCTION @extschema@._chat_edit_message_at(thread_id text, message_id text, content text, user_id text, metadata jsonb, new_message_id text, ctx jsonb,
+                                                  OUT id text, OUT seq bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO id, seq FROM @extschema@.chat_edit_message(thread_id, message_id, content, user_id, metadata, new_message_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_edit_message_at(text, text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_edit_message run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
+
 -- Regenerate: another reply, as a sibling of an assistant message.
 CREATE FUNCTION @extschema@.chat_regenerate_message(
     thread_id  text,
@@ -310,10 +341,25 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t   @extschema@.chat_threads := @extschema@._chat_branch_thread(thread_id, user_id);
-    old record := @extschema@._chat_branch_message(t, message_id);
+    t   @extschema@.chat_threads;
+    old record;
     s   record;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- save's NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_regenerate_message.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO id, seq, v_notifies
+            FROM @extschema@._chat_regenerate_message_at(thread_id, message_id, message, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN;
+        END;
+    END IF;
+    t := @extschema@._chat_branch_thread(thread_id, user_id);
+    old := @extschema@._chat_branch_message(t, message_id);
     IF old.role <> 'assistant' THEN
         RAISE EXCEPTION 'message "%" is not an assistant reply (its role is %)', message_id, old.role
             USING ERRCODE = 'invalid_parameter_value',
@@ -335,6 +381,22 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_regenerate_message(text, text, jsonb, text) IS
     'another assistant reply: a sibling of an assistant message that becomes the active branch';
+
+CREATE FUNCTION @extschema@._chat_regenerate_message_at(thread_id text, message_id text, message jsonb, user_id text, ctx jsonb,
+                                                        OUT id text, OUT seq bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO id, seq FROM @extschema@.chat_regenerate_message(thread_id, message_id, message, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_regenerate_message_at(text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_regenerate_message run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
 
 -- Switch: make the branch through a message active, down to its newest leaf.
 CREATE FUNCTION @extschema@.chat_switch_branch(

@@ -238,8 +238,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
         BEGIN
-            RETURN @extschema@._chat_delete_message_at(thread_id, message_id, user_id, with_replies, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_message_at(thread_id, message_id, user_id, with_replies, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     t := @extschema@._chat_branch_thread(thread_id, user_id);
@@ -324,8 +328,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
         BEGIN
-            RETURN @extschema@._chat_delete_messages_after_at(thread_id, message_id, user_id, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_messages_after_at(thread_id, message_id, user_id, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     t := @extschema@._chat_branch_thread(thread_id, user_id);

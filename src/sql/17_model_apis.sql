@@ -110,6 +110,19 @@ DECLARE
     r     @extschema@.chat_save_result;
     m     @extschema@.chat_messages;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- save's NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_stream_start.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO id, seq, v_notifies
+            FROM @extschema@._chat_stream_start_at(thread_id, role, message_id, model, metadata, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN;
+        END;
+    END IF;
     PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     IF role IS NULL THEN
         RAISE EXCEPTION 'role must not be null'
@@ -147,6 +160,22 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.chat_stream_start(text, text, text, text, jsonb, text) IS
     'start a streamed message: an empty message with status in_progress (returns its id and seq)';
 
+CREATE FUNCTION @extschema@._chat_stream_start_at(thread_id text, role text, message_id text, model text, metadata jsonb, user_id text, ctx jsonb,
+                                                  OUT id text, OUT seq bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    SELECT * INTO id, seq FROM @extschema@.chat_stream_start(thread_id, role, message_id, model, metadata, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_start_at(text, text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_stream_start run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
+
 -- Append text to a message being streamed; returns the length (characters)
 -- of its text so far.  With chatstore.notify on, sends on the channel
 -- chatstore_stream {"thread_id", "message_id", "seq", "event": "delta",
@@ -169,6 +198,19 @@ DECLARE
     v_bytes bigint;
     payload jsonb;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_stream_append.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_notifies jsonb;
+        BEGIN
+            SELECT * INTO v_off, v_notifies
+            FROM @extschema@._chat_stream_append_at(thread_id, message_id, delta, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(v_notifies);
+            RETURN v_off;
+        END;
+    END IF;
     IF delta IS NULL THEN
         RAISE EXCEPTION 'delta must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -196,7 +238,7 @@ BEGIN
         IF octet_length(payload::text) > 7900 THEN
             payload := payload - 'delta' || '{"truncated": true}';
         END IF;
-        PERFORM pg_notify('chatstore_stream', payload::text);
+        PERFORM @extschema@._chat_notify('chatstore_stream', payload::text);
     END IF;
     RETURN v_off + char_length(delta);
 END
@@ -204,6 +246,22 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_stream_append(text, text, text, text) IS
     'append text to a message being streamed (status in_progress); returns the length of its text so far';
+
+CREATE FUNCTION @extschema@._chat_stream_append_at(thread_id text, message_id text, delta text, user_id text, ctx jsonb,
+                                                   OUT end_offset bigint, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    end_offset := @extschema@.chat_stream_append(thread_id, message_id, delta, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_append_at(text, text, text, text, jsonb) IS
+    'chatstore internal: chat_stream_append run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
 
 -- The text of a streamed message from a character offset on (a reader that
 -- reconnects passes the end_offset it has), its status, and its length so
@@ -271,7 +329,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_now timestamptz := now();   -- (a value: Citus evaluates no function in a distributed UPDATE's SET)
+    v_now timestamptz := @extschema@._chat_now();   -- (a value: Citus evaluates no function in a distributed UPDATE's SET)
     t      @extschema@.chat_threads;
     m      @extschema@.chat_messages;
     v_text text;
@@ -279,6 +337,19 @@ DECLARE
     c      bigint;
     tot    bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the thread, which returns the
+    -- NOTIFY for this node to send (_chat_delegating, part 05)
+    IF @extschema@._chat_delegating() AND chat_stream_finish.thread_id IS NOT NULL THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            r record;
+        BEGIN
+            SELECT * INTO r
+            FROM @extschema@._chat_stream_finish_at(thread_id, message_id, status, finish_reason, usage, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(r.notifies);
+            RETURN r.message;
+        END;
+    END IF;
     IF status IS NULL OR status NOT IN ('completed', 'incomplete', 'failed') THEN
         RAISE EXCEPTION 'invalid status "%"', status
             USING ERRCODE = 'invalid_parameter_value',
@@ -333,7 +404,7 @@ BEGIN
         updated_at        = v_now
     WHERE x.id = t.id;
     IF current_setting('chatstore.notify')::boolean THEN
-        PERFORM pg_notify('chatstore_stream', jsonb_build_object(
+        PERFORM @extschema@._chat_notify('chatstore_stream', jsonb_build_object(
             'thread_id', m.thread_id, 'message_id', m.id, 'seq', m.seq,
             'event', 'finish', 'status', m.status)::text);
     END IF;
@@ -343,6 +414,22 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_stream_finish(text, text, text, text, jsonb, text) IS
     'finish a streamed message: its text becomes its content, with status, finish reason and usage';
+
+CREATE FUNCTION @extschema@._chat_stream_finish_at(thread_id text, message_id text, status text, finish_reason text, usage jsonb, user_id text, ctx jsonb,
+                                                   OUT message @extschema@.chat_messages, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    message := @extschema@.chat_stream_finish(thread_id, message_id, status, finish_reason, usage, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_stream_finish_at(text, text, text, text, jsonb, text, jsonb) IS
+    'chatstore internal: chat_stream_finish run on the worker that holds the thread (Citus), with the calling session''s values; returns its notifications';
 
 -- ---------------------------------------------------------------------------
 -- the model-ready context (here, after the stream functions it reads)
@@ -657,8 +744,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
         BEGIN
-            RETURN @extschema@._chat_compact_at(thread_id, up_to_seq, summary, user_id, token_count, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_compact_at(thread_id, up_to_seq, summary, user_id, token_count, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     IF up_to_seq IS NULL THEN
@@ -767,8 +858,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result boolean;
         BEGIN
-            RETURN @extschema@._chat_delete_summary_at(thread_id, summary_id, user_id, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_summary_at(thread_id, summary_id, user_id, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     t := @extschema@._chat_branch_thread(thread_id, user_id);
@@ -878,8 +973,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result @extschema@.chat_feedback;
         BEGIN
-            RETURN @extschema@._chat_set_feedback_at(thread_id, message_id, rating, tag, comment, user_id, rater, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_set_feedback_at(thread_id, message_id, rating, tag, comment, user_id, rater, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     IF rating IS NULL THEN
@@ -954,8 +1053,12 @@ BEGIN
         -- (the session's values as a value: an expression would be evaluated on the worker)
         DECLARE
             v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result boolean;
         BEGIN
-            RETURN @extschema@._chat_delete_feedback_at(thread_id, message_id, user_id, rater, v_ctx);
+            -- (a query, not an expression: PL/pgSQL evaluates a simple expression
+            -- itself, without the plan in which Citus delegates the call)
+            SELECT * INTO v_result FROM @extschema@._chat_delete_feedback_at(thread_id, message_id, user_id, rater, v_ctx);
+            RETURN v_result;
         END;
     END IF;
     v_rater := @extschema@._chat_feedback_target(thread_id, message_id, user_id, rater);

@@ -80,6 +80,32 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_is_distributed() IS
     'chatstore internal: whether the chat tables are distributed by Citus';
 
+-- The delegated variants of the writing functions of one thread: the
+-- extension's functions _chat_<name>_at, whose first argument is the thread
+-- id and whose public function <name> passes its call to them on Citus
+-- (_chat_delegating, part 05).  Internal.
+CREATE FUNCTION @extschema@._chat_at_functions()
+RETURNS TABLE (at_function pg_catalog.regprocedure, public_function pg_catalog.regprocedure)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT p.oid::pg_catalog.regprocedure, q.oid::pg_catalog.regprocedure
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) d.objid
+    JOIN pg_catalog.pg_proc AS q
+      ON q.pronamespace OPERATOR(pg_catalog.=) p.pronamespace
+     AND ('_' OPERATOR(pg_catalog.||) q.proname OPERATOR(pg_catalog.||) '_at') OPERATOR(pg_catalog.=) p.proname
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                             WHERE e.extname OPERATOR(pg_catalog.=) 'chatstore')
+      AND d.deptype OPERATOR(pg_catalog.=) 'e'
+      AND p.proname OPERATOR(pg_catalog.~) '^_chat_.*_at$'
+    ORDER BY 1;
+END;
+
+COMMENT ON FUNCTION @extschema@._chat_at_functions() IS
+    'chatstore internal: the delegated variants (_chat_<name>_at) of the writing functions of one thread, and those functions';
+
 -- The per-function settings a distributed database needs.  Run by
 -- chat_distribute and by every update script after it re-creates the
 -- functions (re-creating a function with CREATE OR REPLACE clears its settings).
@@ -140,23 +166,9 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET plan_cache_mode = force_custom_plan', f);
     END LOOP;
-    -- and the public saves pass each call to their _at variant (src/save.c),
-    -- as do the writing functions of one thread that send no NOTIFY
-    -- (_chat_delegating, part 05)
-    FOREACH f IN ARRAY ARRAY[
-        '@extschema@.chat_save_messages(text, jsonb, text, text[])',
-        '@extschema@.chat_append_messages(text, jsonb, text)',
-        '@extschema@.chat_add_message(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamp with time zone)',
-        '@extschema@.chat_update_thread(text, text, jsonb, jsonb, text)',
-        '@extschema@.chat_delete_thread(text, text)',
-        '@extschema@.chat_switch_branch(text, text, text)',
-        '@extschema@.chat_update_message(text, text, text, jsonb, text)',
-        '@extschema@.chat_delete_message(text, text, text, boolean)',
-        '@extschema@.chat_delete_messages_after(text, text, text)',
-        '@extschema@.chat_compact(text, bigint, jsonb, text, integer)',
-        '@extschema@.chat_delete_summary(text, bigint, text)',
-        '@extschema@.chat_set_feedback(text, text, integer, text, text, text, text)',
-        '@extschema@.chat_delete_feedback(text, text, text, text)']::pg_catalog.regprocedure[]
+    -- and the writing functions of one thread (the saves: src/save.c) pass
+    -- each call to their _at variant (_chat_delegating, part 05)
+    FOR f IN SELECT a.public_function FROM @extschema@._chat_at_functions() AS a
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET chatstore.delegate_saves = on', f);
     END LOOP;
@@ -295,28 +307,13 @@ BEGIN
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t;
     END LOOP;
     PERFORM pg_catalog.set_config('client_min_messages', v_msgs, true);
-    -- The saves run on the worker that holds the thread: their _at variants
-    -- are distributed functions on the thread id, colocated with the
-    -- threads, delegated even inside a transaction (force_delegation: a save
-    -- called by a public save function is in one).  (Here, not in
+    -- The writing functions of one thread run on the worker that holds the
+    -- thread: their _at variants are distributed functions on the thread id,
+    -- colocated with the threads, delegated even inside a transaction
+    -- (force_delegation: a call made by a public function is in one).  (Here, not in
     -- _chat_citus_functions: an update script cannot, the workers get the
     -- new version's functions only after it ran on the coordinator.)
-    FOREACH f IN ARRAY ARRAY[
-        '@extschema@._chat_save_messages_at(text, jsonb, text, text[], text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_append_messages_at(text, jsonb, text, text, text, timestamptz, text, integer, integer)',
-        '@extschema@._chat_add_message_at(text, text, text, text, jsonb, text, text, text, jsonb, text, jsonb, integer, text, timestamptz, text, text, timestamptz, text, integer, integer)',
-        -- and so do the writing functions of one thread that send no NOTIFY
-        -- (README.md#scaling-out lists them)
-        '@extschema@._chat_update_thread_at(text, text, jsonb, jsonb, text, jsonb)',
-        '@extschema@._chat_delete_thread_at(text, text, jsonb)',
-        '@extschema@._chat_switch_branch_at(text, text, text, jsonb)',
-        '@extschema@._chat_update_message_at(text, text, text, jsonb, text, jsonb)',
-        '@extschema@._chat_delete_message_at(text, text, text, boolean, jsonb)',
-        '@extschema@._chat_delete_messages_after_at(text, text, text, jsonb)',
-        '@extschema@._chat_compact_at(text, bigint, jsonb, text, integer, jsonb)',
-        '@extschema@._chat_delete_summary_at(text, bigint, text, jsonb)',
-        '@extschema@._chat_set_feedback_at(text, text, integer, text, text, text, text, jsonb)',
-        '@extschema@._chat_delete_feedback_at(text, text, text, text, jsonb)']::pg_catalog.regprocedure[]
+    FOR f IN SELECT a.at_function FROM @extschema@._chat_at_functions() AS a
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                 WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
