@@ -3375,11 +3375,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_tenant text := @extschema@._chat_tenant_key();
-    v_now    timestamptz := now();
+    v_tenant text;
+    v_now    timestamptz := @extschema@._chat_now();
     n      bigint;
     hdr    @extschema@.chat_lists;
 BEGIN
+    -- on Citus: run on the worker that holds the list (_chat_delegating,
+    -- part 05), in one round trip instead of one per statement
+    IF @extschema@._chat_delegating() AND chat_kvlist_append_many.key <> '' THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
+        BEGIN
+            SELECT * INTO v_result FROM @extschema@._chat_kvlist_append_many_at(key, "values", metadata, v_ctx);
+            RETURN v_result;
+        END;
+    END IF;
+    v_tenant := @extschema@._chat_tenant_key();
     IF key IS NULL OR key = '' THEN
         RAISE EXCEPTION 'key must not be null or empty'
             USING ERRCODE = 'invalid_parameter_value';
@@ -3404,9 +3416,9 @@ BEGIN
                            AND l.key = chat_kvlist_append_many.key), 0);
     END IF;
     -- reserve positions under the header's row lock
-    INSERT INTO @extschema@.chat_lists AS l (tenant, key, metadata, next_pos)
+    INSERT INTO @extschema@.chat_lists AS l (tenant, key, metadata, next_pos, created_at, updated_at)
     VALUES (v_tenant, chat_kvlist_append_many.key,
-            coalesce(chat_kvlist_append_many.metadata, '{}'), n)
+            coalesce(chat_kvlist_append_many.metadata, '{}'), n, v_now, v_now)
     ON CONFLICT ON CONSTRAINT chat_lists_pkey DO UPDATE
     SET next_pos = l.next_pos + n,
         metadata = l.metadata || coalesce(chat_kvlist_append_many.metadata, '{}'),
@@ -3419,9 +3431,9 @@ BEGIN
                           THEN v_now ELSE l.updated_at END
     RETURNING l.* INTO hdr;
 
-    INSERT INTO @extschema@.chat_list_items (tenant, key, pos, value)
+    INSERT INTO @extschema@.chat_list_items (tenant, key, pos, value, created_at)
     SELECT v_tenant, chat_kvlist_append_many.key,
-           hdr.next_pos - n + e.ord - 1, e.value
+           hdr.next_pos - n + e.ord - 1, e.value, v_now
     FROM jsonb_array_elements("values") WITH ORDINALITY AS e(value, ord);
     RETURN hdr.next_pos - hdr.head_pos;
 END
@@ -3429,6 +3441,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_append_many(text, jsonb, jsonb) IS
     'append the elements of a JSON array to a list (created when missing); returns the new length';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_kvlist_append_many_at(key text, "values" jsonb, metadata jsonb, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_kvlist_append_many(key, "values", metadata);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_kvlist_append_many_at(text, jsonb, jsonb, jsonb) IS
+    'chatstore internal: chat_kvlist_append_many run on the worker that holds the list (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_kvlist_append(
     key      text,
@@ -3531,14 +3561,26 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_tenant text := @extschema@._chat_tenant_key();
-    v_now    timestamptz := now();
+    v_tenant text;
+    v_now    timestamptz := @extschema@._chat_now();
     v_key    text;
     hdr @extschema@.chat_lists;
     len bigint;
     s   bigint;
     e   bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the list (_chat_delegating,
+    -- part 05), in one round trip instead of one per statement
+    IF @extschema@._chat_delegating() AND chat_kvlist_trim.key <> '' THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
+        BEGIN
+            SELECT * INTO v_result FROM @extschema@._chat_kvlist_trim_at(key, start, stop, v_ctx);
+            RETURN v_result;
+        END;
+    END IF;
+    v_tenant := @extschema@._chat_tenant_key();
     IF start IS NULL OR stop IS NULL THEN
         RAISE EXCEPTION 'start and stop must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -3560,8 +3602,11 @@ BEGIN
         s := len;
         e := len - 1;
     END IF;
+    -- (the key as the text variable, not the header's field: on Citus, in a
+    -- call delegated on the key, a statement must name it by a value equal
+    -- to the call's argument, collation included, and the column's is "C")
     DELETE FROM @extschema@.chat_list_items AS i
-    WHERE i.tenant = hdr.tenant AND i.key = hdr.key
+    WHERE i.tenant = v_tenant AND i.key = v_key
       AND (i.pos < hdr.head_pos + s OR i.pos > hdr.head_pos + e);
     -- items stay contiguous: the kept run becomes [head_pos + s, head_pos + e].
     -- A trim that keeps everything changes nothing (and updated_at stays,
@@ -3572,7 +3617,7 @@ BEGIN
         SET head_pos = hdr.head_pos + s,
             next_pos = hdr.head_pos + e + 1,
             updated_at = v_now
-        WHERE l.tenant = hdr.tenant AND l.key = hdr.key;
+        WHERE l.tenant = v_tenant AND l.key = v_key;
     END IF;
     RETURN e - s + 1;
 END
@@ -3580,6 +3625,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_trim(text, bigint, bigint) IS
     'keep only the values from index start to stop inclusive (negative = from the end); returns the new length';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_kvlist_trim_at(key text, start bigint, stop bigint, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_kvlist_trim(key, start, stop);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_kvlist_trim_at(text, bigint, bigint, jsonb) IS
+    'chatstore internal: chat_kvlist_trim run on the worker that holds the list (Citus), with the calling session''s values';
 
 CREATE OR REPLACE FUNCTION @extschema@.chat_kvlist_delete(key text)
 RETURNS boolean
@@ -6181,10 +6244,14 @@ COMMENT ON FUNCTION @extschema@._chat_is_distributed() IS
     'chatstore internal: whether the chat tables are distributed by Citus';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_at_functions()
-RETURNS TABLE (at_function pg_catalog.regprocedure, public_function pg_catalog.regprocedure)
+RETURNS TABLE (at_function pg_catalog.regprocedure, public_function pg_catalog.regprocedure,
+               colocate_with pg_catalog.regclass)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT p.oid::pg_catalog.regprocedure, q.oid::pg_catalog.regprocedure
+    SELECT p.oid::pg_catalog.regprocedure, q.oid::pg_catalog.regprocedure,
+           CASE WHEN p.proargnames[1] OPERATOR(pg_catalog.=) 'key'
+                THEN '@extschema@.chat_lists'::pg_catalog.regclass
+                ELSE '@extschema@.chat_threads'::pg_catalog.regclass END
     FROM pg_catalog.pg_depend AS d
     JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) d.objid
     JOIN pg_catalog.pg_proc AS q
@@ -6316,7 +6383,6 @@ DECLARE
     moved    pg_catalog.regclass[] := '{}';
     t        pg_catalog.regclass;
     v_msgs   text;
-    f        pg_catalog.regprocedure;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'chat_distribute needs the citus extension'
@@ -6405,16 +6471,16 @@ BEGIN
     -- (force_delegation: a call made by a public function is in one).  (Here, not in
     -- _chat_citus_functions: an update script cannot, the workers get the
     -- new version's functions only after it ran on the coordinator.)
-    FOR f IN SELECT a.at_function FROM @extschema@._chat_at_functions() AS a
+    FOR r IN SELECT a.at_function, a.colocate_with FROM @extschema@._chat_at_functions() AS a
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                 WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
                                   AND o.objid OPERATOR(pg_catalog.=) $1
                                   AND o.distribution_argument_index IS NOT NULL)'
-            INTO done USING f::pg_catalog.oid;
+            INTO done USING r.at_function::pg_catalog.oid;
         IF NOT done THEN
             EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''$1'', colocate_with => $2, force_delegation => true)'
-                USING f, '@extschema@.chat_threads';
+                USING r.at_function, r.colocate_with::pg_catalog.text;
         END IF;
     END LOOP;
     PERFORM @extschema@._chat_citus_functions();

@@ -85,8 +85,8 @@ EXECUTE c85_history('c85-list', NULL);
 DEALLOCATE ALL;
 SELECT chat_delete_thread('c85-list') AS deleted;
 -- whether a function is a Citus distributed function on its first argument,
--- colocated with chat_threads (false on one node)
-CREATE FUNCTION pg_temp.distributed_on_thread(name text) RETURNS boolean LANGUAGE plpgsql AS $$
+-- colocated with a table (false on one node)
+CREATE FUNCTION pg_temp.distributed_with(name text, tbl regclass) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE r boolean := false;
 BEGIN
     IF to_regclass('pg_catalog.pg_dist_object') IS NOT NULL THEN
@@ -94,7 +94,7 @@ BEGIN
                                 WHERE o.classid = ''pg_proc''::regclass AND p.proname = $1
                                   AND o.distribution_argument_index = 0
                                   AND o.colocationid = (SELECT d.colocationid FROM pg_dist_partition d
-                                                        WHERE d.logicalrelid = ''chat_threads''::regclass))' INTO r USING name;
+                                                        WHERE d.logicalrelid = $2))' INTO r USING name, tbl;
     END IF;
     RETURN r;
 END $$;
@@ -112,10 +112,11 @@ FROM pg_proc p
 WHERE p.proname IN ('chat_save_messages', 'chat_append_messages', 'chat_add_message')
 ORDER BY 1;
 -- (1.7, 1.8) and so do the other writing functions of one thread (those that
--- send a NOTIFY since 1.8), whose _at variants are distributed functions
--- colocated with the threads: the functions _chat_at_functions() finds
-SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates,
-       pg_temp.distributed_on_thread(a.at_function::regproc::text) AS at_distributed
+-- send a NOTIFY since 1.8) and of one list (1.8), whose _at variants are
+-- distributed functions colocated with the threads or the lists: the
+-- functions _chat_at_functions() finds
+SELECT p.proname, 'chatstore.delegate_saves=on' = ANY (p.proconfig) AS delegates, a.colocate_with,
+       pg_temp.distributed_with(a.at_function::regproc::text, a.colocate_with) AS at_distributed
 FROM _chat_at_functions() AS a JOIN pg_proc p ON p.oid = a.public_function
 WHERE p.proname NOT IN ('chat_save_messages', 'chat_append_messages', 'chat_add_message')
 ORDER BY 1;
@@ -267,7 +268,6 @@ SELECT funcname, calls FROM pg_stat_xact_user_functions
 WHERE funcname ~ '^_chat_(create_thread|edit_message|regenerate_message|stream_start|stream_append|stream_finish)_at$'
 ORDER BY 1;
 COMMIT;
-RESET track_functions;
 -- what the listener got, in order: what a call on one node sends
 NOTIFY chatstore_messages, 'marker';
 SELECT * FROM pg_temp.received();
@@ -290,6 +290,25 @@ SELECT seq FROM chat_edit_message('c85-n1', 'q2', 'quiet edit');
 NOTIFY chatstore_messages, 'marker';
 SELECT * FROM pg_temp.received();
 RESET chatstore.notify;
+-- (1.8) a list's appends and trims run on the worker that holds the list
+-- (by key, colocated with the lists), with the caller's tenant and time
+BEGIN;
+SELECT now() AS t3 \gset
+SELECT chat_kvlist_append_many('c85-list', '[1, 2, 3, 4]', '{"k": 1}') AS len;
+SELECT chat_list_append('c85-list', '5') AS len;
+SELECT chat_kvlist_trim('c85-list', 1, -2) AS len;
+SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE funcname ~ '^_chat_kvlist_.*_at$' ORDER BY 1;
+COMMIT;
+SELECT tenant, metadata, head_pos, next_pos, created_at = :'t3' AS created_now, updated_at = :'t3' AS updated_now
+FROM chat_lists WHERE key = 'c85-list';
+SELECT tenant, pos, value, created_at = :'t3' AS created_now FROM chat_list_items WHERE key = 'c85-list' ORDER BY pos;
+SELECT regress.try($$SELECT chat_kvlist_append_many('c85-list', '{}')$$);
+SELECT regress.try($$SELECT chat_kvlist_trim('c85-list', NULL, 1)$$);
+SELECT regress.try($$SELECT chat_kvlist_append_many(NULL, '[1]')$$);
+SELECT regress.try($$SELECT chat_kvlist_trim('', 0, 1)$$);
+SELECT string_agg(r.value::text, ', ' ORDER BY r.idx) AS kept FROM chat_kvlist_range('c85-list') AS r;
+SELECT chat_kvlist_delete('c85-list') AS deleted;
+RESET track_functions;
 RESET chatstore.tenant;
 RESET chatstore.delegate_saves;
 -- the relay's own checks (internal functions, the owner's)

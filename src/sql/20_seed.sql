@@ -429,11 +429,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_tenant text := @extschema@._chat_tenant_key();
-    v_now    timestamptz := now();
+    v_tenant text;
+    v_now    timestamptz := @extschema@._chat_now();
     n      bigint;
     hdr    @extschema@.chat_lists;
 BEGIN
+    -- on Citus: run on the worker that holds the list (_chat_delegating,
+    -- part 05), in one round trip instead of one per statement
+    IF @extschema@._chat_delegating() AND chat_kvlist_append_many.key <> '' THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
+        BEGIN
+            SELECT * INTO v_result FROM @extschema@._chat_kvlist_append_many_at(key, "values", metadata, v_ctx);
+            RETURN v_result;
+        END;
+    END IF;
+    v_tenant := @extschema@._chat_tenant_key();
     IF key IS NULL OR key = '' THEN
         RAISE EXCEPTION 'key must not be null or empty'
             USING ERRCODE = 'invalid_parameter_value';
@@ -458,9 +470,9 @@ BEGIN
                            AND l.key = chat_kvlist_append_many.key), 0);
     END IF;
     -- reserve positions under the header's row lock
-    INSERT INTO @extschema@.chat_lists AS l (tenant, key, metadata, next_pos)
+    INSERT INTO @extschema@.chat_lists AS l (tenant, key, metadata, next_pos, created_at, updated_at)
     VALUES (v_tenant, chat_kvlist_append_many.key,
-            coalesce(chat_kvlist_append_many.metadata, '{}'), n)
+            coalesce(chat_kvlist_append_many.metadata, '{}'), n, v_now, v_now)
     ON CONFLICT ON CONSTRAINT chat_lists_pkey DO UPDATE
     SET next_pos = l.next_pos + n,
         metadata = l.metadata || coalesce(chat_kvlist_append_many.metadata, '{}'),
@@ -473,9 +485,9 @@ BEGIN
                           THEN v_now ELSE l.updated_at END
     RETURNING l.* INTO hdr;
 
-    INSERT INTO @extschema@.chat_list_items (tenant, key, pos, value)
+    INSERT INTO @extschema@.chat_list_items (tenant, key, pos, value, created_at)
     SELECT v_tenant, chat_kvlist_append_many.key,
-           hdr.next_pos - n + e.ord - 1, e.value
+           hdr.next_pos - n + e.ord - 1, e.value, v_now
     FROM jsonb_array_elements("values") WITH ORDINALITY AS e(value, ord);
     RETURN hdr.next_pos - hdr.head_pos;
 END
@@ -483,6 +495,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_append_many(text, jsonb, jsonb) IS
     'append the elements of a JSON array to a list (created when missing); returns the new length';
+
+CREATE FUNCTION @extschema@._chat_kvlist_append_many_at(key text, "values" jsonb, metadata jsonb, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_kvlist_append_many(key, "values", metadata);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_kvlist_append_many_at(text, jsonb, jsonb, jsonb) IS
+    'chatstore internal: chat_kvlist_append_many run on the worker that holds the list (Citus), with the calling session''s values';
 
 CREATE FUNCTION @extschema@.chat_kvlist_append(
     key      text,
@@ -591,14 +621,26 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_tenant text := @extschema@._chat_tenant_key();
-    v_now    timestamptz := now();
+    v_tenant text;
+    v_now    timestamptz := @extschema@._chat_now();
     v_key    text;
     hdr @extschema@.chat_lists;
     len bigint;
     s   bigint;
     e   bigint;
 BEGIN
+    -- on Citus: run on the worker that holds the list (_chat_delegating,
+    -- part 05), in one round trip instead of one per statement
+    IF @extschema@._chat_delegating() AND chat_kvlist_trim.key <> '' THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            v_result bigint;
+        BEGIN
+            SELECT * INTO v_result FROM @extschema@._chat_kvlist_trim_at(key, start, stop, v_ctx);
+            RETURN v_result;
+        END;
+    END IF;
+    v_tenant := @extschema@._chat_tenant_key();
     IF start IS NULL OR stop IS NULL THEN
         RAISE EXCEPTION 'start and stop must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -620,8 +662,11 @@ BEGIN
         s := len;
         e := len - 1;
     END IF;
+    -- (the key as the text variable, not the header's field: on Citus, in a
+    -- call delegated on the key, a statement must name it by a value equal
+    -- to the call's argument, collation included, and the column's is "C")
     DELETE FROM @extschema@.chat_list_items AS i
-    WHERE i.tenant = hdr.tenant AND i.key = hdr.key
+    WHERE i.tenant = v_tenant AND i.key = v_key
       AND (i.pos < hdr.head_pos + s OR i.pos > hdr.head_pos + e);
     -- items stay contiguous: the kept run becomes [head_pos + s, head_pos + e].
     -- A trim that keeps everything changes nothing (and updated_at stays,
@@ -632,7 +677,7 @@ BEGIN
         SET head_pos = hdr.head_pos + s,
             next_pos = hdr.head_pos + e + 1,
             updated_at = v_now
-        WHERE l.tenant = hdr.tenant AND l.key = hdr.key;
+        WHERE l.tenant = v_tenant AND l.key = v_key;
     END IF;
     RETURN e - s + 1;
 END
@@ -640,6 +685,24 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_kvlist_trim(text, bigint, bigint) IS
     'keep only the values from index start to stop inclusive (negative = from the end); returns the new length';
+
+CREATE FUNCTION @extschema@._chat_kvlist_trim_at(key text, start bigint, stop bigint, ctx jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r bigint;
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    r := @extschema@.chat_kvlist_trim(key, start, stop);
+    PERFORM @extschema@._chat_delegated_leave();
+    RETURN r;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_kvlist_trim_at(text, bigint, bigint, jsonb) IS
+    'chatstore internal: chat_kvlist_trim run on the worker that holds the list (Citus), with the calling session''s values';
 
 CREATE FUNCTION @extschema@.chat_kvlist_delete(key text)
 RETURNS boolean

@@ -80,15 +80,21 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._chat_is_distributed() IS
     'chatstore internal: whether the chat tables are distributed by Citus';
 
--- The delegated variants of the writing functions of one thread: the
--- extension's functions _chat_<name>_at, whose first argument is the thread
--- id and whose public function <name> passes its call to them on Citus
--- (_chat_delegating, part 05).  Internal.
+-- The delegated variants of the writing functions of one thread (or of
+-- one list): the extension's functions _chat_<name>_at, whose first
+-- argument is the thread id (thread_id, or id) or the list's key, and whose
+-- public function <name> passes its call to them on Citus
+-- (_chat_delegating, part 05); colocate_with: the table whose shards hold
+-- that thread or list.  Internal.
 CREATE FUNCTION @extschema@._chat_at_functions()
-RETURNS TABLE (at_function pg_catalog.regprocedure, public_function pg_catalog.regprocedure)
+RETURNS TABLE (at_function pg_catalog.regprocedure, public_function pg_catalog.regprocedure,
+               colocate_with pg_catalog.regclass)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT p.oid::pg_catalog.regprocedure, q.oid::pg_catalog.regprocedure
+    SELECT p.oid::pg_catalog.regprocedure, q.oid::pg_catalog.regprocedure,
+           CASE WHEN p.proargnames[1] OPERATOR(pg_catalog.=) 'key'
+                THEN '@extschema@.chat_lists'::pg_catalog.regclass
+                ELSE '@extschema@.chat_threads'::pg_catalog.regclass END
     FROM pg_catalog.pg_depend AS d
     JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) d.objid
     JOIN pg_catalog.pg_proc AS q
@@ -224,7 +230,6 @@ DECLARE
     moved    pg_catalog.regclass[] := '{}';
     t        pg_catalog.regclass;
     v_msgs   text;
-    f        pg_catalog.regprocedure;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'chat_distribute needs the citus extension'
@@ -313,16 +318,16 @@ BEGIN
     -- (force_delegation: a call made by a public function is in one).  (Here, not in
     -- _chat_citus_functions: an update script cannot, the workers get the
     -- new version's functions only after it ran on the coordinator.)
-    FOR f IN SELECT a.at_function FROM @extschema@._chat_at_functions() AS a
+    FOR r IN SELECT a.at_function, a.colocate_with FROM @extschema@._chat_at_functions() AS a
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                                 WHERE o.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_proc''::pg_catalog.regclass
                                   AND o.objid OPERATOR(pg_catalog.=) $1
                                   AND o.distribution_argument_index IS NOT NULL)'
-            INTO done USING f::pg_catalog.oid;
+            INTO done USING r.at_function::pg_catalog.oid;
         IF NOT done THEN
             EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''$1'', colocate_with => $2, force_delegation => true)'
-                USING f, '@extschema@.chat_threads';
+                USING r.at_function, r.colocate_with::pg_catalog.text;
         END IF;
     END LOOP;
     PERFORM @extschema@._chat_citus_functions();
