@@ -5,7 +5,8 @@
 // This file is the only non-test file that imports pgx. Everything else
 // goes through the DB interface below, whose methods have the same
 // signatures in pgx v4 and v5: porting to v5 changes the two import lines
-// here (and go.mod), nothing else.
+// here (and go.mod), nothing else. v5check.sh checks that against a pgx v5
+// source tree (README.md#pgx-v5).
 package chatstore
 
 import (

@@ -1,7 +1,8 @@
 package chatstore_test
 
 // The only test file that depends on pgx v4 beyond the import paths: it
-// opens the pool (v5: pgxpool.New instead of pgxpool.Connect).
+// opens the pool (v5: pgxpool.NewWithConfig instead of pgxpool.ConnectConfig;
+// v5check.sh makes that change and the import rewrites, and nothing else).
 
 import (
 	"context"
