@@ -28,7 +28,7 @@ cs_setup_packages() {
     # (debhelper, postgresql-server-dev-all, dpkg-dev: the Debian
     # package that test/client/package builds)
     local pkgs="postgresql-server-dev-15 libipc-run-perl python3-psycopg
-        postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev
+        postgresql-15-cron sqlite3 golang-go golang-github-jackc-pgx-v4-dev golang-golang-x-sync-dev
         debhelper postgresql-server-dev-all dpkg-dev pgbouncer"
     local missing=""
     # Node.js may come from another packager that bundles npm: only ask
