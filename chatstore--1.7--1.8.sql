@@ -5764,6 +5764,25 @@ DECLARE
     v_owner_of text;    -- the thread v_owner is the user_id of (NULL: none read)
     v_owner  text;
 BEGIN
+    -- on Citus: run on the worker that holds the thread (_chat_delegating,
+    -- part 05) when the call writes to that thread only (pending writes may
+    -- name others: then routed statement by statement); the saves' NOTIFY
+    -- comes back for this node to send
+    IF @extschema@._chat_delegating() AND chat_checkpoint_put.thread_id IS NOT NULL
+       AND NOT EXISTS (SELECT FROM jsonb_array_elements(CASE jsonb_typeof(writes) WHEN 'array' THEN writes ELSE '[]' END
+                                                        || CASE jsonb_typeof(patches) WHEN 'array' THEN patches ELSE '[]' END) AS e
+                       WHERE e.value ->> 'thread_id' IS DISTINCT FROM chat_checkpoint_put.thread_id) THEN
+        DECLARE
+            v_ctx jsonb := @extschema@._chat_delegate_ctx();
+            r record;
+        BEGIN
+            SELECT * INTO r
+            FROM @extschema@._chat_checkpoint_put_at(thread_id, checkpoint_id, record, ns, blobs, refs, messages,
+                                                     message_ids, writes, patches, user_id, v_ctx);
+            PERFORM @extschema@._chat_notify_relayed(r.notifies);
+            RETURN r.result;
+        END;
+    END IF;
     IF checkpoint_id IS NOT NULL OR messages IS NOT NULL THEN
         PERFORM @extschema@._chat_required(thread_id, 'thread_id');
     END IF;
@@ -5910,6 +5929,25 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.chat_checkpoint_put(text, text, bytea, text, bytea, jsonb, jsonb, text[], jsonb, jsonb, text) IS
     'store a checkpoint (its record and blobs), its new messages (chat_save_messages; CS003 when they are not the expected append) and pending writes, in one call';
+
+CREATE OR REPLACE FUNCTION @extschema@._chat_checkpoint_put_at(
+    thread_id text, checkpoint_id text, record bytea, ns text, blobs bytea, refs jsonb, messages jsonb,
+    message_ids text[], writes jsonb, patches jsonb, user_id text, ctx jsonb,
+    OUT result jsonb, OUT notifies jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@._chat_delegated_begin(ctx);
+    result := @extschema@.chat_checkpoint_put(thread_id, checkpoint_id, record, ns, blobs, refs, messages,
+                                              message_ids, writes, patches, user_id);
+    notifies := @extschema@._chat_delegated_end();
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@._chat_checkpoint_put_at(text, text, bytea, text, bytea, jsonb, jsonb, text[], jsonb, jsonb, text, jsonb) IS
+    'chatstore internal: chat_checkpoint_put of one thread run on the worker that holds it (Citus), with the calling session''s values; returns its notifications';
 
 CREATE OR REPLACE FUNCTION @extschema@._chat_data_relations()
 RETURNS TABLE (rel regclass, relname name, relkind "char")

@@ -308,6 +308,29 @@ SELECT regress.try($$SELECT chat_kvlist_append_many(NULL, '[1]')$$);
 SELECT regress.try($$SELECT chat_kvlist_trim('', 0, 1)$$);
 SELECT string_agg(r.value::text, ', ' ORDER BY r.idx) AS kept FROM chat_kvlist_range('c85-list') AS r;
 SELECT chat_kvlist_delete('c85-list') AS deleted;
+-- (1.8) chat_checkpoint_put of one thread runs on the worker that holds it,
+-- its save's NOTIFY sent here; one whose pending writes name another thread
+-- is routed statement by statement (the same results)
+SET chatstore.notify = on;
+BEGIN;
+SELECT chat_checkpoint_put('c85-n1', 'cp1', '\x01',
+                           messages => '[{"id": "cpm", "role": "user", "content": "from a checkpoint"}]',
+                           writes => '[{"k": "w1", "thread_id": "c85-n1", "checkpoint_id": "cp1", "task": "t1", "reg": {"0": 1}}]') AS had;
+SELECT chat_checkpoint_put('c85-n1',
+                           writes => '[{"k": "w2", "thread_id": "c85-n1", "checkpoint_id": "cp1", "task": "t1", "reg": {"1": 2}},
+                                       {"k": "w3", "thread_id": "c85-cp-other", "checkpoint_id": "cpx", "task": "t1", "reg": {"0": 3}}]') AS had_routed;
+SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE funcname = '_chat_checkpoint_put_at';
+COMMIT;
+RESET chatstore.notify;
+NOTIFY chatstore_messages, 'marker';
+SELECT * FROM pg_temp.received();
+SELECT thread_id, id, thread_user_id FROM chat_checkpoints WHERE thread_id = 'c85-n1';
+SELECT thread_id, checkpoint_id, task, writes, thread_user_id FROM chat_checkpoint_writes
+WHERE thread_id IN ('c85-n1', 'c85-cp-other') ORDER BY 1;
+SELECT regress.try($$SELECT chat_checkpoint_put('c85-n1', 'cp2', '\x01', message_ids => '{nope}',
+                                                messages => '[{"id": "cpm2", "role": "user", "content": "x"}]')$$) AS not_an_append;
+SELECT count(*) AS cp2_stored FROM chat_checkpoints WHERE id = 'cp2';
+SELECT chat_delete_thread('c85-cp-other') AS deleted;
 RESET track_functions;
 RESET chatstore.tenant;
 RESET chatstore.delegate_saves;
