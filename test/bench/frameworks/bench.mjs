@@ -10,7 +10,8 @@
 //                      none             no checkpointer at all (the client passes the whole list:
 //                                       the baseline subtracted to get the checkpoint cost)
 //                    one thread of N turns, then 5 threads of N turns (interleaved turn by turn, one
-//                    client); a tool call every third turn; every message 300 characters.
+//                    client); the four stores take each turn in turn, in a rotating order (so that
+//                    all see the same load); a tool call every third turn; every message 300 characters.
 //                    Bytes on disk after N/4, N/2 and N turns; per-turn invoke p50/p99; getState
 //                    p50 at turn N (20 calls, each through a newly built saver: no client cache).
 //   F2_vercel        the Vercel chatbot's storage pattern ("Chat" + "Message_v2": id uuid, chatId,
@@ -218,79 +219,96 @@ function plainMessage(m) {
   return out;
 }
 
-async function f1Store(impl, nThreads) {
-  const store = await freshDb(`f1_${impl}_${nThreads}`, impl.startsWith('chatstore'));
-  let saver = null;
-  const newSaver = () => (impl === 'pg_saver' ? new PostgresSaver(store.pool, undefined, { schema: 'lg' })
-    : impl === 'chatstore_saver' ? new ChatstoreSaver(store.pool)
-    : impl === 'chatstore_saver_base' ? new BaselineSaver(store.pool) : null);
-  if (impl === 'pg_saver') {
-    saver = newSaver();
-    await saver.setup();
-    store.schema = 'lg';
-  } else if (impl === 'chatstore_saver' || impl === 'chatstore_saver_base') saver = newSaver();
-  const graph = buildGraph(saver);
-  const cs = new ChatStore(store.pool);
-  const lists = Array.from({ length: nThreads }, () => []);     // none / chatstore_plain: the client's list
-  const invoke = [];          // per-turn invoke ms (plain: invoke + save)
-  const saveMs = [];          // plain: the save alone
-  const bytes = {};
-  const t0 = now();
+// The F1 stores run turn by turn, interleaved (1.8): at each turn and thread every store takes its
+// turn, in an order that rotates, so that all of them see the same load on a shared, noisy machine
+// (run one after the other, a store met a quieter or a busier minute than the next: the per-turn cost
+// ratio moved 7x-17x between runs with the code unchanged).  Each store has a database of its own.
+async function f1Stores(impls, nThreads) {
+  const st = {};
+  for (const impl of impls) {
+    const store = await freshDb(`f1_${impl}_${nThreads}`, impl.startsWith('chatstore'));
+    const newSaver = () => (impl === 'pg_saver' ? new PostgresSaver(store.pool, undefined, { schema: 'lg' })
+      : impl === 'chatstore_saver' ? new ChatstoreSaver(store.pool)
+      : impl === 'chatstore_saver_base' ? new BaselineSaver(store.pool) : null);
+    const saver = newSaver();
+    if (impl === 'pg_saver') {
+      await saver.setup();
+      store.schema = 'lg';
+    }
+    st[impl] = { impl, store, newSaver, saver, graph: buildGraph(saver), cs: new ChatStore(store.pool),
+      lists: Array.from({ length: nThreads }, () => []),   // none / chatstore_plain: the client's list
+      invoke: [],         // per-turn invoke ms (plain: invoke + save)
+      saveMs: [],         // plain: the save alone
+      bytes: {}, elapsed: 0 };
+  }
+  let turnNo = 0;
   for (let t = 1; t <= TURNS; t++) {
     for (let k = 0; k < nThreads; k++) {
       const cfg = { configurable: { thread_id: `f1-thread-${k}` } };
       const u = userMsg(k, t);
-      const s = now();
-      if (saver) {
-        await graph.invoke({ messages: [u] }, cfg);
-      } else {
-        const out = await graph.invoke({ messages: [...lists[k], u] });
-        const fresh = out.messages.slice(lists[k].length);
-        lists[k] = out.messages;
-        if (impl === 'chatstore_plain') {
-          const s2 = now();
-          await cs.saveMessages(`f1-thread-${k}`, fresh.map(plainMessage));
-          saveMs.push(now() - s2);
+      const r = turnNo++ % impls.length;
+      for (const impl of [...impls.slice(r), ...impls.slice(0, r)]) {
+        const x = st[impl];
+        const s = now();
+        if (x.saver) {
+          await x.graph.invoke({ messages: [u] }, cfg);
+        } else {
+          const out = await x.graph.invoke({ messages: [...x.lists[k], u] });
+          const fresh = out.messages.slice(x.lists[k].length);
+          x.lists[k] = out.messages;
+          if (impl === 'chatstore_plain') {
+            const s2 = now();
+            await x.cs.saveMessages(`f1-thread-${k}`, fresh.map(plainMessage));
+            x.saveMs.push(now() - s2);
+          }
+        }
+        const d = now() - s;
+        x.invoke.push(d);
+        x.elapsed += d;
+      }
+    }
+    if (SIZE_AT.includes(t)) {
+      for (const impl of impls) if (impl !== 'none') st[impl].bytes[t] = await bytesOf(st[impl].store);
+    }
+  }
+  const expect = msgsAfter(TURNS);
+  const res = {};
+  for (const impl of impls) {
+    const x = st[impl];
+    // getState at the last turn: each call through a newly built saver (no client-side cache)
+    const getState = [];
+    let got = 0;
+    if (impl !== 'none') {
+      for (let i = 0; i < S.getState; i++) {
+        if (x.saver) {
+          const g = buildGraph(x.newSaver());
+          const s = now();
+          const state = await g.getState({ configurable: { thread_id: 'f1-thread-0' } });
+          getState.push(now() - s);
+          got = state.values.messages.length;
+        } else {
+          const s = now();
+          const msgs = (await x.cs.history('f1-thread-0')).map(lcFromChatstore);
+          getState.push(now() - s);
+          got = msgs.length;
         }
       }
-      invoke.push(now() - s);
+      if (got !== expect) fail(`F1 ${impl}: getState/history has ${got} messages, expected ${expect}`);
     }
-    if (SIZE_AT.includes(t) && impl !== 'none') bytes[t] = await bytesOf(store);
-  }
-  const elapsed = now() - t0;
-  const expect = msgsAfter(TURNS);
-  // getState at the last turn: each call through a newly built saver (no client-side cache)
-  const getState = [];
-  let got = 0;
-  if (impl !== 'none') {
-    for (let i = 0; i < S.getState; i++) {
-      if (saver) {
-        const g = buildGraph(newSaver());
-        const s = now();
-        const st = await g.getState({ configurable: { thread_id: 'f1-thread-0' } });
-        getState.push(now() - s);
-        got = st.values.messages.length;
-      } else {
-        const s = now();
-        const msgs = (await cs.history('f1-thread-0')).map(lcFromChatstore);
-        getState.push(now() - s);
-        got = msgs.length;
-      }
+    if (impl.startsWith('chatstore')) {
+      const n = Number((await x.store.pool.query('SELECT count(*) AS n FROM chat_messages')).rows[0].n);
+      if (n !== expect * nThreads) fail(`F1 ${impl}: ${n} chatstore messages stored, expected ${expect * nThreads} (each once)`);
     }
-    if (got !== expect) fail(`F1 ${impl}: getState/history has ${got} messages, expected ${expect}`);
+    const scaleMsgs = expect * nThreads;
+    row('F1_langgraph', impl, scaleMsgs, x.invoke, x.elapsed);
+    if (x.saveMs.length) row('F1_langgraph', `${impl}.save`, scaleMsgs, x.saveMs);
+    if (getState.length) row('F1_langgraph', `${impl}.getState`, scaleMsgs, getState);
+    say(`F1 ${impl.padEnd(16)} ${nThreads} thread(s) x ${TURNS} turns: invoke p50 ${fmt(p50(x.invoke))} ms p99 ${fmt(p99(x.invoke))} ms`
+      + (getState.length ? `, getState p50 ${fmt(p50(getState))} ms` : '')
+      + (x.bytes[TURNS] ? `, ${mb(x.bytes[TURNS])} (${x.store.written.join(', ')})` : ''));
+    res[impl] = { impl, nThreads, invoke: x.invoke, saveMs: x.saveMs, getState, bytes: x.bytes, tables: x.store.written ?? [], scaleMsgs };
   }
-  if (impl.startsWith('chatstore')) {
-    const n = Number((await store.pool.query('SELECT count(*) AS n FROM chat_messages')).rows[0].n);
-    if (n !== expect * nThreads) fail(`F1 ${impl}: ${n} chatstore messages stored, expected ${expect * nThreads} (each once)`);
-  }
-  const scaleMsgs = expect * nThreads;
-  row('F1_langgraph', impl, scaleMsgs, invoke, elapsed);
-  if (saveMs.length) row('F1_langgraph', `${impl}.save`, scaleMsgs, saveMs);
-  if (getState.length) row('F1_langgraph', `${impl}.getState`, scaleMsgs, getState);
-  say(`F1 ${impl.padEnd(16)} ${nThreads} thread(s) x ${TURNS} turns: invoke p50 ${fmt(p50(invoke))} ms p99 ${fmt(p99(invoke))} ms`
-    + (getState.length ? `, getState p50 ${fmt(p50(getState))} ms` : '')
-    + (bytes[TURNS] ? `, ${mb(bytes[TURNS])} (${store.written.join(', ')})` : ''));
-  return { impl, nThreads, invoke, saveMs, getState, bytes, tables: store.written ?? [], scaleMsgs };
+  return res;
 }
 
 function judgeF1(res, nThreads) {
@@ -560,8 +578,7 @@ try {
     for (let t = 1; t <= 30; t++) l = (await g.invoke({ messages: [...l, userMsg(99, t)] })).messages;
   }
   for (const nThreads of [1, S.multi].filter((n) => n && (!args.only || args.only === 'F1'))) {
-    const res = {};
-    for (const impl of ['none', 'chatstore_plain', ...(BaselineSaver ? ['chatstore_saver_base'] : []), 'chatstore_saver', 'pg_saver']) res[impl] = await f1Store(impl, nThreads);
+    const res = await f1Stores(['none', 'chatstore_plain', ...(BaselineSaver ? ['chatstore_saver_base'] : []), 'chatstore_saver', 'pg_saver'], nThreads);
     judgeF1(res, nThreads);
   }
   if (args.only && args.only !== 'F1') {
