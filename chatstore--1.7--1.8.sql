@@ -6579,7 +6579,7 @@ BEGIN
                                      AND o.distribution_argument_index IS NOT NULL)'
             INTO missing;
         IF missing IS NOT NULL THEN
-            RAISE WARNING 'chatstore 1.8 runs more writing functions of one thread on the worker that holds it (%): run SELECT chat_distribute() once more on the coordinator (harmless) to switch it on', missing;
+            RAISE WARNING 'chatstore 1.8 runs more writing functions on the worker that holds their thread or list (%): run SELECT chat_distribute() once more on the coordinator (harmless) to switch it on', missing;
         END IF;
     END IF;
 END
